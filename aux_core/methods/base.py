@@ -1,0 +1,80 @@
+"""What a training method may plug into the one training loop (`aux_core.train`).
+
+A method is a small dataclass whose fields are its options. Per run the loop calls
+  heads = method.build_heads(model, num_classes)   # trainable modules on taps (may be empty)
+  method.setup(ctx)                                # once, after initialisation (extra nets, optimisers)
+  terms = method.loss_terms(logits, taps, batch, ctx)   # every step
+  method.after_step(ctx) / method.after_epoch(ctx)     # optional hooks (meta-updates, ...)
+`loss_terms` returns named, already-weighted loss terms that sum to the training loss.
+The key "main" is the primary objective; every other key is auxiliary. That split is what
+gradient diagnostics compare (main vs sum of the rest) and what the history logs per term.
+Heads exist only in training: evaluation always reads the model's own final logits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from torch import nn
+
+from ..loader import Batch
+from ..models.base import TapModel, pool_tap
+
+if TYPE_CHECKING:  # imported for annotations only: train imports methods
+    from ..train import StepContext
+
+
+@dataclass
+class Method:
+    name: ClassVar[str] = ""
+
+    def validate(self) -> None:
+        """Raise ValueError for out-of-range options (called before any work)."""
+
+    def build_heads(self, model: TapModel, num_classes: int) -> nn.ModuleDict:
+        return nn.ModuleDict()
+
+    def setup(self, ctx: "StepContext") -> None:
+        pass
+
+    def loss_terms(self, logits: torch.Tensor, taps: dict[str, torch.Tensor], batch: Batch,
+                   ctx: "StepContext") -> dict[str, torch.Tensor]:
+        return {"main": nn.functional.cross_entropy(logits, batch.y)}
+
+    def after_step(self, ctx: "StepContext") -> None:
+        pass
+
+    def after_epoch(self, ctx: "StepContext") -> None:
+        pass
+
+    @classmethod
+    def options(cls) -> dict[str, object]:
+        return {f.name: f.default for f in fields(cls)}
+
+
+class TapHead(nn.Module):
+    """Pool a tap to a vector (GAP / class token) and classify it with one linear layer."""
+
+    def __init__(self, in_features: int, num_classes: int, bias: bool = True):
+        super().__init__()
+        self.fc = nn.Linear(in_features, num_classes, bias=bias)
+
+    def forward(self, tap: torch.Tensor) -> torch.Tensor:
+        return self.fc(pool_tap(tap))
+
+
+def tap_widths(model: TapModel) -> dict[str, int]:
+    """Width of each tap after pooling (channels of a feature map, a token's width)."""
+    from ..models.base import tap_shapes
+    return {k: (s[0] if len(s) == 3 else s[-1]) for k, s in tap_shapes(model).items()}
+
+
+def check_taps(model: TapModel, taps: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The taps a method attaches to: all of the model's by default, else the named ones."""
+    if taps is None:
+        return model.tap_names
+    unknown = [t for t in taps if t not in model.tap_names]
+    if unknown:
+        raise ValueError(f"unknown tap(s) {unknown} for this model; its taps: {list(model.tap_names)}")
+    return tuple(taps)

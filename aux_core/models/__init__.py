@@ -1,0 +1,66 @@
+"""The model registry: `create_model(name, num_classes, **options)` and `list_models()`.
+
+Every model is a `TapModel`: `model(x)` returns `(logits, taps)` and `model.tap_names`
+lists where auxiliary heads may attach. Register a new family with `@register(name)`.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+from .base import TapModel, num_params, pool_tap, tap_shapes
+from .cnn import CNN
+from .densenet import DenseNetDS
+from .mlp import MLP
+from .resnet import CifarResNet
+from .vit import ViT
+
+_REGISTRY: dict[str, Callable[..., TapModel]] = {}
+
+
+def register(name: str, factory: Callable[..., TapModel] | None = None):
+    """Register `factory(num_classes, **options)` under `name` (usable as a decorator)."""
+    def add(f):
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        _REGISTRY[name] = f
+        return f
+    return add(factory) if factory is not None else add
+
+
+register("mlp6", MLP)
+register("cnn6", CNN)
+register("vit6", ViT)
+register("densenet_ds", DenseNetDS)
+register("resnet_ds", CifarResNet)
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def model_options(name: str) -> dict[str, object]:
+    """The options a model accepts, with their defaults."""
+    sig = inspect.signature(_get(name))
+    return {k: p.default for k, p in sig.parameters.items() if k != "num_classes"}
+
+
+def create_model(name: str, num_classes: int, **options) -> TapModel:
+    factory = _get(name)
+    allowed = model_options(name)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"model {name!r} has no option(s) {unknown}; allowed: {sorted(allowed)}")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    return factory(num_classes, **options)
+
+
+def _get(name: str):
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+__all__ = ["TapModel", "create_model", "list_models", "model_options", "register",
+           "num_params", "pool_tap", "tap_shapes"]

@@ -1,0 +1,57 @@
+"""The contract every model in the registry keeps.
+
+A model returns its final logits *and* a dict of named intermediate features ("taps").
+Methods attach auxiliary heads to taps from the outside, so no model file knows about
+deep supervision, DKS branches or sigmoid probes.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TapModel(nn.Module):
+    """Backbone + final classifier `head`; `forward` returns (logits, taps).
+
+    Subclasses set `tap_names` (attachment points, in depth order), `num_features`
+    (width of the vector `head` reads) and implement
+    `forward_features(x) -> (features, taps)`.
+    """
+
+    tap_names: tuple[str, ...] = ()
+    num_features: int
+    head: nn.Linear
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        features, taps = self.forward_features(x)
+        return self.head(features), taps
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """Parameters shared by every loss: everything but the final classifier."""
+        head = {id(p) for p in self.head.parameters()}
+        return [p for p in self.parameters() if id(p) not in head]
+
+
+def num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def pool_tap(t: torch.Tensor) -> torch.Tensor:
+    """Reduce a tap to one vector per sample: feature maps by global average pooling,
+    token sequences by their class token (index 0), vectors unchanged."""
+    if t.dim() == 4:
+        return t.mean(dim=(2, 3))
+    if t.dim() == 3:
+        return t[:, 0]
+    return t.flatten(1)
+
+
+@torch.no_grad()
+def tap_shapes(model: TapModel, image_shape=(3, 32, 32)) -> dict[str, tuple[int, ...]]:
+    """Per-sample shape of every tap, found with one dummy forward pass."""
+    was_training = model.training
+    model.eval()
+    param = next(model.parameters())
+    _, taps = model(torch.zeros(2, *image_shape, device=param.device))
+    model.train(was_training)
+    return {k: tuple(v.shape[1:]) for k, v in taps.items()}

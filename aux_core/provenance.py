@@ -1,0 +1,63 @@
+"""Where a result came from: code version, commit, device, library versions, data checksum."""
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import platform
+import subprocess
+import sys
+
+import torch
+
+from .settings import REPO_ROOT
+
+# Source that changes what a training run computes; a change here changes every cache key.
+# The book driver, cache, statistics and reference data are deliberately not in the list.
+RESULT_AFFECTING = ("data.py", "loader.py", "train.py", "models", "methods", "analysis")
+
+
+@functools.lru_cache(maxsize=None)
+def code_version() -> str:
+    """sha256 (first 16 hex) of the result-affecting source files of aux_core."""
+    pkg = REPO_ROOT / "aux_core"
+    h = hashlib.sha256()
+    for entry in RESULT_AFFECTING:
+        path = pkg / entry
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            if f.exists():
+                h.update(str(f.relative_to(pkg)).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def git_commit() -> str:
+    """HEAD commit of the checkout, with '+dirty' for uncommitted changes; 'unknown' outside git."""
+    try:
+        run = functools.partial(subprocess.run, cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        head = run(["git", "rev-parse", "HEAD"]).stdout.strip()
+        dirty = run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
+        return (head + ("+dirty" if dirty else "")) if head else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu: {platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def collect(device: torch.device, data_checksum: str, data_source: str) -> dict:
+    return {
+        "code_version": code_version(),
+        "git_commit": git_commit(),
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "data_checksum": data_checksum,
+        "data_source": data_source,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,95 @@
+"""Statistics the papers report, on scipy: mean ± std, t-tests, confidence intervals,
+Cohen's d, Bonferroni correction and relative improvement.
+
+Standard deviations are sample standard deviations (ddof=1), as the papers' "mean ± std
+over seeds". Every function takes plain sequences of per-seed numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as st
+
+
+def _arr(x: Sequence[float]) -> np.ndarray:
+    a = np.asarray(x, dtype=float)
+    if a.ndim != 1 or len(a) == 0:
+        raise ValueError(f"expected a non-empty 1-D sequence of numbers, got shape {a.shape}")
+    return a
+
+
+def mean_std(x: Sequence[float]) -> tuple[float, float]:
+    a = _arr(x)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else float("nan")
+
+
+def fmt_mean_std(x: Sequence[float], digits: int = 3, scale: float = 1.0) -> str:
+    """'0.453 ± 0.013' (scale=100 to print fractions as percentages)."""
+    m, s = mean_std(np.asarray(x, dtype=float) * scale)
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def sem(x: Sequence[float]) -> float:
+    """Standard error of the mean (the paper-1 dose-response error bars)."""
+    a = _arr(x)
+    return float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")
+
+
+def ci95(x: Sequence[float]) -> tuple[float, float]:
+    """Two-sided 95% confidence interval of the mean (Student t)."""
+    a = _arr(x)
+    if len(a) < 2:
+        return float("nan"), float("nan")
+    lo, hi = st.t.interval(0.95, len(a) - 1, loc=a.mean(), scale=st.sem(a))
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class TTest:
+    t: float
+    p: float
+    df: float
+
+
+def paired_ttest(a: Sequence[float], b: Sequence[float]) -> TTest:
+    """Two-tailed paired t-test (paper 1: the same seeds with and without the method)."""
+    a, b = _arr(a), _arr(b)
+    if len(a) != len(b):
+        raise ValueError(f"a paired test needs equal lengths, got {len(a)} and {len(b)}")
+    r = st.ttest_rel(a, b)
+    return TTest(float(r.statistic), float(r.pvalue), float(len(a) - 1))
+
+
+def welch_ttest(a: Sequence[float], b: Sequence[float]) -> TTest:
+    """Two-tailed Welch t-test (unequal variances; papers 2 and 3)."""
+    a, b = _arr(a), _arr(b)
+    r = st.ttest_ind(a, b, equal_var=False)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return TTest(float(r.statistic), float(r.pvalue), float(df))
+
+
+def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:
+    """(mean(a) - mean(b)) / sqrt((s_a^2 + s_b^2) / 2), the LION-DG paper's eq. 11."""
+    a, b = _arr(a), _arr(b)
+    return float((a.mean() - b.mean()) / np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
+
+
+def effect_size_label(d: float) -> str:
+    """Cohen's conventional thresholds, as the LION-DG paper quotes them."""
+    d = abs(d)
+    return "negligible" if d < 0.2 else "small" if d < 0.5 else "medium" if d < 0.8 else "large"
+
+
+def bonferroni(pvalues: Sequence[float]) -> np.ndarray:
+    """Bonferroni-adjusted p-values, capped at 1."""
+    p = _arr(pvalues)
+    return np.minimum(p * len(p), 1.0)
+
+
+def relative_improvement(method: Sequence[float], baseline: Sequence[float]) -> float:
+    """(mean(method) - mean(baseline)) / mean(baseline) in percent (paper 1's 'Improvement')."""
+    m, b = _arr(method).mean(), _arr(baseline).mean()
+    return float(100 * (m - b) / b)

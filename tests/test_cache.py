@@ -1,0 +1,50 @@
+"""The results cache: keys, hits, misses, atomic writes, unreadable records."""
+import json
+import os
+
+from aux_core.cache import ResultsCache, make_key
+
+
+def test_key_changes_with_config_code_and_data():
+    base = make_key({"lr": 1e-3, "seed": 0}, "code1", "data1")
+    assert base == make_key({"seed": 0, "lr": 1e-3}, "code1", "data1")  # order-free
+    assert base != make_key({"lr": 3e-3, "seed": 0}, "code1", "data1")
+    assert base != make_key({"lr": 1e-3, "seed": 0}, "code2", "data1")
+    assert base != make_key({"lr": 1e-3, "seed": 0}, "code1", "data2")
+
+
+def test_put_get_round_trip_and_miss(tmp_path):
+    cache = ResultsCache(tmp_path)
+    key = make_key({"a": 1}, "c", "d")
+    assert cache.get(key) is None and key not in cache
+    cache.put(key, {"metrics": {"acc": 0.5}, "nan": float("nan")})
+    rec = cache.get(key)
+    assert rec["metrics"] == {"acc": 0.5} and rec["key"] == key
+    assert cache.keys() == [key]
+
+
+def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    cache = ResultsCache(tmp_path)
+    key = make_key({"a": 2}, "c", "d")
+    cache.put(key, {"v": 1})
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", crash)
+    try:
+        cache.put(key, {"v": 2})
+    except OSError:
+        pass
+    assert cache.get(key)["v"] == 1                     # the old record is intact
+    assert [p.name for p in cache.path(key).parent.iterdir()] == [f"{key}.json"]
+
+
+def test_truncated_or_foreign_record_is_a_miss(tmp_path):
+    cache = ResultsCache(tmp_path)
+    key = make_key({"a": 3}, "c", "d")
+    cache.put(key, {"v": 1})
+    text = cache.path(key).read_text()
+    cache.path(key).write_text(text[: len(text) // 2])
+    assert cache.get(key) is None
+    cache.path(key).write_text(json.dumps({"v": 1, "key": "other"}))
+    assert cache.get(key) is None
