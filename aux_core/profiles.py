@@ -1,0 +1,54 @@
+"""Profiles size every experiment; they shrink data, length and seeds, never fake them.
+
+A notebook takes `profile` as a parameter and caps its paper's protocol with it:
+    p = get_profile(profile)
+    epochs = p.epochs(200)          # the paper's 200 epochs, capped by the profile
+    seeds = p.seeds([42, ..., 51])  # the first few of the paper's seeds
+    RunConfig(..., **p.data())      # training/test subsets of the profile
+
+  smoke  the notebooks' defaults and CI: a notebook runs in under a minute on 2 CPU cores
+  cpu    the book's default: the whole book builds on 2 CPU cores in under an hour
+  gpu    full datasets with reduced epochs and seeds: about 20 minutes a chapter on one H100
+  paper  each paper's full protocol
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    train_per_class: int | None   # stratified training subset (None: the whole training set)
+    test_per_class: int | None    # stratified test subset (None: the whole test set)
+    max_epochs: int | None        # cap on a paper's epoch count (None: no cap)
+    max_steps: int | None         # cap on a paper's step count (None: no cap)
+    max_seeds: int | None         # how many of a paper's seeds to run (None: all)
+
+    def epochs(self, paper_epochs: int) -> int:
+        return paper_epochs if self.max_epochs is None else min(paper_epochs, self.max_epochs)
+
+    def steps(self, paper_steps: int) -> int:
+        return paper_steps if self.max_steps is None else min(paper_steps, self.max_steps)
+
+    def seeds(self, paper_seeds: Sequence[int]) -> list[int]:
+        return list(paper_seeds if self.max_seeds is None else paper_seeds[: self.max_seeds])
+
+    def data(self) -> dict:
+        """RunConfig fields for this profile's data subsets."""
+        return {"train_per_class": self.train_per_class, "test_per_class": self.test_per_class}
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", train_per_class=20, test_per_class=10, max_epochs=1, max_steps=10, max_seeds=2),
+    "cpu": Profile("cpu", train_per_class=100, test_per_class=50, max_epochs=3, max_steps=60, max_seeds=3),
+    "gpu": Profile("gpu", train_per_class=None, test_per_class=None, max_epochs=30, max_steps=None, max_seeds=3),
+    "paper": Profile("paper", train_per_class=None, test_per_class=None, max_epochs=None, max_steps=None, max_seeds=None),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; available: {', '.join(PROFILES)}")
+    return PROFILES[name]

@@ -1,0 +1,51 @@
+"""Notebook and book structure: one parameters cell, typed documented parameters, every
+notebook in the table of contents, clear failure on a bad parameter, nothing half-written."""
+import json
+from pathlib import Path
+
+import papermill as pm
+import pytest
+import yaml
+
+from aux_core import book
+
+NOTEBOOKS = book.notebooks()
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(book.NOTEBOOKS)))
+def test_one_parameters_cell_with_profile_smoke_and_help(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    params = pm.inspect_notebook(str(nb))
+    assert params["profile"]["default"] == '"smoke"'
+    for name, p in params.items():
+        assert p["help"], f"parameter {name} has no comment"
+        assert p["inferred_type_name"] != "None", f"parameter {name} has no inferable type"
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    toc = yaml.safe_load((book.BOOK / "_toc.yml").read_text())
+    files = {ch["file"] for part in toc["parts"] for ch in part["chapters"]}
+    for nb in NOTEBOOKS:
+        assert "chapters/" + str(nb.relative_to(book.NOTEBOOKS).with_suffix("")) in files
+    for f in files:
+        target = book.BOOK / f
+        assert target.with_suffix(".md").exists() or f.startswith("chapters/"), f
+
+
+def test_bad_parameter_fails_at_once_and_leaves_no_chapter(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "CHAPTERS", tmp_path)
+    nb = book.NOTEBOOKS / "pipeline" / "plain_vs_ds.ipynb"
+    with pytest.raises(pm.PapermillExecutionError, match="available|not one of"):
+        book.execute(nb, "smoke", {"models": ["resnet9000"]})
+    assert list(tmp_path.rglob("*.ipynb")) == []
+
+
+def test_unknown_profile_is_refused():
+    with pytest.raises(SystemExit):
+        book.main(["--profile", "huge", "--no-build"])
