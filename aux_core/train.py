@@ -77,6 +77,7 @@ class RunConfig:
     eval_batch_size: int = 1000
     step_log_every: int = 1                  # keep every k-th step in the per-step history
     grad_diag_every: int = 0                 # steps between main/aux gradient diagnostics (0: off)
+    grad_diag_steps: tuple[int, ...] = ()    # further steps (0-based) to diagnose
     convergence_threshold: float | None = None  # steps to reach this smoothed train accuracy
     convergence_window: int = 20             # trailing mean over this many steps' batch accuracy
     # execution
@@ -88,6 +89,7 @@ class RunConfig:
     def __post_init__(self):
         self.betas = tuple(self.betas)
         self.milestones = tuple(self.milestones)
+        self.grad_diag_steps = tuple(self.grad_diag_steps)
         self.validate()
 
     def validate(self) -> None:
@@ -113,7 +115,12 @@ class RunConfig:
         one_of("device", DEVICES)
         unknown = sorted(set(self.model_options) - set(model_options(self.model)))
         check(not unknown, f"model {self.model!r} has no option(s) {unknown}; allowed: {sorted(model_options(self.model))}")
-        create_method(self.method, **self.method_options)  # validates the method's options
+        method = create_method(self.method, **self.method_options)  # validates the method's options
+        if getattr(method, "taps", None) is not None:
+            with torch.device("meta"):  # builds no weights: only the tap names are needed
+                tap_names = create_model(self.model, 10, **self.model_options).tap_names
+            unknown = [t for t in method.taps if t not in tap_names]
+            check(not unknown, f"unknown tap(s) {unknown} for model {self.model!r}; its taps: {list(tap_names)}")
         for name in ("batch_size", "eval_batch_size", "step_log_every", "convergence_window"):
             check(_is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
         for name in ("eval_every", "grad_diag_every", "seed", "data_seed", "step_size"):
@@ -135,6 +142,7 @@ class RunConfig:
         check(self.grad_clip is None or (_is_num(self.grad_clip) and self.grad_clip > 0), f"grad_clip must be None or > 0, got {self.grad_clip!r}")
         check(self.convergence_threshold is None or (_is_num(self.convergence_threshold) and 0 < self.convergence_threshold <= 1), f"convergence_threshold must be None or in (0, 1], got {self.convergence_threshold!r}")
         check(all(_is_int(m) and m >= 1 for m in self.milestones), f"milestones must be epochs >= 1, got {self.milestones}")
+        check(all(_is_int(s) and s >= 0 for s in self.grad_diag_steps), f"grad_diag_steps must be steps >= 0, got {self.grad_diag_steps}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -387,7 +395,9 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
 
     names: list[str] | None = None     # loss-term names, fixed by the first step
     buf = diag = None                  # per-step [total, *terms, batch_acc]; per-diag [cos, |gm|, |ga|]
-    diag_steps = [s for s in range(total) if cfg.grad_diag_every and s % cfg.grad_diag_every == 0]
+    periodic = set(range(0, total, cfg.grad_diag_every)) if cfg.grad_diag_every else set()
+    diag_steps = sorted(periodic | {s for s in cfg.grad_diag_steps if s < total})
+    diag_row = {s: i for i, s in enumerate(diag_steps)}
     history, status, diverged_at, last_eval, checked = [], "ok", None, 0, 0
     model.train()
     heads.train()
@@ -405,10 +415,10 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                 names = list(terms)
                 buf = torch.zeros(total, len(names) + 2, device=device)
                 diag = torch.full((len(diag_steps), 3), float("nan"), device=device)
-            if cfg.grad_diag_every and step % cfg.grad_diag_every == 0:
+            if step in diag_row:
                 d = gradient_diagnostics(terms, shared)
                 if d is not None:
-                    diag[step // cfg.grad_diag_every] = d
+                    diag[diag_row[step]] = d
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -449,7 +459,7 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     steps_frame["lr"] = [cfg.lr * lr_at(s) for s in range(len(steps_frame))]
     diag_frame = pd.DataFrame(diag.double().cpu().numpy() if diag is not None else np.zeros((0, 3)),
                               columns=["cosine", "main_grad_norm", "aux_grad_norm"])
-    diag_frame.insert(0, "step", diag_steps[:len(diag_frame)])
+    diag_frame.insert(0, "step", diag_steps)
     diag_frame = diag_frame[diag_frame["step"] < step].dropna()
     diag_frame["norm_ratio"] = diag_frame["aux_grad_norm"] / diag_frame["main_grad_norm"]
 

@@ -108,6 +108,7 @@ def test_schedules_in_epochs():
     (dict(optimizer="adam"), "adamw, sgd"),
     (dict(dataset="imagenet"), "cifar10"),
     (dict(model_options={"width": 3}), "no option"),
+    (dict(method="ds", method_options={"taps": ("relu9",)}), r"unknown tap.*relu1"),
 ])
 def test_bad_parameters_fail_at_once_with_the_allowed_values(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -117,3 +118,50 @@ def test_bad_parameters_fail_at_once_with_the_allowed_values(changes, message):
 def test_batch_larger_than_the_data_is_a_clear_error():
     with pytest.raises(ValueError, match="fewer than one batch"):
         run(tiny(train_per_class=2, batch_size=64), cache=False, progress=False)
+
+
+def test_explicit_diagnostic_steps():
+    r = run(tiny(method="ds", epochs=1, grad_diag_every=4, grad_diag_steps=(1, 9, 500)), cache=False, progress=False)
+    assert list(r.diagnostics["step"]) == [0, 1, 4, 8, 9]
+
+
+def test_a_method_plugs_in_heads_terms_and_hooks():
+    """A method defined outside aux_core: its own head, loss term and per-step/epoch hooks."""
+    from dataclasses import dataclass
+
+    from torch import nn
+
+    from aux_core import methods
+    from aux_core.methods import Method
+
+    calls = {"setup": 0, "step": 0, "epoch": 0}
+
+    @dataclass
+    class Probe(Method):
+        name = "test_probe"
+        weight: float = 0.5
+
+        def build_heads(self, model, num_classes):
+            return nn.ModuleDict({"relu2": nn.Linear(128, num_classes)})
+
+        def setup(self, ctx):
+            calls["setup"] += 1
+            assert ctx.total_steps == 20 and ctx.steps_per_epoch == 10
+
+        def loss_terms(self, logits, taps, batch, ctx):
+            aux = nn.functional.cross_entropy(ctx.heads["relu2"](taps["relu2"]), batch.y)
+            return {"main": nn.functional.cross_entropy(logits, batch.y), "probe": self.weight * aux}
+
+        def after_step(self, ctx):
+            calls["step"] += 1
+
+        def after_epoch(self, ctx):
+            calls["epoch"] += 1
+
+    methods.register(Probe)
+    try:
+        r = run(tiny(method="test_probe", method_options={"weight": 2.0}), cache=False, progress=False)
+    finally:
+        methods._REGISTRY.pop("test_probe")
+    assert calls == {"setup": 1, "step": 20, "epoch": 2}
+    assert "train_probe" in r.history and (r.steps["probe"] > 0).all()
