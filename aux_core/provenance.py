@@ -46,7 +46,18 @@ def git_commit() -> str:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu: {platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+    return f"cpu: {_cpu_model()} ({torch.get_num_threads()} threads)"
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def collect(device: torch.device, data_checksum: str, data_source: str) -> dict:
