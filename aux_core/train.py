@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from . import data as data_lib
 from .cache import ResultsCache, make_key
+from .checks import is_int, is_number
 from .loader import AUGMENTATIONS, DeviceLoader
 from .methods import Batch, Method, apply_init, create_method, list_init_schemes
 from .models import TapModel, create_model
@@ -122,27 +123,27 @@ class RunConfig:
             unknown = [t for t in method.taps if t not in tap_names]
             check(not unknown, f"unknown tap(s) {unknown} for model {self.model!r}; its taps: {list(tap_names)}")
         for name in ("batch_size", "eval_batch_size", "step_log_every", "convergence_window"):
-            check(_is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
+            check(is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
         for name in ("eval_every", "grad_diag_every", "seed", "data_seed", "step_size"):
-            check(_is_int(getattr(self, name)) and getattr(self, name) >= 0, f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
+            check(is_int(getattr(self, name)) and getattr(self, name) >= 0, f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
         check((self.epochs is None) != (self.steps is None), f"set exactly one of epochs or steps (got epochs={self.epochs}, steps={self.steps})")
         length = self.epochs if self.steps is None else self.steps
-        check(_is_int(length) and length >= 1, f"epochs/steps must be an integer >= 1, got {length!r}")
+        check(is_int(length) and length >= 1, f"epochs/steps must be an integer >= 1, got {length!r}")
         for name in ("lr", "weight_decay", "momentum", "gamma", "warmup_epochs", "val_fraction", "label_noise"):
-            check(_is_num(getattr(self, name)) and getattr(self, name) >= 0, f"{name} must be a number >= 0, got {getattr(self, name)!r}")
+            check(is_number(getattr(self, name)) and getattr(self, name) >= 0, f"{name} must be a number >= 0, got {getattr(self, name)!r}")
         check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         check(self.val_fraction < 1, f"val_fraction must be in [0, 1), got {self.val_fraction}")
         check(self.label_noise < 1, f"label_noise must be in [0, 1), got {self.label_noise}")
-        check(len(self.betas) == 2 and all(_is_num(b) and 0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}")
+        check(len(self.betas) == 2 and all(is_number(b) and 0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}")
         check(self.train_per_class is None or self.train_fraction is None, "set at most one of train_per_class and train_fraction")
         for name in ("train_per_class", "test_per_class"):
             v = getattr(self, name)
-            check(v is None or (_is_int(v) and v >= 1), f"{name} must be None or an integer >= 1, got {v!r}")
-        check(self.train_fraction is None or (_is_num(self.train_fraction) and 0 < self.train_fraction <= 1), f"train_fraction must be in (0, 1], got {self.train_fraction!r}")
-        check(self.grad_clip is None or (_is_num(self.grad_clip) and self.grad_clip > 0), f"grad_clip must be None or > 0, got {self.grad_clip!r}")
-        check(self.convergence_threshold is None or (_is_num(self.convergence_threshold) and 0 < self.convergence_threshold <= 1), f"convergence_threshold must be None or in (0, 1], got {self.convergence_threshold!r}")
-        check(all(_is_int(m) and m >= 1 for m in self.milestones), f"milestones must be epochs >= 1, got {self.milestones}")
-        check(all(_is_int(s) and s >= 0 for s in self.grad_diag_steps), f"grad_diag_steps must be steps >= 0, got {self.grad_diag_steps}")
+            check(v is None or (is_int(v) and v >= 1), f"{name} must be None or an integer >= 1, got {v!r}")
+        check(self.train_fraction is None or (is_number(self.train_fraction) and 0 < self.train_fraction <= 1), f"train_fraction must be in (0, 1], got {self.train_fraction!r}")
+        check(self.grad_clip is None or (is_number(self.grad_clip) and self.grad_clip > 0), f"grad_clip must be None or > 0, got {self.grad_clip!r}")
+        check(self.convergence_threshold is None or (is_number(self.convergence_threshold) and 0 < self.convergence_threshold <= 1), f"convergence_threshold must be None or in (0, 1], got {self.convergence_threshold!r}")
+        check(all(is_int(m) and m >= 1 for m in self.milestones), f"milestones must be epochs >= 1, got {self.milestones}")
+        check(all(is_int(s) and s >= 0 for s in self.grad_diag_steps), f"grad_diag_steps must be steps >= 0, got {self.grad_diag_steps}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -153,14 +154,6 @@ class RunConfig:
 
     def replace(self, **changes) -> "RunConfig":
         return dataclasses.replace(self, **changes)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 @dataclass

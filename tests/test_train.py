@@ -99,7 +99,7 @@ def test_schedules_in_epochs():
     (dict(model="resnet9000"), "model=.*mlp6"),
     (dict(method="dks2"), "method=.*ds"),
     (dict(method="ds", method_options={"alpha": -1.0}), "alpha must be >= 0"),
-    (dict(method="ds", method_options={"alpha": "big"}), "must be a float"),
+    (dict(method="ds", method_options={"alpha": "big"}), "must be of type float"),
     (dict(method="ds", method_options={"beta": 1.0}), "allowed"),
     (dict(batch_size=0), "batch_size must be an integer >= 1"),
     (dict(epochs=2, steps=10), "exactly one of epochs or steps"),

@@ -1,6 +1,7 @@
 """The method registry: `create_method(name, **options)` and `list_methods()`."""
 from __future__ import annotations
 
+from ..checks import is_int, is_number
 from .base import Batch, Method, TapHead
 from .ds import DeepSupervision
 from .init_schemes import apply_init, list_init_schemes
@@ -45,12 +46,14 @@ def _check_type(method: str, key: str, value, default) -> None:
     """Catch a string where a number belongs before any work starts."""
     if isinstance(default, bool):
         ok = isinstance(value, bool)
-    elif isinstance(default, (int, float)):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = is_int(value)
+    elif isinstance(default, float):
+        ok = is_number(value)
     else:
         return
     if not ok:
-        raise ValueError(f"method {method!r}: option {key!r} must be a {type(default).__name__}, got {value!r}")
+        raise ValueError(f"method {method!r}: option {key!r} must be of type {type(default).__name__}, got {value!r}")
 
 
 def _get(name: str) -> type[Method]:
