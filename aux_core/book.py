@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .profiles import PROFILES, get_profile
+from .profiles import PROFILES
 from .settings import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -64,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-build", action="store_true", help="execute notebooks but do not build the HTML")
     ap.add_argument("--no-execute", action="store_true", help="build the HTML from chapters already executed")
     args = ap.parse_args(argv)
-    get_profile(args.profile)
     todo = [] if args.no_execute else notebooks(args.only)
     if args.only and not todo:
         ap.error(f"no notebook path contains {args.only!r}; notebooks: {[str(p.relative_to(NOTEBOOKS)) for p in notebooks()]}")
