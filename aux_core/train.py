@@ -28,7 +28,7 @@ from . import data as data_lib
 from .cache import ResultsCache, make_key
 from .checks import is_int, is_number
 from .loader import AUGMENTATIONS, DeviceLoader
-from .methods import Batch, Method, apply_init, create_method, list_init_schemes
+from .methods import Batch, Method, apply_init, check_init, create_method, list_init_schemes
 from .models import TapModel, create_model
 from .provenance import code_version, collect
 
@@ -118,11 +118,14 @@ class RunConfig:
         unknown = sorted(set(self.model_options) - set(model_options(self.model)))
         check(not unknown, f"model {self.model!r} has no option(s) {unknown}; allowed: {sorted(model_options(self.model))}")
         method = create_method(self.method, **self.method_options)  # validates the method's options
+        with torch.device("meta"):  # builds no weights: only the model's structure is needed
+            meta_model = create_model(self.model, 10, **self.model_options)
         if getattr(method, "taps", None) is not None:
-            with torch.device("meta"):  # builds no weights: only the tap names are needed
-                tap_names = create_model(self.model, 10, **self.model_options).tap_names
-            unknown = [t for t in method.taps if t not in tap_names]
-            check(not unknown, f"unknown tap(s) {unknown} for model {self.model!r}; its taps: {list(tap_names)}")
+            unknown = [t for t in method.taps if t not in meta_model.tap_names]
+            check(not unknown, f"unknown tap(s) {unknown} for model {self.model!r}; its taps: {list(meta_model.tap_names)}")
+        check_init(self.init, meta_model)
+        check(not meta_model.taps_are_logits or self.method in ("plain", "ds"),
+              f"model {self.model!r} carries its auxiliary heads on its path; use method 'ds' or 'plain'")
         for name in ("batch_size", "eval_batch_size", "step_log_every", "convergence_window"):
             check(is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
         for name in ("eval_every", "grad_diag_every", "seed", "data_seed", "step_size"):
@@ -366,8 +369,8 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     loader = DeviceLoader(train.x, train.y, cfg.batch_size, mean=ds.mean, std=ds.std, device=device,
                           y_aux=train.y_aux, augment=cfg.augment, shuffle=True, drop_last=True,
                           seed=cfg.seed, channels_last=True)
-    calib = DeviceLoader(train.x[:CALIBRATION_SAMPLES], train.y[:CALIBRATION_SAMPLES], CALIBRATION_SAMPLES,
-                         mean=ds.mean, std=ds.std)
+    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed))[:CALIBRATION_SAMPLES]
+    calib = DeviceLoader(train.x[pick], train.y[pick], len(pick), mean=ds.mean, std=ds.std)  # subsets are class-sorted
     apply_init(cfg.init, model, heads, next(iter(calib)).x)
     model.to(device)
     heads.to(device)
@@ -386,9 +389,10 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     ctx = StepContext(cfg, model, heads, method, optimizer, loader, device, ds.num_classes, steps_per_epoch, total)
     method.setup(ctx)
     shared = model.backbone_parameters()
+    aux_params = [p for m in (heads, *model.aux_modules()) for p in m.parameters()]
 
     names: list[str] | None = None     # loss-term names, fixed by the first step
-    buf = diag = None                  # per-step [total, *terms, batch_acc]; per-diag [cos, |gm|, |ga|]
+    buf = diag = None                  # per-step [total, *terms, batch_acc]; per-diag [cos, |gm|, |ga|, |W_aux|]
     periodic = set(range(0, total, cfg.grad_diag_every)) if cfg.grad_diag_every else set()
     diag_steps = sorted(periodic | {s for s in cfg.grad_diag_steps if s < total})
     diag_row = {s: i for i, s in enumerate(diag_steps)}
@@ -408,11 +412,12 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
             if names is None:
                 names = list(terms)
                 buf = torch.zeros(total, len(names) + 2, device=device)
-                diag = torch.full((len(diag_steps), 3), float("nan"), device=device)
+                diag = torch.full((len(diag_steps), 4), float("nan"), device=device)
             if step in diag_row:
                 d = gradient_diagnostics(terms, shared)
                 if d is not None:
-                    diag[diag_row[step]] = d
+                    w = torch.stack([p.detach().float().norm() for p in aux_params]).norm() if aux_params else d[:1] * 0
+                    diag[diag_row[step]] = torch.cat([d, w.reshape(1)])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -451,8 +456,8 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                                columns=["loss", *(names or []), "batch_acc"])
     steps_frame.insert(0, "step", np.arange(1, len(steps_frame) + 1))
     steps_frame["lr"] = [cfg.lr * lr_at(s) for s in range(len(steps_frame))]
-    diag_frame = pd.DataFrame(diag.double().cpu().numpy() if diag is not None else np.zeros((0, 3)),
-                              columns=["cosine", "main_grad_norm", "aux_grad_norm"])
+    diag_frame = pd.DataFrame(diag.double().cpu().numpy() if diag is not None else np.zeros((0, 4)),
+                              columns=["cosine", "main_grad_norm", "aux_grad_norm", "aux_weight_norm"])
     diag_frame.insert(0, "step", diag_steps)
     diag_frame = diag_frame.dropna()  # steps never reached, or with no auxiliary loss
     diag_frame["norm_ratio"] = diag_frame["aux_grad_norm"] / diag_frame["main_grad_norm"]

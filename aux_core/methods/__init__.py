@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..checks import is_int, is_number
 from .base import Batch, Method, TapHead
 from .ds import DeepSupervision
-from .init_schemes import apply_init, list_init_schemes
+from .init_schemes import apply_init, check_init, list_init_schemes
 from .plain import Plain
 
 _REGISTRY: dict[str, type[Method]] = {}
@@ -62,5 +62,5 @@ def _get(name: str) -> type[Method]:
     return _REGISTRY[name]
 
 
-__all__ = ["Batch", "Method", "TapHead", "apply_init", "create_method", "list_init_schemes",
+__all__ = ["Batch", "Method", "TapHead", "apply_init", "check_init", "create_method", "list_init_schemes",
            "list_methods", "method_options", "register"]

@@ -67,6 +67,9 @@ class TapHead(nn.Module):
 def tap_widths(model: TapModel) -> dict[str, int]:
     """Width of each tap after pooling (channels of a feature map, a token's width)."""
     from ..models.base import tap_shapes
+    if model.taps_are_logits:
+        raise ValueError(f"{type(model).__name__} carries its auxiliary heads on its path (its taps are "
+                         "logits); only the 'ds' and 'plain' methods support it")
     return {k: (s[0] if len(s) == 3 else s[-1]) for k, s in tap_shapes(model).items()}
 
 

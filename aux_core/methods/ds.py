@@ -28,6 +28,8 @@ class DeepSupervision(Method):
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
 
     def build_heads(self, model, num_classes):
+        if model.taps_are_logits:  # on-path heads live in the model (resnet_ds_onpath)
+            return nn.ModuleDict({t: nn.Identity() for t in check_taps(model, self.taps)})
         widths = tap_widths(model)
         return nn.ModuleDict({t: TapHead(widths[t], num_classes) for t in check_taps(model, self.taps)})
 

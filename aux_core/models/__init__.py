@@ -8,11 +8,11 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
-from .base import TapModel, num_params, pool_tap, tap_shapes
+from .base import ScalarGate, TapModel, num_params, pool_tap, tap_shapes
 from .cnn import CNN
 from .densenet import DenseNetDS
 from .mlp import MLP
-from .resnet import CifarResNet
+from .resnet import CifarResNet, OnPathResNet
 from .vit import ViT
 
 _REGISTRY: dict[str, Callable[..., TapModel]] = {}
@@ -33,6 +33,7 @@ register("cnn6", CNN)
 register("vit6", ViT)
 register("densenet_ds", DenseNetDS)
 register("resnet_ds", CifarResNet)
+register("resnet_ds_onpath", OnPathResNet)
 
 
 def list_models() -> list[str]:
@@ -62,5 +63,5 @@ def _get(name: str):
     return _REGISTRY[name]
 
 
-__all__ = ["TapModel", "create_model", "list_models", "model_options", "register",
+__all__ = ["ScalarGate", "TapModel", "create_model", "list_models", "model_options", "register",
            "num_params", "pool_tap", "tap_shapes"]

@@ -21,15 +21,39 @@ class TapModel(nn.Module):
     tap_names: tuple[str, ...] = ()
     num_features: int
     head: nn.Linear
+    taps_are_logits: bool = False  # True when the model's own on-path heads give the taps
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         features, taps = self.forward_features(x)
         return self.head(features), taps
 
     def backbone_parameters(self) -> list[nn.Parameter]:
-        """Parameters shared by every loss: everything but the final classifier."""
-        head = {id(p) for p in self.head.parameters()}
-        return [p for p in self.parameters() if id(p) not in head]
+        """Parameters shared by every loss: everything but the final classifier and any
+        auxiliary head the model carries itself."""
+        heads = {id(p) for m in (self.head, *self.aux_modules()) for p in m.parameters()}
+        return [p for p in self.parameters() if id(p) not in heads]
+
+    def aux_modules(self) -> list[nn.Module]:
+        """Auxiliary heads built into the model (on-path designs); initialisation schemes
+        treat them like the heads a method attaches. Side-tap models have none."""
+        return []
+
+    def residual_branches(self) -> list[nn.Module]:
+        """The residual (ResNet) or dense (DenseNet) branches, each with a `gate` module on
+        its output and a `fixup_(num_branches)` rule; used by Fixup and ReZero."""
+        raise ValueError(f"{type(self).__name__} has no residual or dense branches; "
+                         "Fixup and ReZero apply to densenet_ds, resnet_ds and resnet_ds_onpath")
+
+
+class ScalarGate(nn.Module):
+    """A learnable scalar on a branch's output, zero at the start (ReZero)."""
+
+    def __init__(self, value: float = 0.0):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.tensor(float(value)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.alpha * x
 
 
 def num_params(module: nn.Module) -> int:

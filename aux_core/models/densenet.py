@@ -17,13 +17,23 @@ from .base import TapModel
 
 
 class DenseLayer(nn.Module):
+    """BN-ReLU-conv whose new channels are concatenated to its input. `gate` scales the new
+    channels (identity; a zero scalar under ReZero)."""
+
     def __init__(self, c_in: int, growth: int):
         super().__init__()
         self.norm = nn.BatchNorm2d(c_in)
         self.conv = nn.Conv2d(c_in, growth, 3, padding=1, bias=False)
+        self.gate = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([x, self.conv(F.relu(self.norm(x)))], dim=1)
+        return torch.cat([x, self.gate(self.conv(F.relu(self.norm(x))))], dim=1)
+
+    @torch.no_grad()
+    def fixup_(self, num_branches: int) -> None:
+        """Fixup on a dense layer: the branch has one weight layer, which is its last, so it
+        starts at zero (Fixup's rule 1); there is no inner layer to rescale."""
+        self.conv.weight.zero_()
 
 
 class Transition(nn.Module):
@@ -58,6 +68,9 @@ class DenseNetDS(TapModel):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def residual_branches(self) -> list[nn.Module]:
+        return [layer for block in self.blocks for layer in block]
 
     def forward_features(self, x: torch.Tensor):
         x, taps = self.stem(x), {}

@@ -2,6 +2,11 @@
 the last. A tap reads the residual stream and never modifies it, the "side-tap" design of
 the LION-DG paper's ResNet-DS. `resnet_ds` is ResNet-20 (0.27M parameters); the paper does
 not give its ResNet-DS's depth.
+
+`resnet_ds_onpath` is the design the paper's Theorem 1 warns against: each auxiliary head
+sits *on* the residual path. Its logits z = W_aux GAP(h) are projected back (U z) and added
+into the stream, h <- h + U z (the paper's eq. 24, h_{l+1} = h_l + f(h_l) + g_aux(h_l)).
+With the head at zero (LION-DG) the added term and every gradient through it vanish.
 """
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import TapModel
+from .base import TapModel, pool_tap
 
 
 class BasicBlock(nn.Module):
@@ -22,10 +27,20 @@ class BasicBlock(nn.Module):
         self.shortcut = nn.Sequential()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        self.gate = nn.Identity()  # a zero scalar under ReZero
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(out + self.shortcut(x))
+        return F.relu(self.gate(out) + self.shortcut(x))
+
+    @torch.no_grad()
+    def fixup_(self, num_branches: int) -> None:
+        """Fixup with m=2 weight layers per branch: the inner conv is scaled by L^(-1/(2m-2)) =
+        L^(-1/2) and the branch's last layer starts at zero. The last layer here is bn2 (the
+        network keeps batch norm), so its scale gamma is zeroed: zeroing conv2 instead would
+        feed bn2 a zero-variance input and multiply its gradient by 1/sqrt(eps)."""
+        self.conv1.weight.mul_(num_branches ** -0.5)
+        self.bn2.weight.zero_()
 
 
 class CifarResNet(TapModel):
@@ -48,10 +63,46 @@ class CifarResNet(TapModel):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
+    def residual_branches(self) -> list[nn.Module]:
+        return [block for stage in self.stages for block in stage]
+
     def forward_features(self, x: torch.Tensor):
         x, taps = self.stem(x), {}
         for i, stage in enumerate(self.stages):
             x = stage(x)
             if i < len(self.tap_names):
-                taps[self.tap_names[i]] = x
+                x, taps[self.tap_names[i]] = self.tap(self.tap_names[i], x)
         return x.mean(dim=(2, 3)), taps
+
+    def tap(self, name: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(stream after the tap, what the tap exposes): a side tap reads and passes on."""
+        return x, x
+
+
+class OnPathAux(nn.Module):
+    """An auxiliary classifier on the residual path: logits W GAP(h), fed back as U logits."""
+
+    def __init__(self, width: int, num_classes: int):
+        super().__init__()
+        self.fc = nn.Linear(width, num_classes)
+        self.up = nn.Linear(num_classes, width, bias=False)
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.fc(pool_tap(h))
+        return h + self.up(z)[:, :, None, None], z
+
+
+class OnPathResNet(CifarResNet):
+    """ResNet-DS with on-path auxiliary heads; its taps are the auxiliary logits themselves."""
+
+    taps_are_logits = True
+
+    def __init__(self, num_classes: int, depth: int = 20, widths: tuple[int, ...] = (16, 32, 64)):
+        super().__init__(num_classes, depth, widths)
+        self.aux = nn.ModuleDict({t: OnPathAux(w, num_classes) for t, w in zip(self.tap_names, widths)})
+
+    def aux_modules(self) -> list[nn.Module]:
+        return list(self.aux.values())
+
+    def tap(self, name: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.aux[name](x)
