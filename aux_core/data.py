@@ -359,6 +359,17 @@ def _view(name: str, t: dict) -> Dataset:
                    checksum=checksum, source=t["source"], mean=t["mean"], std=t["std"])
 
 
+def available(name: str, root: str | Path | None = None) -> bool:
+    """Whether `load_dataset(name)` can find the data here (a bundle or torchvision's files)
+    or may download them."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+    root = Path(root).expanduser().resolve() if root is not None else settings.data_dir()
+    bundle = BUNDLES[name]
+    return ((root / f"{bundle}.npz").is_file() or all(f.is_file() for f in _torchvision_files(bundle, root))
+            or settings.download_allowed())
+
+
 def load_dataset(name: str, root: str | Path | None = None, download: bool | None = None) -> Dataset:
     """Load a dataset view, memoised per (name, root): repeated calls return the same object."""
     if name not in DATASETS:

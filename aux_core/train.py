@@ -371,7 +371,10 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                           seed=cfg.seed, channels_last=True)
     pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed))[:CALIBRATION_SAMPLES]
     calib = DeviceLoader(train.x[pick], train.y[pick], len(pick), mean=ds.mean, std=ds.std)  # subsets are class-sorted
-    apply_init(cfg.init, model, heads, next(iter(calib)).x)
+    t_init = time.perf_counter()
+    calib_batch = next(iter(calib))
+    apply_init(cfg.init, model, heads, calib_batch.x, calib_batch.y)
+    init_time = time.perf_counter() - t_init
     model.to(device)
     heads.to(device)
     model.to(memory_format=torch.channels_last)
@@ -474,7 +477,7 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     metrics.update({"steps": step, "epochs": step / steps_per_epoch, "diverged_at_step": diverged_at,
                     "train_images": len(train), "test_images": len(test),
                     "val_images": len(val) if val is not None else 0,
-                    "train_time_s": train_time, "images_per_s": step * cfg.batch_size / max(train_time, 1e-9),
+                    "init_time_s": init_time, "train_time_s": train_time, "images_per_s": step * cfg.batch_size / max(train_time, 1e-9),
                     "wall_time_s": time.perf_counter() - t0})
     prov = collect(device, ds.checksum, ds.source)
     prov["wall_time_s"] = metrics["wall_time_s"]

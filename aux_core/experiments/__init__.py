@@ -1,0 +1,1 @@
+"""Paper-specific experiment grids and analyses, one module per paper; notebooks build on them."""

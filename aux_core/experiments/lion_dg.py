@@ -1,0 +1,332 @@
+"""LION-DG (zero-initialised auxiliary heads): the paper's protocol, its experiment grids and
+the analyses its tables report. The chapter's notebooks build on these functions, so two
+notebooks that need the same run build the same `RunConfig` and share one cache record.
+
+Protocol (the paper's Table 4 and A.2): AdamW, lr 1e-3, betas (0.9, 0.999), weight decay
+0.05, batch 128, alpha 0.3 on each auxiliary cross-entropy, random horizontal flip only,
+at most 3000 steps, seeds 42, 123, 456. "Validation accuracy" is the accuracy of the final
+classifier on the CIFAR test split at the end of training.
+
+Convergence: steps to reach `threshold` (70%) training accuracy, where training accuracy at
+step t is the mean batch accuracy over the `window` steps up to t (batches as trained on:
+augmented, measured before that step's update). The window is 20 steps, shrunk to a fifth
+of the budget for short runs. A run that never reaches the threshold is *censored*: it
+counts as the step budget (a lower bound) and is reported as not reached. Speed-up is the
+paper's "reduction in steps to 70% training accuracy versus He": 100 (He - method) / He on
+the seed means.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import data as data_lib
+from .. import stats
+from ..methods import apply_init, create_method
+from ..models import create_model
+from ..profiles import get_profile
+from ..train import RunConfig, RunResult, run_all, steps_to_threshold
+
+PAPER_SEEDS = (42, 123, 456)
+PAPER_STEPS = 3000
+THRESHOLD = 0.70
+ALPHA = 0.3
+ARCHS = {"DenseNet-DS": "densenet_ds", "ResNet-DS": "resnet_ds"}
+INITS = {"He-init": "he", "LION-DG": "lion_dg", "LSUV": "lsuv", "Hybrid": "lion_lsuv"}
+RESIDUAL_INITS = {"Fixup": "fixup", "ReZero": "rezero"}
+OTHER_INITS = {"GradInit": "gradinit"}   # tried by the paper, no numbers reported ("much slower")
+PAPER_DATASETS = ("CIFAR-10", "CIFAR-100")
+
+
+def dataset_for(paper_dataset: str, cifar100: str = "auto") -> str:
+    """The dataset a paper row runs on. CIFAR-100 rows run on `cifar100`: 'cifar100', or a
+    stand-in such as 'cifar10', or 'auto' (CIFAR-100 when its data are here, else CIFAR-10)."""
+    if paper_dataset == "CIFAR-10":
+        return "cifar10"
+    if paper_dataset != "CIFAR-100":
+        raise ValueError(f"paper dataset must be one of {PAPER_DATASETS}, got {paper_dataset!r}")
+    if cifar100 == "auto":
+        return "cifar100" if data_lib.available("cifar100") else "cifar10"
+    if cifar100 not in data_lib.DATASETS:
+        raise ValueError(f"cifar100 must be 'auto' or one of {data_lib.DATASETS}, got {cifar100!r}")
+    return cifar100
+
+
+def window_for(steps: int) -> int:
+    return max(1, min(20, steps // 5))
+
+
+def protocol(profile: str, paper_steps: int = PAPER_STEPS, alpha: float = ALPHA, **changes) -> RunConfig:
+    """The paper's training protocol at a profile's size (`paper_steps` capped by the
+    profile), with `changes` (RunConfig fields) applied."""
+    p = get_profile(profile)
+    steps = p.steps(paper_steps)
+    every = max(5, steps // 10)  # evaluations and gradient diagnostics: about ten per run
+    cfg = dict(dataset="cifar10", augment="flip", model="densenet_ds", method="ds",
+               method_options={"alpha": alpha}, init="he", optimizer="adamw", lr=1e-3,
+               betas=(0.9, 0.999), weight_decay=0.05, batch_size=128, epochs=None, steps=steps,
+               eval_every=every, grad_diag_every=every, convergence_threshold=THRESHOLD,
+               convergence_window=window_for(steps), seed=PAPER_SEEDS[0], **p.data())
+    cfg.update(changes)
+    return RunConfig(**cfg)
+
+
+def grid(profile: str, seeds, *, datasets=PAPER_DATASETS, archs=ARCHS, inits=INITS,
+         cifar100: str = "auto", **changes) -> pd.DataFrame:
+    """One row per run: the paper's labels (dataset, arch, init, seed), the dataset it runs
+    on and its `RunConfig`."""
+    rows = []
+    for d in datasets:
+        for arch, model in archs.items():
+            for init_label, init in inits.items():
+                for seed in seeds:
+                    ds = dataset_for(d, cifar100)
+                    rows.append({"dataset": d, "dataset_run": ds, "arch": arch, "init": init_label, "seed": seed,
+                                 "config": protocol(profile, dataset=ds, model=model, init=init, seed=seed, **changes)})
+    return pd.DataFrame(rows)
+
+
+def baselines_grid(profile: str, seeds, warmup_fraction: float | None = None, gradinit: bool = False,
+                   **changes) -> pd.DataFrame:
+    """CIFAR-10 DenseNet-DS: He and LION-DG (Table 1's runs), Fixup and ReZero (Table 7),
+    GradInit if asked, and, with `warmup_fraction`, He with the auxiliary weight ramped up as
+    alpha min(1, t/T) over the first T = warmup_fraction x steps steps (Lee et al.; the
+    paper's Corollary 1)."""
+    one = dict(datasets=("CIFAR-10",), archs={"DenseNet-DS": ARCHS["DenseNet-DS"]})
+    inits = {**RESIDUAL_INITS, **(OTHER_INITS if gradinit else {})}
+    parts = [grid(profile, seeds, inits={k: INITS[k] for k in ("He-init", "LION-DG")}, **one, **changes),
+             grid(profile, seeds, inits=inits, **one, **changes)]
+    if warmup_fraction is not None:
+        if not 0 < warmup_fraction <= 1:
+            raise ValueError(f"warmup_fraction must be in (0, 1], got {warmup_fraction}")
+        steps = protocol(profile, **{k: v for k, v in changes.items() if k in ("paper_steps",)}).steps
+        alpha = changes.pop("alpha", ALPHA)
+        ramp = {"alpha": alpha, "warmup_steps": max(1, round(warmup_fraction * steps))}
+        parts.append(grid(profile, seeds, inits={"He + warm-up": "he"}, **one, method_options=ramp, **changes))
+    return pd.concat(parts, ignore_index=True)
+
+
+def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "LION-DG runs") -> pd.DataFrame:
+    """`cells` with a `result` column (identical configs train once: the results cache)."""
+    out = cells.copy()
+    out["result"] = run_all(list(cells["config"]), progress=progress, desc=desc)
+    return out
+
+
+# ----------------------------------------------------------------------------- convergence
+
+def smoothed_train_acc(result: RunResult) -> pd.Series:
+    """Training accuracy as the convergence rule reads it: trailing mean batch accuracy."""
+    w = result.config["convergence_window"]
+    s = result.steps.set_index("step")["batch_acc"]
+    return s.rolling(w, min_periods=w).mean()
+
+
+def reachable_threshold(results, threshold: float = THRESHOLD) -> float:
+    """`threshold` when every run reaches it, else the highest whole percent every run reaches
+    (short runs never get to 70%; speed-up is then measured at the level they share)."""
+    peaks = [float(np.nanmax(smoothed_train_acc(r).to_numpy(), initial=0.0)) for r in results]
+    level = min(peaks) if peaks else 0.0
+    return threshold if level >= threshold else float(np.floor(level * 100) / 100)
+
+
+def group_thresholds(df: pd.DataFrame, threshold: float = THRESHOLD, by=("dataset", "arch")) -> dict:
+    """The threshold each (dataset, arch) group of runs is compared at (see reachable_threshold)."""
+    return {keys: reachable_threshold(g["result"], threshold) for keys, g in df.groupby(list(by), sort=False)}
+
+
+def per_run(df: pd.DataFrame, threshold: float = THRESHOLD, thresholds: dict | None = None,
+            by=("dataset", "arch")) -> pd.DataFrame:
+    """One row per run: final accuracy (percent), steps to the threshold (censored at the
+    budget), whether it was reached, the threshold used in its (dataset, arch) group.
+    `thresholds` fixes the group thresholds (e.g. those of Table 1's runs) so that extra
+    baselines are compared at the same level as the main grid."""
+    rows = []
+    thresholds = thresholds or group_thresholds(df, threshold, by)
+    for keys, group in df.groupby(list(by), sort=False):
+        thr = thresholds[keys] if keys in thresholds else reachable_threshold(group["result"], threshold)
+        for _, r in group.iterrows():
+            res: RunResult = r["result"]
+            cfg = res.config
+            hit = steps_to_threshold(res.steps["batch_acc"].to_numpy(), thr, cfg["convergence_window"]) if thr > 0 else np.nan
+            rows.append({**{k: r[k] for k in r.index if k not in ("config", "result")},
+                         "status": res.status, "val_acc": 100 * res.metrics["final_test_acc"],
+                         "threshold": thr, "reached": bool(np.isfinite(hit)),
+                         "steps_to": hit if np.isfinite(hit) else float(cfg["steps"]),
+                         "budget": cfg["steps"], "train_images": res.metrics["train_images"],
+                         "init_time_s": res.metrics.get("init_time_s", float("nan")),
+                         "wall_time_s": res.metrics["wall_time_s"]})
+    return pd.DataFrame(rows)
+
+
+def speedup(he_steps, steps) -> float:
+    """Percent fewer steps than He on the seed means (positive: faster than He)."""
+    return float(100 * (np.mean(he_steps) - np.mean(steps)) / np.mean(he_steps))
+
+
+def speedup_ci(he_steps, steps) -> tuple[float, float]:
+    """95% Welch interval of the difference in mean steps, in percent of He's mean."""
+    a, b = np.asarray(he_steps, float), np.asarray(steps, float)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan"), float("nan")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    if va + vb == 0:
+        d = speedup(a, b)
+        return d, d
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    from scipy import stats as st
+    half = st.t.ppf(0.975, df) * np.sqrt(va + vb)
+    diff = a.mean() - b.mean()
+    return float(100 * (diff - half) / a.mean()), float(100 * (diff + half) / a.mean())
+
+
+def compare(runs: pd.DataFrame, baseline: str = "He-init", by=("dataset", "arch")) -> pd.DataFrame:
+    """Per (dataset, arch, init): accuracy mean ± std (population std, as the paper), speed-up
+    against the baseline with its 95% interval, Welch t-tests and Cohen's d (eq. 11) on steps
+    and on accuracy (d > 0 on steps: the method needs fewer steps than the baseline)."""
+    with warnings.catch_warnings():  # scipy warns when seeds tie exactly; the p-value is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _compare(runs, baseline, by)
+
+
+def _compare(runs, baseline, by) -> pd.DataFrame:
+    rows = []
+    for keys, group in runs.groupby(list(by), sort=False):
+        base = group[group["init"] == baseline]
+        for init, g in group.groupby("init", sort=False):
+            row = dict(zip(by, keys), init=init, seeds=len(g),
+                       dataset_run=g["dataset_run"].iloc[0], threshold=g["threshold"].iloc[0],
+                       val_acc=g["val_acc"].mean(), val_acc_std=g["val_acc"].std(ddof=0),
+                       steps=g["steps_to"].mean(), steps_std=g["steps_to"].std(ddof=0),
+                       init_time_s=g["init_time_s"].mean(),
+                       reached=f"{int(g['reached'].sum())}/{len(g)}")
+            if init != baseline and len(base):
+                row["speedup_pct"] = speedup(base["steps_to"], g["steps_to"])
+                row["speedup_lo"], row["speedup_hi"] = speedup_ci(base["steps_to"], g["steps_to"])
+                for metric, name in (("steps_to", "steps"), ("val_acc", "acc")):
+                    a, b = base[metric].to_numpy(), g[metric].to_numpy()
+                    ok = len(a) > 1 and len(b) > 1 and (a.std() + b.std()) > 0
+                    row[f"p_{name}"] = stats.welch_ttest(a, b).p if ok else np.nan
+                    row[f"d_{name}"] = stats.cohens_d(a, b) if ok else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- theory
+
+@dataclass
+class GradientFlow:
+    """Gradient norms at step 0 on one real batch: from the main and the auxiliary losses,
+    on the backbone and on the auxiliary heads."""
+    backbone_from_main: float
+    backbone_from_aux: float
+    heads_from_main: float
+    heads_from_aux: float
+
+
+def gradient_flow_at_init(model_name: str, init: str, x: torch.Tensor, y: torch.Tensor,
+                          num_classes: int = 10, seed: int = 0, alpha: float = ALPHA) -> GradientFlow:
+    """Proposition 1 and Theorem 1 at step 0, exactly as autograd computes them."""
+    torch.manual_seed(seed)
+    model = create_model(model_name, num_classes)
+    method = create_method("ds", alpha=alpha)
+    heads = method.build_heads(model, num_classes)
+    apply_init(init, model, heads, x)
+    model.train()
+    logits, taps = model(x)
+    main = torch.nn.functional.cross_entropy(logits, y)
+    aux = sum(alpha * torch.nn.functional.cross_entropy(heads[t](taps[t]), y) for t in heads)
+    backbone = model.backbone_parameters()
+    head_params = [p for m in (heads, *model.aux_modules()) for p in m.parameters()]
+
+    def norm(loss, params):
+        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+        squares = [(g.float() ** 2).sum() for g in grads if g is not None]
+        return float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+
+    return GradientFlow(norm(main, backbone), norm(aux, backbone), norm(main, head_params), norm(aux, head_params))
+
+
+def weight_growth(result: RunResult, first: int | None = None) -> pd.DataFrame:
+    """Proposition 2: the auxiliary weight norm per diagnosed step, with a least-squares line
+    through the first `first` steps (slope, R^2)."""
+    d = result.diagnostics[["step", "aux_weight_norm"]].copy()
+    if first is not None:
+        d = d[d["step"] < first]
+    return d.reset_index(drop=True)
+
+
+def linear_fit(steps, values) -> tuple[float, float, float]:
+    """(slope, intercept, R^2) of a least-squares line."""
+    x, y = np.asarray(steps, float), np.asarray(values, float)
+    if len(x) < 2:
+        return float("nan"), float("nan"), float("nan")
+    slope, intercept = np.polyfit(x, y, 1)
+    ss = ((y - y.mean()) ** 2).sum()
+    r2 = 1 - ((y - (slope * x + intercept)) ** 2).sum() / ss if ss > 0 else float("nan")
+    return float(slope), float(intercept), float(r2)
+
+
+# ----------------------------------------------------------------------------- claims
+
+def interval_verdict(paper: float, lo: float, hi: float) -> str:
+    """Our 95% interval against the paper's number."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "not measured"
+    if not lo <= paper <= hi:
+        return "not reproduced"
+    return "reproduced" if (lo > 0 or hi < 0) else "consistent, not significant"
+
+
+def claims_ledger(table1: pd.DataFrame, residual: pd.DataFrame, ref) -> pd.DataFrame:
+    """The paper's headline claims beside our measurement, its 95% interval and a verdict.
+    `table1`: `compare()` of Table 1's runs; `residual`: `compare()` of He, Fixup and ReZero
+    on CIFAR-10 DenseNet-DS; `ref`: aux_core.reference."""
+    def row(d, arch, init, frame=table1):
+        hit = frame[(frame["dataset"] == d) & (frame["arch"] == arch) & (frame["init"] == init)]
+        return hit.iloc[0] if len(hit) else None
+
+    def where(r):
+        thr = f"{100 * r['threshold']:.0f}%"
+        return f"{r['dataset_run']}, {r['seeds']} seeds, steps to {thr} train acc (reached {r['reached']})"
+
+    out = []
+    for d, arch, table_row in (("CIFAR-10", "DenseNet-DS", "DenseNet-DS|LION-DG"), ("CIFAR-100", "ResNet-DS", "ResNet-DS|LION-DG")):
+        paper = ref.value("lion_dg", "Table 1", table_row, "speedup_pct", dataset=d)
+        r = row(d, arch, "LION-DG")
+        if r is None:
+            continue
+        out.append({"claim": f"LION-DG converges faster than He on {d} {arch}", "paper": f"+{paper:.1f}%",
+                    "ours": f"{r['speedup_pct']:+.1f}%", "95% CI": f"[{r['speedup_lo']:+.1f}, {r['speedup_hi']:+.1f}]%",
+                    "verdict": interval_verdict(paper, r["speedup_lo"], r["speedup_hi"]), "measured on": where(r)})
+    r = row("CIFAR-10", "DenseNet-DS", "LION-DG")
+    if r is not None:
+        p_ref = ref.value("lion_dg", "Table 8", "LION-DG speedup", "p")
+        d_ref = ref.value("lion_dg", "Table 8", "LION-DG speedup", "cohens_d")
+        sig = np.isfinite(r["p_steps"]) and r["p_steps"] < 0.05 and r["d_steps"] > 0
+        out.append({"claim": "the CIFAR-10 DenseNet-DS speed-up is significant (Welch t-test on steps, Cohen's d)",
+                    "paper": f"p = {p_ref:.4f}, d = {d_ref:.2f}", "ours": f"p = {r['p_steps']:.3g}, d = {r['d_steps']:.2f}",
+                    "95% CI": "", "verdict": "reproduced" if sig else ("not measured" if not np.isfinite(r["p_steps"]) else "not reproduced"),
+                    "measured on": where(r)})
+    dn = table1[(table1["dataset"] == "CIFAR-10") & (table1["arch"] == "DenseNet-DS")].sort_values("val_acc", ascending=False)
+    if len(dn):
+        h = dn[dn["init"] == "Hybrid"].iloc[0]
+        rank = list(dn["init"]).index("Hybrid") + 1
+        paper = ref.value("lion_dg", "Table 1", "DenseNet-DS|Hybrid", "val_acc", dataset="CIFAR-10")
+        half = 1.96 * h["val_acc_std"] / np.sqrt(max(h["seeds"], 1))
+        out.append({"claim": "Hybrid (LSUV + zero heads) has the best accuracy on CIFAR-10 DenseNet-DS",
+                    "paper": f"{paper:.2f}% (best of 4)", "ours": f"{h['val_acc']:.2f}% (rank {rank} of {len(dn)})",
+                    "95% CI": f"±{half:.2f} (normal approx.)", "verdict": "reproduced" if rank == 1 else "not reproduced",
+                    "measured on": f"{h['dataset_run']}, {h['seeds']} seeds, final test accuracy"})
+    res = residual[residual["init"].isin(list(RESIDUAL_INITS))]
+    if len(res):
+        faster = [f"{r['init']} {r['speedup_pct']:+.1f}% (p = {r['p_steps']:.2g})" for _, r in res.iterrows()]
+        benefit = any(np.isfinite(r["p_steps"]) and r["p_steps"] < 0.05 and r["speedup_pct"] > 0 for _, r in res.iterrows())
+        out.append({"claim": "Fixup and ReZero give no benefit over He on CIFAR-10 DenseNet-DS", "paper": "no benefit (p > 0.5)",
+                    "ours": "; ".join(faster), "95% CI": "; ".join(f"[{r['speedup_lo']:+.0f}, {r['speedup_hi']:+.0f}]%" for _, r in res.iterrows()),
+                    "verdict": "not reproduced" if benefit else "reproduced", "measured on": where(res.iloc[0])})
+    return pd.DataFrame(out)
