@@ -220,6 +220,7 @@ def test_gradinit_rescales_each_he_weight_tensor_by_a_learned_positive_scale():
     for (n, w), (_, w_he) in zip(list(model.named_parameters()) + list(heads.named_parameters()),
                                  list(he.named_parameters()) + list(he_heads.named_parameters())):
         if w.dim() > 1:
+            w, w_he = w.detach(), w_he.detach()
             s = float((w * w_he).sum() / (w_he * w_he).sum())
             assert s >= 0.01 and torch.allclose(w, s * w_he, atol=1e-6), n
             scales.append(s)

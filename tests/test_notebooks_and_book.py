@@ -28,9 +28,15 @@ def test_one_parameters_cell_with_profile_smoke_and_help(nb):
         assert p["inferred_type_name"] != "None", f"parameter {name} has no inferable type"
 
 
+def _toc_files(entries):
+    for entry in entries:
+        yield entry["file"]
+        yield from _toc_files(entry.get("sections", []))
+
+
 def test_every_notebook_is_in_the_table_of_contents():
     toc = yaml.safe_load((book.BOOK / "_toc.yml").read_text())
-    files = {ch["file"] for part in toc["parts"] for ch in part["chapters"]}
+    files = {f for part in toc["parts"] for f in _toc_files(part["chapters"])}
     for nb in NOTEBOOKS:
         assert "chapters/" + str(nb.relative_to(book.NOTEBOOKS).with_suffix("")) in files
     for f in files:
@@ -43,6 +49,14 @@ def test_bad_parameter_fails_at_once_and_leaves_no_chapter(tmp_path, monkeypatch
     nb = book.NOTEBOOKS / "pipeline" / "plain_vs_ds.ipynb"
     with pytest.raises(pm.PapermillExecutionError, match="available|not one of"):
         book.execute(nb, "smoke", {"models": ["resnet9000"]})
+    assert list(tmp_path.rglob("*.ipynb")) == []
+
+
+def test_lion_dg_bad_dataset_fails_before_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "CHAPTERS", tmp_path)
+    nb = book.NOTEBOOKS / "lion_dg" / "table1.ipynb"
+    with pytest.raises(pm.PapermillExecutionError, match="cifar100 must be 'auto' or one of"):
+        book.execute(nb, "smoke", {"cifar100": "imagenet"})
     assert list(tmp_path.rglob("*.ipynb")) == []
 
 
