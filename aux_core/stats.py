@@ -71,6 +71,20 @@ def welch_ttest(a: Sequence[float], b: Sequence[float]) -> TTest:
     return TTest(float(r.statistic), float(r.pvalue), float(df))
 
 
+def welch_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Welch confidence interval of mean(a) - mean(b) (unequal variances)."""
+    a, b = _arr(a), _arr(b)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan"), float("nan")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    diff = float(a.mean() - b.mean())
+    if va + vb == 0:
+        return diff, diff
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(st.t.ppf(0.5 + level / 2, df) * np.sqrt(va + vb))
+    return diff - half, diff + half
+
+
 def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:
     """(mean(a) - mean(b)) / sqrt((s_a^2 + s_b^2) / 2), the LION-DG paper's eq. 11."""
     a, b = _arr(a), _arr(b)

@@ -56,3 +56,11 @@ def test_bonferroni_and_relative_improvement():
 def test_bad_input():
     with pytest.raises(ValueError):
         stats.mean_std([])
+
+
+def test_welch_interval_excludes_zero_exactly_when_the_welch_test_is_significant():
+    from aux_core.stats import welch_interval, welch_ttest
+    for a, b in [([1.0, 2.0, 3.0], [1.5, 2.5, 3.5]), ([10.0, 11.0, 12.0], [1.0, 2.0, 2.5])]:
+        lo, hi = welch_interval(a, b)
+        assert lo < sum(a) / 3 - sum(b) / 3 < hi
+        assert (lo > 0 or hi < 0) == (welch_ttest(a, b).p < 0.05)

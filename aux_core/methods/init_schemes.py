@@ -153,8 +153,7 @@ def init_lion_lsuv(model, heads, calib_x=None, calib_y=None):
 
 @torch.no_grad()
 def init_fixup(model, heads, calib_x=None, calib_y=None):
-    _he(model)
-    _he(heads)
+    init_he(model, heads)
     branches = model.residual_branches()
     for branch in branches:
         branch.fixup_(len(branches))
@@ -162,8 +161,7 @@ def init_fixup(model, heads, calib_x=None, calib_y=None):
 
 
 def init_rezero(model, heads, calib_x=None, calib_y=None):
-    _he(model)
-    _he(heads)
+    init_he(model, heads)
     for branch in model.residual_branches():
         branch.gate = ScalarGate(0.0)
 
@@ -183,8 +181,7 @@ def init_gradinit(model, heads, calib_x=None, calib_y=None):
     from torch.func import functional_call
     from torch.nn import functional as F
 
-    _he(model)
-    _he(heads)
+    init_he(model, heads)
     both = nn.ModuleDict({"model": model, "heads": heads})
     base = {n: p.detach().clone() for n, p in both.named_parameters()}
     scaled = [n for n, p in base.items() if p.dim() > 1]          # conv and linear weights
