@@ -54,8 +54,8 @@ class DeviceLoader:
         self.x, self.y = x.to(self.device), y.to(self.device)
         self.y_aux = None if y_aux is None else y_aux.to(self.device)
         self.batch_size, self.augment, self.shuffle, self.drop_last = batch_size, augment, shuffle, drop_last
-        self.mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1) * 255
-        self.inv_std = 1 / (torch.tensor(std, device=self.device).view(1, 3, 1, 1) * 255)
+        self.mean = torch.tensor(mean, dtype=torch.get_default_dtype(), device=self.device).view(1, 3, 1, 1) * 255
+        self.inv_std = 1 / (torch.tensor(std, dtype=torch.get_default_dtype(), device=self.device).view(1, 3, 1, 1) * 255)
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
@@ -74,5 +74,5 @@ class DeviceLoader:
                 x = random_crop(x, 4, self.gen)
             if self.augment in ("crop_flip", "flip"):
                 x = random_flip(x, self.gen)
-            x = ((x.float() - self.mean) * self.inv_std).contiguous(memory_format=self.memory_format)
+            x = ((x.to(self.mean.dtype) - self.mean) * self.inv_std).contiguous(memory_format=self.memory_format)
             yield Batch(x, self.y[idx], None if self.y_aux is None else self.y_aux[idx])

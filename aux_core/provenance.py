@@ -14,7 +14,7 @@ from .settings import REPO_ROOT
 
 # Source that changes what a training run computes; a change here changes every cache key.
 # The book driver, cache, statistics and reference data are deliberately not in the list.
-RESULT_AFFECTING = ("data.py", "loader.py", "train.py", "models", "methods", "analysis")
+RESULT_AFFECTING = ("data.py", "loader.py", "train.py", "multiseed.py", "models", "methods", "analysis")
 
 
 @functools.lru_cache(maxsize=None)

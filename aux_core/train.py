@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -243,10 +244,15 @@ def make_splits(cfg: RunConfig, ds: data_lib.Dataset):
 # ----------------------------------------------------------------------------- optimisation
 
 def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
+    """AdamW or SGD; the fused CUDA kernels (one launch for all tensors) when the weights are on a GPU.
+    Both are element-wise, so one optimiser over seed-stacked weights updates each seed exactly
+    as its own optimiser would."""
+    params = list(params)
+    fused = bool(params) and all(p.is_cuda for p in params)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=fused or None)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                           weight_decay=cfg.weight_decay)
+                           weight_decay=cfg.weight_decay, fused=fused or None)
 
 
 def lr_multiplier(cfg: RunConfig, steps_per_epoch: int, total_steps: int):
@@ -280,10 +286,15 @@ def evaluate(model: TapModel, loader: DeviceLoader, amp: bool = True) -> tuple[t
         with _autocast(loader.device, amp):
             logits, _ = model(batch.x)
         correct += (logits.argmax(1) == batch.y).sum()
-        loss += F.cross_entropy(logits.float(), batch.y, reduction="sum")
+        loss += F.cross_entropy(widen(logits), batch.y, reduction="sum")
     model.train(was_training)
     n = len(loader.x)
     return correct / n, loss / n
+
+
+def widen(t: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 autocast outputs to fp32 for losses and metrics; fp32 and fp64 unchanged."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
 def gradient_diagnostics(terms: dict[str, torch.Tensor], shared: list[torch.nn.Parameter]) -> torch.Tensor | None:
@@ -298,7 +309,7 @@ def gradient_diagnostics(terms: dict[str, torch.Tensor], shared: list[torch.nn.P
     flat = []
     for loss in (terms["main"], aux):
         grads = torch.autograd.grad(loss, shared, retain_graph=True, allow_unused=True)
-        flat.append(torch.cat([(g if g is not None else torch.zeros_like(p)).float().flatten()
+        flat.append(torch.cat([widen(g if g is not None else torch.zeros_like(p)).flatten()
                                for g, p in zip(grads, shared)]))
     gm, ga = flat
     nm, na = gm.norm(), ga.norm()
@@ -319,29 +330,68 @@ def steps_to_threshold(batch_acc: np.ndarray, threshold: float, window: int) -> 
 
 # ----------------------------------------------------------------------------- the run
 
+ENGINES = ("auto", "loop", "vmap")
+
+
 def run(config: RunConfig, *, cache: ResultsCache | bool = True, progress: bool = True) -> RunResult:
     """Train (or fetch from the results cache) one configuration."""
-    ds = data_lib.load_dataset(config.dataset)
-    key = make_key(config.key_fields(), code_version(), ds.checksum)
-    store = cache if isinstance(cache, ResultsCache) else (ResultsCache() if cache else None)
-    if store is not None and (record := store.get(key)) is not None:
-        return RunResult.from_record(record, cached=True)
-    result = _train(config, ds, progress)
-    result.key = key
-    if store is not None:
-        store.put(key, result.to_record())
-    return result
+    return run_all([config], cache=cache, progress=progress, engine="loop", desc=None)[0]
 
 
 def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, progress: bool = True,
-            desc: str = "runs") -> list[RunResult]:
-    """Run many configurations with one progress bar over runs."""
-    out = []
-    bar = tqdm(configs, desc=desc, disable=not progress)
-    for cfg in bar:
-        bar.set_postfix_str(f"{cfg.model}/{cfg.method}/seed {cfg.seed}", refresh=False)
-        out.append(run(cfg, cache=cache, progress=False))
-    return out
+            desc: str | None = "runs", engine: str = "auto", max_group: int = 16) -> list[RunResult]:
+    """Run many configurations (cached ones are fetched, identical ones train once).
+
+    engine  "loop": one run at a time. "vmap": configurations that differ only in seed train
+            together, up to `max_group` seeds per batched computation (`aux_core.multiseed`),
+            where the method allows it. "auto": vmap on CUDA, loop on the CPU (batched
+            convolutions are slower per image there; see the benchmark).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r} is not one of: {', '.join(ENGINES)}")
+    if not (is_int(max_group) and max_group >= 1):
+        raise ValueError(f"max_group must be an integer >= 1, got {max_group!r}")
+    store = cache if isinstance(cache, ResultsCache) else (ResultsCache() if cache else None)
+    keys, results, todo = [], [None] * len(configs), {}
+    for i, cfg in enumerate(configs):
+        ds = data_lib.load_dataset(cfg.dataset)
+        key = make_key(cfg.key_fields(), code_version(), ds.checksum)
+        keys.append(key)
+        if store is not None and (record := store.get(key)) is not None:
+            results[i] = RunResult.from_record(record, cached=True)
+        else:
+            todo.setdefault(key, cfg)
+    batches = _engine_batches(list(todo.values()), engine, max_group)
+    bar = tqdm(total=len(todo), desc=desc, disable=not (progress and desc and todo))
+    fresh = {}
+    for group in batches:
+        bar.set_postfix_str(f"{group[0].model}/{group[0].method}/seed {','.join(str(c.seed) for c in group)}",
+                            refresh=False)
+        ds = data_lib.load_dataset(group[0].dataset)
+        if len(group) == 1:
+            trained = [_train(group[0], ds, progress and not desc)]
+        else:
+            from .multiseed import train_group
+            trained = train_group(group, ds, progress and not desc)
+        for cfg, result in zip(group, trained):
+            result.key = make_key(cfg.key_fields(), code_version(), ds.checksum)
+            if store is not None:
+                store.put(result.key, result.to_record())
+            fresh[result.key] = result
+        bar.update(len(group))
+    bar.close()
+    return [r if r is not None else fresh[k] for r, k in zip(results, keys)]
+
+
+def _engine_batches(configs: list[RunConfig], engine: str, max_group: int) -> list[list[RunConfig]]:
+    """Split configurations into what trains together: singletons, or seed groups under vmap."""
+    from .multiseed import can_group, seedless
+    groups: dict[str, list[RunConfig]] = {}
+    for cfg in configs:
+        vmap = engine == "vmap" or (engine == "auto" and resolve_device(cfg.device).type == "cuda")
+        label = json.dumps(seedless(cfg), sort_keys=True, default=list) if vmap and can_group(cfg) else str(id(cfg))
+        groups.setdefault(label, []).append(cfg)
+    return [g[i:i + max_group] for g in groups.values() for i in range(0, len(g), max_group)]
 
 
 def summarize(results: list[RunResult]) -> pd.DataFrame:
@@ -353,15 +403,22 @@ def summarize(results: list[RunResult]) -> pd.DataFrame:
     return pd.concat([configs[varying], metrics], axis=1)
 
 
-def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
-    t0 = time.perf_counter()
-    device = resolve_device(cfg.device)
-    train, val, test = make_splits(cfg, ds)
-    cuda = device.type == "cuda"
-    if cuda:
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
+@dataclass
+class Prepared:
+    """One seed's model, heads and loaders, initialised and on the device, ready to train."""
+    model: TapModel
+    heads: torch.nn.ModuleDict
+    method: Method
+    loader: DeviceLoader
+    eval_loaders: dict[str, DeviceLoader]
+    sizes: dict[str, int]       # train/val/test image counts
+    init_time_s: float
 
+
+def prepare(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, splits=None) -> Prepared:
+    """Build and initialise one run. The global RNG is seeded here, so model weights, heads
+    and data order are a function of `cfg.seed` alone, whichever engine trains them."""
+    train, val, test = splits if splits is not None else make_splits(cfg, ds)
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, ds.num_classes, **cfg.model_options)
     method = create_method(cfg.method, **cfg.method_options)
@@ -370,18 +427,38 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                           y_aux=train.y_aux, augment=cfg.augment, shuffle=True, drop_last=True,
                           seed=cfg.seed, channels_last=True)
     pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed))[:CALIBRATION_SAMPLES]
-    calib = DeviceLoader(train.x[pick], train.y[pick], len(pick), mean=ds.mean, std=ds.std)  # subsets are class-sorted
+    calib = DeviceLoader(train.x[pick.to(train.x.device)], train.y[pick.to(train.y.device)], len(pick),
+                         mean=ds.mean, std=ds.std)  # subsets are class-sorted: calibrate on a random pick
     t_init = time.perf_counter()
     calib_batch = next(iter(calib))
     apply_init(cfg.init, model, heads, calib_batch.x, calib_batch.y)
     init_time = time.perf_counter() - t_init
     model.to(device)
     heads.to(device)
-    model.to(memory_format=torch.channels_last)
-    forward = torch.compile(model) if cfg.compile else model
     eval_loaders = {name: DeviceLoader(s.x, s.y, cfg.eval_batch_size, mean=ds.mean, std=ds.std, device=device,
                                        channels_last=True)
                     for name, s in (("val", val), ("test", test)) if s is not None}
+    sizes = {"train_images": len(train), "test_images": len(test), "val_images": len(val) if val is not None else 0}
+    return Prepared(model, heads, method, loader, eval_loaders, sizes, init_time)
+
+
+def diag_schedule(cfg: RunConfig, total: int) -> list[int]:
+    """The 0-based steps at which gradient diagnostics are taken."""
+    periodic = set(range(0, total, cfg.grad_diag_every)) if cfg.grad_diag_every else set()
+    return sorted(periodic | {s for s in cfg.grad_diag_steps if s < total})
+
+
+def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
+    t0 = time.perf_counter()
+    device = resolve_device(cfg.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    prep = prepare(cfg, ds, device)
+    model, heads, method, loader = prep.model, prep.heads, prep.method, prep.loader
+    model.to(memory_format=torch.channels_last)
+    forward = torch.compile(model) if cfg.compile else model
 
     optimizer = make_optimizer(cfg, list(model.parameters()) + list(heads.parameters()))
     steps_per_epoch = len(loader)
@@ -396,14 +473,14 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
 
     names: list[str] | None = None     # loss-term names, fixed by the first step
     buf = diag = None                  # per-step [total, *terms, batch_acc]; per-diag [cos, |gm|, |ga|, |W_aux|]
-    periodic = set(range(0, total, cfg.grad_diag_every)) if cfg.grad_diag_every else set()
-    diag_steps = sorted(periodic | {s for s in cfg.grad_diag_steps if s < total})
+    diag_steps = diag_schedule(cfg, total)
     diag_row = {s: i for i, s in enumerate(diag_steps)}
     history, status, diverged_at, last_eval, checked = [], "ok", None, 0, 0
     model.train()
     heads.train()
     bar = tqdm(total=total, desc=f"{cfg.model}/{cfg.method}/seed {cfg.seed}", disable=not progress, leave=False)
     t_train = time.perf_counter()
+    first_step = 0.0
     step = 0
     while step < total and status == "ok":
         for batch in loader:
@@ -419,7 +496,7 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
             if step in diag_row:
                 d = gradient_diagnostics(terms, shared)
                 if d is not None:
-                    w = torch.stack([p.detach().float().norm() for p in aux_params]).norm() if aux_params else d[:1] * 0
+                    w = torch.stack([widen(p.detach()).norm() for p in aux_params]).norm() if aux_params else d[:1] * 0
                     diag[diag_row[step]] = torch.cat([d, w.reshape(1)])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -428,12 +505,14 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
             optimizer.step()
             scheduler.step()
             with torch.no_grad():
-                buf[step, 0] = loss.detach().float()
-                buf[step, 1:-1] = torch.stack([t.detach().float() for t in terms.values()])
-                buf[step, -1] = (logits.detach().argmax(1) == batch.y).float().mean()
+                buf[step, 0] = loss.detach()
+                buf[step, 1:-1] = torch.stack([t.detach() for t in terms.values()])
+                buf[step, -1] = (logits.detach().argmax(1) == batch.y).to(buf.dtype).mean()
             method.after_step(ctx)
             step += 1
             bar.update(1)
+            if step == 1:  # warm-up (compilation, allocator, kernel selection) is timed apart
+                first_step = _elapsed(t_train, device)
             boundary = step % eval_every == 0 or step == total
             if boundary or step - checked >= CHECK_EVERY:
                 finite = torch.isfinite(buf[checked:step, 0])
@@ -442,8 +521,9 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                     break
                 checked = step
             if boundary:
-                history.append(_eval_row(cfg, step, steps_per_epoch, scheduler, buf[last_eval:step], names,
-                                         eval_loaders, model))
+                evals = {name: evaluate(model, ev, cfg.amp) for name, ev in prep.eval_loaders.items()}
+                history.append(_eval_row(step, steps_per_epoch, scheduler.get_last_lr()[0], buf[last_eval:step],
+                                         names, evals))
                 last_eval = step
                 bar.set_postfix({k: f"{v:.3f}" for k, v in history[-1].items() if k.endswith("_acc")})
             if step % steps_per_epoch == 0:
@@ -451,10 +531,26 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
             if step >= total:
                 break
     bar.close()
-    if cuda:
-        torch.cuda.synchronize()
-    train_time = time.perf_counter() - t_train
+    timing = {"first_step_s": first_step, "train_time_s": _elapsed(t_train, device) - first_step,
+              "init_time_s": prep.init_time_s, "wall_time_s": time.perf_counter() - t0}
+    return package(cfg, ds, device, status=status, diverged_at=diverged_at, steps_done=step,
+                   steps_per_epoch=steps_per_epoch, lr_at=lr_at, names=names, buf=buf,
+                   diag_steps=diag_steps, diag=diag, history=history, sizes=prep.sizes, timing=timing,
+                   engine="loop", group_size=1)
 
+
+def _elapsed(since: float, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - since
+
+
+def package(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, *, status: str, diverged_at: int | None,
+            steps_done: int, steps_per_epoch: int, lr_at, names: list[str] | None, buf: torch.Tensor | None,
+            diag_steps: list[int], diag: torch.Tensor | None, history: list[dict], sizes: dict, timing: dict,
+            engine: str, group_size: int) -> RunResult:
+    """Turn one run's device buffers and history into a RunResult (shared by both engines)."""
+    step = steps_done
     steps_frame = pd.DataFrame(buf[:step].double().cpu().numpy() if buf is not None else np.zeros((0, 2)),
                                columns=["loss", *(names or []), "batch_acc"])
     steps_frame.insert(0, "step", np.arange(1, len(steps_frame) + 1))
@@ -467,18 +563,17 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
 
     hist = pd.DataFrame(history)
     last = history[-1] if history and status == "ok" else {}
-    finals = ("train_acc", "train_loss", "test_acc", "test_loss") + (("val_acc", "val_loss") if val is not None else ())
+    finals = ("train_acc", "train_loss", "test_acc", "test_loss") + (("val_acc", "val_loss") if sizes["val_images"] else ())
     metrics = {f"final_{k}": last.get(k, float("nan")) for k in finals}
     if "val_acc" in hist:
         metrics["best_val_acc"] = float(hist["val_acc"].max())
     if cfg.convergence_threshold is not None:
         metrics["steps_to_threshold"] = steps_to_threshold(steps_frame["batch_acc"].to_numpy(),
                                                            cfg.convergence_threshold, cfg.convergence_window)
-    metrics.update({"steps": step, "epochs": step / steps_per_epoch, "diverged_at_step": diverged_at,
-                    "train_images": len(train), "test_images": len(test),
-                    "val_images": len(val) if val is not None else 0,
-                    "init_time_s": init_time, "train_time_s": train_time, "images_per_s": step * cfg.batch_size / max(train_time, 1e-9),
-                    "wall_time_s": time.perf_counter() - t0})
+    timed_images = max(step - 1, 0) * cfg.batch_size
+    metrics.update({"steps": step, "epochs": step / steps_per_epoch, "diverged_at_step": diverged_at, **sizes,
+                    **timing, "images_per_s": timed_images / max(timing["train_time_s"], 1e-9),
+                    "engine": engine, "group_size": group_size})
     prov = collect(device, ds.checksum, ds.source)
     prov["wall_time_s"] = metrics["wall_time_s"]
     return RunResult(config=cfg.to_dict(), status=status, metrics=metrics, history=hist,
@@ -486,14 +581,12 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                      diagnostics=diag_frame.reset_index(drop=True), provenance=prov)
 
 
-def _eval_row(cfg, step, steps_per_epoch, scheduler, window, names, eval_loaders, model) -> dict:
-    """One history row: train means since the last evaluation, then val/test metrics."""
+def _eval_row(step: int, steps_per_epoch: int, lr: float, window: torch.Tensor, names: list[str],
+              evals: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict:
+    """One history row: train means since the last evaluation, then val/test metrics (one host sync)."""
     means = window.mean(0)
-    evals = {name: evaluate(model, loader, cfg.amp) for name, loader in eval_loaders.items()}
-    values = torch.stack([means[0], means[-1], *means[1:-1], *(v for pair in evals.values() for v in pair)]).cpu()
-    values = values.tolist()
-    row = {"step": step, "epoch": step / steps_per_epoch, "lr": scheduler.get_last_lr()[0],
-           "train_loss": values[0], "train_acc": values[1]}
+    values = torch.stack([means[0], means[-1], *means[1:-1], *(v for pair in evals.values() for v in pair)]).tolist()
+    row = {"step": step, "epoch": step / steps_per_epoch, "lr": lr, "train_loss": values[0], "train_acc": values[1]}
     row.update({f"train_{n}": v for n, v in zip(names, values[2:2 + len(names)])})
     for i, name in enumerate(evals):
         row[f"{name}_acc"], row[f"{name}_loss"] = values[2 + len(names) + 2 * i: 4 + len(names) + 2 * i]

@@ -9,6 +9,10 @@ A method is a small dataclass whose fields are its options. Per run the loop cal
 The key "main" is the primary objective; every other key is auxiliary. That split is what
 gradient diagnostics compare (main vs sum of the rest) and what the history logs per term.
 Heads exist only in training: evaluation always reads the model's own final logits.
+
+A method whose loss is a pure function of (logits, taps, batch, heads, ctx.step), with no
+state of its own and no hooks, sets `vectorizable = True`: the multi-seed engine
+(`aux_core.multiseed`) may then train several seeds of it as one batched computation.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ if TYPE_CHECKING:  # imported for annotations only: train imports methods
 @dataclass
 class Method:
     name: ClassVar[str] = ""
+    vectorizable: ClassVar[bool] = False  # safe to train S seeds at once under torch.func.vmap
 
     def validate(self) -> None:
         """Raise ValueError for out-of-range options (called before any work)."""

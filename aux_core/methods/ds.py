@@ -17,6 +17,7 @@ from .base import Method, TapHead, check_taps, tap_widths
 @dataclass
 class DeepSupervision(Method):
     name = "ds"
+    vectorizable = True
     alpha: float = 0.3                    # weight of each auxiliary cross-entropy (LION-DG uses 0.3)
     taps: tuple[str, ...] | None = None   # attachment points; None: all of the model's taps
     warmup_steps: int = 0                 # >0: alpha(t) = alpha * min(1, t / warmup_steps) (Lee et al.)

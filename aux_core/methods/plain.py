@@ -9,3 +9,4 @@ from .base import Method
 @dataclass
 class Plain(Method):
     name = "plain"
+    vectorizable = True
