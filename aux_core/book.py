@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .cache import ResultsCache
 from .profiles import PROFILES
 from .settings import REPO_ROOT
 
@@ -50,6 +51,28 @@ def execute(notebook: Path, profile: str, extra: dict | None = None) -> float:
     return time.perf_counter() - t0
 
 
+def record_timings(profile: str, timings: dict[str, float], trained: dict[str, int]) -> Path:
+    """Merge notebook wall times into results/benchmarks/book-<profile>-<cpu|cuda>.json (committed:
+    the book's performance page shows them). Each entry keeps the commit, device and date it
+    was measured with and how many runs it trained (0: every result came from the cache);
+    a notebook executed again replaces its entry."""
+    import torch
+
+    from .provenance import collect
+    kind = "cuda" if torch.cuda.is_available() else "cpu"
+    path = REPO_ROOT / "results" / "benchmarks" / f"book-{profile}-{kind}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(path.read_text()) if path.exists() else {"profile": profile, "notebooks": {}}
+    prov = collect(torch.device(kind), "", "")
+    for name, seconds in timings.items():
+        old["notebooks"][name] = {"seconds": round(seconds, 1), "runs_trained": trained[name],
+                                  "git_commit": prov["git_commit"],
+                                  "device": prov["device"], "measured_utc": prov["created_utc"]}
+    old["total_s"] = round(sum(v["seconds"] for v in old["notebooks"].values()), 1)
+    path.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
+    return path
+
+
 def build_html() -> None:
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(BOOK)]
@@ -66,21 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     todo = [] if args.no_execute else notebooks(args.only)
     if args.only and not todo:
         ap.error(f"no notebook path contains {args.only!r}; notebooks: {[str(p.relative_to(NOTEBOOKS)) for p in notebooks()]}")
-    timings = {}
+    timings, trained = {}, {}
     for nb in todo:
         name = str(nb.relative_to(NOTEBOOKS))
         print(f"[book] {name} (profile {args.profile}) ...", flush=True)
+        before = len(ResultsCache().keys())
         try:
             timings[name] = execute(nb, args.profile)
+            trained[name] = len(ResultsCache().keys()) - before
         except Exception as err:  # papermill names the failing cell; keep the message short
             print(f"[book] FAILED {name}: {type(err).__name__}: {str(err).strip().splitlines()[-1][:500]}", file=sys.stderr)
             return 1
         print(f"[book] {name} done in {timings[name]:.0f} s", flush=True)
     if timings:
-        log = CHAPTERS / "timings.json"
-        old = json.loads(log.read_text()) if log.exists() else {}
-        old.update({k: {"profile": args.profile, "seconds": round(v, 1)} for k, v in timings.items()})
-        log.write_text(json.dumps(old, indent=1))
+        record_timings(args.profile, timings, trained)
     if not args.no_build:
         missing = [p for p in notebooks() if not (CHAPTERS / p.relative_to(NOTEBOOKS)).exists()]
         if missing:
