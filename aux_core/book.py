@@ -51,7 +51,8 @@ def execute(notebook: Path, profile: str, extra: dict | None = None) -> float:
     return time.perf_counter() - t0
 
 
-def record_timings(profile: str, timings: dict[str, float], trained: dict[str, int]) -> Path:
+def record_timings(profile: str, timings: dict[str, float], trained: dict[str, int],
+                   out_dir: Path = REPO_ROOT / "results" / "benchmarks") -> Path:
     """Merge notebook wall times into results/benchmarks/book-<profile>-<cpu|cuda>.json (committed:
     the book's performance page shows them). Each entry keeps the commit, device and date it
     was measured with and how many runs it trained (0: every result came from the cache);
@@ -60,7 +61,7 @@ def record_timings(profile: str, timings: dict[str, float], trained: dict[str, i
 
     from .provenance import collect
     kind = "cuda" if torch.cuda.is_available() else "cpu"
-    path = REPO_ROOT / "results" / "benchmarks" / f"book-{profile}-{kind}.json"
+    path = Path(out_dir) / f"book-{profile}-{kind}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(path.read_text()) if path.exists() else {"profile": profile, "notebooks": {}}
     prov = collect(torch.device(kind), "", "")

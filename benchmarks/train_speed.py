@@ -1,17 +1,21 @@
-"""Training throughput (images/s) of every registered model, with `plain` and `ds`.
+"""Training throughput (images/s, every seed's images counted) of every registered model, with
+`plain` and `ds`, for three loops measured side by side in one process:
 
-Two loops side by side, on this machine's CPU and on CUDA when present:
   baseline  the textbook loop: torchvision transforms on PIL images in a DataLoader (2 workers),
-            a host-to-device copy per batch, fp32, a loss.item() per step
-  aux_core  aux_core.train.run: data on the device, augmentation there, no per-step sync,
-            channels-last, bf16 autocast on CUDA
-Both train the same model, method (alpha 0.3), AdamW and batch size on real CIFAR-10 with crop
-and flip. aux_core's time is the difference of two runs (warm-up steps, warm-up + timed steps),
-so start-up and the final evaluation cancel out.
+            a host-to-device copy per batch, fp32, a loss.item() per step, one seed at a time
+  aux_core  aux_core.train with one seed: data and augmentation on the device, no per-step
+            host sync, channels-last, bf16 autocast and fused optimisers on CUDA
+  vmap xS   aux_core.multiseed with S seeds trained as one batched computation
 
-    python benchmarks/train_speed.py [--steps 20] [--warmup 5] [--models mlp6 cnn6]
+All three train the same model, method (alpha 0.3), AdamW and batch size on real CIFAR-10
+with crop and flip. Each timing excludes warm-up: the baseline's first `--warmup` steps,
+aux_core's first step (the metric `images_per_s` starts after it).
 
-Writes results/benchmarks/train_speed-<device>.csv and .json (the rows plus provenance).
+    python benchmarks/train_speed.py                         # defaults for this machine
+    python benchmarks/train_speed.py --models mlp6 --seeds 4 8 --steps 20 --compile
+
+Writes results/benchmarks/train_speed-<cpu|cuda>.csv and .json (rows plus provenance);
+the book's performance page reads them.
 """
 from __future__ import annotations
 
@@ -26,13 +30,15 @@ import pandas as pd
 import torch
 import torchvision.transforms as T
 from PIL import Image
+from tqdm import tqdm
 
 from aux_core.data import load_dataset
 from aux_core.methods import Batch, create_method
 from aux_core.models import create_model, list_models
+from aux_core.multiseed import train_group
 from aux_core.provenance import collect
 from aux_core.settings import REPO_ROOT
-from aux_core.train import RunConfig, resolve_device, run
+from aux_core.train import RunConfig, _train, resolve_device
 
 BATCH = 128
 
@@ -76,45 +82,68 @@ def baseline_images_per_s(model_name, method_name, ds, device, warmup, steps):
     return steps * BATCH / (time.perf_counter() - t0)
 
 
-def ours_images_per_s(model_name, method_name, device, warmup, steps):
-    def timed(n):
-        cfg = RunConfig(model=model_name, method=method_name,
-                        method_options={"alpha": 0.3} if method_name == "ds" else {},
-                        optimizer="adamw", lr=1e-3, weight_decay=0.05, batch_size=BATCH, steps=n, epochs=None,
-                        train_per_class=BATCH * (warmup + steps) // 10 + 1, test_per_class=1, device=device.type)
-        return run(cfg, cache=False, progress=False).metrics["train_time_s"]
-    return steps * BATCH / (timed(warmup + steps) - timed(warmup))
+def config(model_name, method_name, device, steps, seed=0, compile=False) -> RunConfig:
+    """`steps` timed steps after one warm-up step; a test set of 10 images keeps the final
+    evaluation negligible."""
+    return RunConfig(model=model_name, method=method_name, method_options={"alpha": 0.3} if method_name == "ds" else {},
+                     optimizer="adamw", lr=1e-3, weight_decay=0.05, batch_size=BATCH, steps=steps + 1, epochs=None,
+                     train_per_class=BATCH * (steps + 1) // 10 + 1, test_per_class=1, device=device.type,
+                     seed=seed, compile=compile)
+
+
+def ours_images_per_s(model_name, method_name, ds, device, steps, seeds=1, compile=False) -> float:
+    cfgs = [config(model_name, method_name, device, steps, seed, compile) for seed in range(seeds)]
+    results = [_train(cfgs[0], ds, progress=False)] if seeds == 1 else train_group(cfgs, ds, progress=False)
+    return results[0].metrics["images_per_s"]  # a group's share of time: every seed's images per second
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
-    ap.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    ap.add_argument("--steps", type=int, default=None, help="timed steps, one seed (default: 20 on CUDA, 6 on CPU)")
+    ap.add_argument("--group-steps", type=int, default=None, help="timed steps, S seeds (default: 20 on CUDA, 2 on CPU)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps of the baseline loop")
+    ap.add_argument("--seeds", type=int, nargs="*", default=[4, 8, 16], help="group sizes S for vmap")
     ap.add_argument("--models", nargs="*", default=list_models())
     ap.add_argument("--methods", nargs="*", default=["plain", "ds"])
+    ap.add_argument("--compile", action="store_true", help="also time aux_core with torch.compile (one seed)")
     ap.add_argument("--out", default=str(REPO_ROOT / "results" / "benchmarks"))
     args = ap.parse_args()
     device = resolve_device("auto")
+    cuda = device.type == "cuda"
+    steps = args.steps or (20 if cuda else 6)
+    group_steps = args.group_steps or (20 if cuda else 2)
     ds = load_dataset("cifar10")
+    loops = [("baseline", 1), ("aux_core", 1)] + ([("aux_core+compile", 1)] if args.compile else []) + \
+            [("vmap", s) for s in args.seeds]
     rows = []
-    for m in args.models:
-        for meth in args.methods:
-            base = baseline_images_per_s(m, meth, ds, device, args.warmup, args.steps)
-            ours = ours_images_per_s(m, meth, device, args.warmup, args.steps)
-            rows.append({"model": m, "method": meth, "baseline_img_s": round(base, 1),
-                         "aux_core_img_s": round(ours, 1), "speedup": round(ours / base, 2)})
-            print(rows[-1], flush=True)
+    bar = tqdm([(m, meth, lp) for m in args.models for meth in args.methods for lp in loops], desc="benchmark")
+    for model_name, method_name, (loop, seeds) in bar:
+        bar.set_postfix_str(f"{model_name}/{method_name}/{loop} x{seeds}")
+        if loop == "baseline":
+            img_s = baseline_images_per_s(model_name, method_name, ds, device, args.warmup, steps)
+        else:
+            img_s = ours_images_per_s(model_name, method_name, ds, device, group_steps if seeds > 1 else steps,
+                                      seeds, compile=loop.endswith("compile"))
+        rows.append({"model": model_name, "method": method_name, "loop": loop, "seeds": seeds,
+                     "images_per_s": round(img_s, 1)})
+        tqdm.write(str(rows[-1]))
+    frame = pd.DataFrame(rows)
+    base = frame[frame["loop"] == "baseline"].set_index(["model", "method"])["images_per_s"]
+    frame["speedup_vs_baseline"] = [round(r.images_per_s / base[(r.model, r.method)], 2) for r in frame.itertuples()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    kind = "cuda" if device.type == "cuda" else "cpu"
-    frame = pd.DataFrame(rows)
+    kind = "cuda" if cuda else "cpu"
     frame.to_csv(out / f"train_speed-{kind}.csv", index=False)
     prov = collect(device, ds.checksum, ds.source)
-    prov.update({"batch_size": BATCH, "warmup_steps": args.warmup, "timed_steps": args.steps,
-                 "torch_threads": torch.get_num_threads()})
-    (out / f"train_speed-{kind}.json").write_text(json.dumps({"provenance": prov, "rows": rows}, indent=1))
+    prov.update({"batch_size": BATCH, "baseline_warmup_steps": args.warmup, "timed_steps": steps,
+                 "timed_steps_group": group_steps, "torch_threads": torch.get_num_threads(),
+                 "command": "python benchmarks/train_speed.py " + " ".join(
+                     f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                     for k, v in vars(args).items() if k not in ("out", "compile")) + (" --compile" if args.compile else "")})
+    (out / f"train_speed-{kind}.json").write_text(json.dumps({"provenance": prov, "rows": frame.to_dict("records")}, indent=1))
     print(frame.to_string(index=False))
-    print(f"geometric-mean speed-up: {np.exp(np.log(frame['speedup']).mean()):.2f}x")
+    ours = frame[frame["loop"] == "aux_core"]["speedup_vs_baseline"]
+    print(f"aux_core (one seed) vs baseline: geometric mean {np.exp(np.log(ours).mean()):.2f}x")
 
 
 if __name__ == "__main__":

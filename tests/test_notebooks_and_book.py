@@ -63,3 +63,12 @@ def test_lion_dg_bad_dataset_fails_before_training(tmp_path, monkeypatch):
 def test_unknown_profile_is_refused():
     with pytest.raises(SystemExit):
         book.main(["--profile", "huge", "--no-build"])
+
+
+def test_chapter_timings_merge_per_notebook_with_provenance(tmp_path):
+    path = book.record_timings("cpu", {"a/x.ipynb": 10.04, "b/y.ipynb": 5.0}, {"a/x.ipynb": 3, "b/y.ipynb": 0}, tmp_path)
+    book.record_timings("cpu", {"a/x.ipynb": 2.0}, {"a/x.ipynb": 0}, tmp_path)  # re-executed from the cache
+    record = json.loads(path.read_text())
+    assert path.name.startswith("book-cpu-") and record["total_s"] == 7.0
+    assert record["notebooks"]["a/x.ipynb"]["runs_trained"] == 0 and record["notebooks"]["b/y.ipynb"]["seconds"] == 5.0
+    assert {"git_commit", "device", "measured_utc"} <= set(record["notebooks"]["b/y.ipynb"])
