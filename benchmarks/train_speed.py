@@ -100,7 +100,7 @@ def ours_images_per_s(model_name, method_name, ds, device, steps, seeds=1, compi
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=None, help="timed steps, one seed (default: 20 on CUDA, 6 on CPU)")
-    ap.add_argument("--group-steps", type=int, default=None, help="timed steps, S seeds (default: 20 on CUDA, 2 on CPU)")
+    ap.add_argument("--group-steps", type=int, default=None, help="timed steps, S seeds (default: 20 on CUDA, 1 on CPU)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps of the baseline loop")
     ap.add_argument("--seeds", type=int, nargs="*", default=[4, 8, 16], help="group sizes S for vmap")
     ap.add_argument("--models", nargs="*", default=list_models())
@@ -111,7 +111,7 @@ def main():
     device = resolve_device("auto")
     cuda = device.type == "cuda"
     steps = args.steps or (20 if cuda else 6)
-    group_steps = args.group_steps or (20 if cuda else 2)
+    group_steps = args.group_steps or (20 if cuda else 1)
     ds = load_dataset("cifar10")
     loops = [("baseline", 1), ("aux_core", 1)] + ([("aux_core+compile", 1)] if args.compile else []) + \
             [("vmap", s) for s in args.seeds]

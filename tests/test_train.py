@@ -33,6 +33,9 @@ def test_short_real_run_learns_and_records_everything():
     assert list(r.diagnostics["step"]) == [0, 5, 10, 15, 20, 25, 30, 35]
     assert r.diagnostics["cosine"].between(-1, 1).all() and (r.diagnostics["norm_ratio"] > 0).all()
     assert not math.isnan(m["steps_to_threshold"])
+    assert m["engine"] == "loop" and m["group_size"] == 1 and m["first_step_s"] > 0
+    # throughput is the steady state: the first (warm-up) step is timed apart
+    assert m["images_per_s"] == pytest.approx((m["steps"] - 1) * 32 / m["train_time_s"])
     for k in ("code_version", "git_commit", "device", "torch", "data_checksum"):
         assert r.provenance[k]
     assert r.provenance["data_checksum"].startswith("270eeb67")

@@ -159,7 +159,7 @@ def per_run(df: pd.DataFrame, threshold: float = THRESHOLD, thresholds: dict | N
                          "steps_to": hit if np.isfinite(hit) else float(cfg["steps"]),
                          "budget": cfg["steps"], "train_images": res.metrics["train_images"],
                          "init_time_s": res.metrics.get("init_time_s", float("nan")),
-                         "wall_time_s": res.metrics["wall_time_s"]})
+                         "wall_time_s": res.metrics["wall_time_s"], "run_key": res.key})
     return pd.DataFrame(rows)
 
 
