@@ -93,6 +93,9 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
     bundles = [_Bundle(p.model, p.heads) for p in preps]
     params, buffers = stack_module_state(bundles)          # {name: [S, ...]} leaves / buffers
     skeleton = copy.deepcopy(bundles[0]).to("meta")         # structure only; weights come from `params`
+    for module in skeleton.modules():
+        if hasattr(module, "fused"):
+            module.fused = False  # fused kernels without a vmap batching rule (vit6 attention)
     del bundles
     model_params = {k[len("model."):]: v for k, v in params.items() if k.startswith("model.")}
     model_buffers = {k[len("model."):]: v for k, v in buffers.items() if k.startswith("model.")}

@@ -1,4 +1,6 @@
 """The one training loop: `run(RunConfig) -> RunResult`, through the results cache.
+`run_all(configs)` runs many, training seeds of one configuration together on CUDA
+(`aux_core.multiseed`).
 
 Read top to bottom: the config (flat, commented), the result, then `run` and the loop.
 Every method plugs in through `aux_core.methods.Method` (heads on taps, loss terms,
@@ -6,9 +8,10 @@ hooks); the loop itself knows nothing about any paper.
 
 Fast on both devices: the data sit on the device (`DeviceLoader`); per-step metrics go
 into a device buffer that is read once per evaluation; bf16 autocast on CUDA and
-channels-last memory on every device (1.4-2x faster convolutions on the CPU too). The only
-host syncs are at evaluations and every `CHECK_EVERY` steps, where a non-finite loss stops
-the run with status "diverged".
+channels-last memory on every device (1.4-2x faster convolutions on the CPU too); fused
+optimisers on CUDA. The only host syncs are after the first step (timed apart as warm-up),
+at evaluations and every `CHECK_EVERY` steps, where a non-finite loss stops the run with
+status "diverged".
 """
 from __future__ import annotations
 
@@ -165,7 +168,9 @@ class RunConfig:
 class RunResult:
     config: dict                  # RunConfig.to_dict()
     status: str                   # "ok" | "diverged"
-    metrics: dict                 # final accuracies and losses, steps, convergence, timings
+    metrics: dict                 # final accuracies and losses, steps, convergence, timings:
+    #   first_step_s (warm-up), train_time_s (the rest), images_per_s (steady state), engine
+    #   ("loop" | "vmap"), group_size; a vmap group's times are split evenly between its seeds
     history: pd.DataFrame         # one row per evaluation
     steps: pd.DataFrame           # one row per logged step: loss terms, batch accuracy, lr
     diagnostics: pd.DataFrame     # one row per gradient-diagnostic step (may be empty)
@@ -389,7 +394,8 @@ def _engine_batches(configs: list[RunConfig], engine: str, max_group: int) -> li
     groups: dict[str, list[RunConfig]] = {}
     for cfg in configs:
         vmap = engine == "vmap" or (engine == "auto" and resolve_device(cfg.device).type == "cuda")
-        label = json.dumps(seedless(cfg), sort_keys=True, default=list) if vmap and can_group(cfg) else str(id(cfg))
+        together = {**seedless(cfg), "device": cfg.device}
+        label = json.dumps(together, sort_keys=True, default=list) if vmap and can_group(cfg) else str(id(cfg))
         groups.setdefault(label, []).append(cfg)
     return [g[i:i + max_group] for g in groups.values() for i in range(0, len(g), max_group)]
 

@@ -54,10 +54,10 @@ def assert_same_run(a, b, rtol, atol=1e-12):
 
 
 @pytest.mark.parametrize("model,method", [("resnet_ds", "ds"), ("resnet_ds", "plain"), ("mlp6", "ds"),
-                                          ("resnet_ds_onpath", "ds")])
+                                          ("resnet_ds_onpath", "ds"), ("vit6", "ds")])
 def test_vmap_equals_sequential_runs_in_float64(model, method):
-    """Batch norm (running statistics per seed), side and on-path heads, gradient diagnostics,
-    per-seed gradient clipping, SGD with momentum and weight decay."""
+    """Batch norm (running statistics per seed), side and on-path heads, attention (unfused under
+    vmap), gradient diagnostics, per-seed gradient clipping, SGD with momentum and weight decay."""
     with float64():
         cfgs = configs(model=model, method=method, grad_diag_every=2)
         loop = run_all(cfgs, cache=False, progress=False, engine="loop")

@@ -23,13 +23,17 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.keep_attention = False  # analysis switch: store the softmax maps in .attention
         self.attention: torch.Tensor | None = None
+        # F.scaled_dot_product_attention; the multi-seed engine switches it off, because vmap
+        # has no batching rule for the fused CPU kernel and would loop over the seeds
+        self.fused = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        if self.keep_attention:
+        if self.keep_attention or not self.fused:
             attn = (q @ k.transpose(-2, -1) * (d // self.heads) ** -0.5).softmax(-1)
-            self.attention = attn.detach()
+            if self.keep_attention:
+                self.attention = attn.detach()
             out = attn @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v)
