@@ -85,8 +85,10 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
     train, val, test = make_splits(cfg, ds)  # a function of data_seed: shared by the group
-    on_device = lambda s: None if s is None else data_lib.Split(s.x.to(device), s.y.to(device),  # noqa: E731
-                                                                None if s.y_aux is None else s.y_aux.to(device))
+
+    def on_device(s):  # once for the whole group, not once per seed's loader
+        return None if s is None else data_lib.Split(s.x.to(device), s.y.to(device),
+                                                     None if s.y_aux is None else s.y_aux.to(device))
     splits = (on_device(train), on_device(val), on_device(test))
     preps = [prepare(c, ds, device, splits) for c in cfgs]
 
@@ -101,7 +103,7 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
     model_buffers = {k[len("model."):]: v for k, v in buffers.items() if k.startswith("model.")}
     shared_ids = {id(p) for p in preps[0].model.backbone_parameters()}
     shared = [params["model." + n] for n, p in preps[0].model.named_parameters() if id(p) in shared_ids]
-    aux_ids = {id(p) for m in (preps[0].heads, *preps[0].model.aux_modules()) for p in m.parameters()}
+    aux_ids = {id(p) for p in preps[0].model.auxiliary_parameters(preps[0].heads)}
     aux_params = [params[n] for n, p in _named(preps[0]) if id(p) in aux_ids]
 
     method = preps[0].method

@@ -475,7 +475,7 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     ctx = StepContext(cfg, model, heads, method, optimizer, loader, device, ds.num_classes, steps_per_epoch, total)
     method.setup(ctx)
     shared = model.backbone_parameters()
-    aux_params = [p for m in (heads, *model.aux_modules()) for p in m.parameters()]
+    aux_params = model.auxiliary_parameters(heads)
 
     names: list[str] | None = None     # loss-term names, fixed by the first step
     buf = diag = None                  # per-step [total, *terms, batch_acc]; per-diag [cos, |gm|, |ga|, |W_aux|]

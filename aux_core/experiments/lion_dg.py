@@ -232,7 +232,7 @@ def gradient_flow_at_init(model_name: str, init: str, x: torch.Tensor, y: torch.
     main = torch.nn.functional.cross_entropy(logits, y)
     aux = sum(alpha * torch.nn.functional.cross_entropy(heads[t](taps[t]), y) for t in heads)
     backbone = model.backbone_parameters()
-    head_params = [p for m in (heads, *model.aux_modules()) for p in m.parameters()]
+    head_params = model.auxiliary_parameters(heads)
 
     def norm(loss, params):
         grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)

@@ -38,6 +38,11 @@ class TapModel(nn.Module):
         treat them like the heads a method attaches. Side-tap models have none."""
         return []
 
+    def auxiliary_parameters(self, heads: nn.Module) -> list[nn.Parameter]:
+        """Every auxiliary head's parameters: those a method attached (`heads`) and those of
+        the heads the model carries itself (`aux_modules()`)."""
+        return [p for m in (heads, *self.aux_modules()) for p in m.parameters()]
+
     def residual_branches(self) -> list[nn.Module]:
         """The residual (ResNet) or dense (DenseNet) branches, each with a `gate` module on
         its output and a `fixup_(num_branches)` rule; used by Fixup and ReZero."""
