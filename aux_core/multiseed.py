@@ -40,7 +40,7 @@ from . import data as data_lib
 from .loader import Batch
 from .train import (CHECK_EVERY, RunConfig, RunResult, StepContext, _autocast, _elapsed, _eval_row,
                     diag_schedule, lr_multiplier, make_optimizer, make_splits, package, prepare,
-                    resolve_device, widen)
+                    training_device, widen)
 
 
 def seedless(cfg: RunConfig) -> dict:
@@ -80,10 +80,7 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
         raise ValueError(f"seeds must be distinct, got {[c.seed for c in cfgs]}")
     t0 = time.perf_counter()
     cfg, S = cfgs[0], len(cfgs)
-    device = resolve_device(cfg.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
+    device = training_device(cfg.device)
     train, val, test = make_splits(cfg, ds)  # a function of data_seed: shared by the group
 
     def on_device(s):  # once for the whole group, not once per seed's loader

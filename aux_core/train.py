@@ -210,6 +210,15 @@ class StepContext:
         return _autocast(self.device, self.config.amp)
 
 
+def training_device(name: str) -> torch.device:
+    """The device a run trains on, with deterministic cuDNN kernels there (reruns match)."""
+    device = resolve_device(name)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    return device
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -366,6 +375,7 @@ def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, prog
             results[i] = RunResult.from_record(record, cached=True)
         else:
             todo.setdefault(key, cfg)
+    key_of = {id(cfg): key for key, cfg in todo.items()}
     batches = _engine_batches(list(todo.values()), engine, max_group)
     bar = tqdm(total=len(todo), desc=desc, disable=not (progress and desc and todo))
     fresh = {}
@@ -379,7 +389,7 @@ def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, prog
             from .multiseed import train_group
             trained = train_group(group, ds, progress and not desc)
         for cfg, result in zip(group, trained):
-            result.key = make_key(cfg.key_fields(), code_version(), ds.checksum)
+            result.key = key_of[id(cfg)]
             if store is not None:
                 store.put(result.key, result.to_record())
             fresh[result.key] = result
@@ -456,11 +466,7 @@ def diag_schedule(cfg: RunConfig, total: int) -> list[int]:
 
 def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     t0 = time.perf_counter()
-    device = resolve_device(cfg.device)
-    cuda = device.type == "cuda"
-    if cuda:
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
+    device = training_device(cfg.device)
     prep = prepare(cfg, ds, device)
     model, heads, method, loader = prep.model, prep.heads, prep.method, prep.loader
     model.to(memory_format=torch.channels_last)
