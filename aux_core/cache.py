@@ -53,6 +53,16 @@ class ResultsCache:
             raise
         return p
 
+    def get_or_compute(self, key: str, compute) -> tuple[dict, bool]:
+        """(record, cached): the stored record, or `compute()`'s, stored first. For analyses that
+        are not training runs (loss landscapes); `compute` returns a JSON-able dict."""
+        record = self.get(key)
+        if record is not None:
+            return record, True
+        record = compute()
+        self.put(key, record)
+        return {**record, "key": key}, False
+
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
 

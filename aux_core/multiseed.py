@@ -50,7 +50,7 @@ def seedless(cfg: RunConfig) -> dict:
 
 def can_group(cfg: RunConfig) -> bool:
     from .methods import create_method
-    return create_method(cfg.method, **cfg.method_options).vectorizable and not cfg.compile
+    return create_method(cfg.method, **cfg.method_options).vectorizable and not cfg.compile and not cfg.probes
 
 
 class _Bundle(nn.Module):
@@ -146,7 +146,7 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
                 buf = torch.zeros(S, total, len(names) + 2, device=device)
                 diag = torch.full((S, len(diag_steps), 4), float("nan"), device=device)
             loss = terms.sum(1)
-            if step in diag_row and terms.shape[1] > 1:   # no auxiliary term: nothing to compare
+            if step in diag_row:
                 diag[:, diag_row[step]] = _diagnostics(terms, shared, aux_params)
             optimizer.zero_grad(set_to_none=True)
             loss.sum().backward()   # seeds share no weights: each seed's gradient is its own
@@ -226,14 +226,20 @@ def _per_seed_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 def _diagnostics(terms: torch.Tensor, shared: list[torch.Tensor], aux_params: list[torch.Tensor]) -> torch.Tensor:
     """Per seed [cosine, |g_main|, |g_aux|, |W_aux|] on the shared weights, as
-    `train.gradient_diagnostics` computes for one run."""
+    `train.gradient_diagnostics` computes for one run (NaN cosine and |g_aux| without an
+    auxiliary term)."""
     gm = torch.autograd.grad(terms[:, 0].sum(), shared, retain_graph=True, allow_unused=True)
-    ga = torch.autograd.grad(terms[:, 1:].sum(), shared, retain_graph=True, allow_unused=True)
     gm = [g if g is not None else torch.zeros_like(p) for g, p in zip(gm, shared)]
+    w = _per_seed_norm([p.detach() for p in aux_params]) if aux_params else None
+    if terms.shape[1] == 1:
+        nm = _per_seed_norm(gm)
+        nan = torch.full_like(nm, float("nan"))
+        return torch.stack([nan, nm, nan, w if w is not None else torch.zeros_like(nm)], dim=1)
+    ga = torch.autograd.grad(terms[:, 1:].sum(), shared, retain_graph=True, allow_unused=True)
     ga = [g if g is not None else torch.zeros_like(p) for g, p in zip(ga, shared)]
     dot = torch.stack([(widen(a).flatten(1) * widen(b).flatten(1)).sum(1) for a, b in zip(gm, ga)]).sum(0)
     nm, na = _per_seed_norm(gm), _per_seed_norm(ga)
-    w = _per_seed_norm([p.detach() for p in aux_params]) if aux_params else torch.zeros_like(nm)
+    w = w if w is not None else torch.zeros_like(nm)
     return torch.stack([dot / (nm * na).clamp_min(1e-30), nm, na, w], dim=1)
 
 

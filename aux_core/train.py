@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from . import data as data_lib
+from .analysis import ProbeBatch, run_probes
 from .cache import ResultsCache, make_key
 from .checks import is_int, is_number
 from .loader import AUGMENTATIONS, DeviceLoader
@@ -86,6 +87,8 @@ class RunConfig:
     grad_diag_steps: tuple[int, ...] = ()    # further steps (0-based) to diagnose
     convergence_threshold: float | None = None  # steps to reach this smoothed train accuracy
     convergence_window: int = 20             # trailing mean over this many steps' batch accuracy
+    probes: tuple[str, ...] = ()             # analyses run at every evaluation (aux_core.analysis.PROBES)
+    probe_images: int = 100                  # test images the probes look at (a seeded pick, same for every seed)
     # execution
     seed: int = 0
     device: str = "auto"                     # auto (cuda if present) | cpu | cuda
@@ -96,10 +99,12 @@ class RunConfig:
         self.betas = tuple(self.betas)
         self.milestones = tuple(self.milestones)
         self.grad_diag_steps = tuple(self.grad_diag_steps)
+        self.probes = tuple(self.probes)
         self.validate()
 
     def validate(self) -> None:
         """Fail before any work, naming the allowed values."""
+        from .analysis import check_probes
         from .models import list_models, model_options
         from .methods import list_methods
 
@@ -128,9 +133,10 @@ class RunConfig:
             unknown = [t for t in method.taps if t not in meta_model.tap_names]
             check(not unknown, f"unknown tap(s) {unknown} for model {self.model!r}; its taps: {list(meta_model.tap_names)}")
         check_init(self.init, meta_model)
+        check_probes(self.probes, meta_model)
         check(not meta_model.taps_are_logits or self.method in ("plain", "ds"),
               f"model {self.model!r} carries its auxiliary heads on its path; use method 'ds' or 'plain'")
-        for name in ("batch_size", "eval_batch_size", "step_log_every", "convergence_window"):
+        for name in ("batch_size", "eval_batch_size", "step_log_every", "convergence_window", "probe_images"):
             check(is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
         for name in ("eval_every", "grad_diag_every", "seed", "data_seed", "step_size"):
             check(is_int(getattr(self, name)) and getattr(self, name) >= 0, f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
@@ -311,22 +317,25 @@ def widen(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
-def gradient_diagnostics(terms: dict[str, torch.Tensor], shared: list[torch.nn.Parameter]) -> torch.Tensor | None:
+def gradient_diagnostics(terms: dict[str, torch.Tensor], shared: list[torch.nn.Parameter]) -> torch.Tensor:
     """[cosine, |g_main|, |g_aux|] between the gradients of the main loss and of the summed
-    (weighted) auxiliary losses on the shared parameters; None when there is no aux loss."""
+    (weighted) auxiliary losses on the shared parameters; without an auxiliary loss (plain
+    training) only |g_main| is measured and the other two are NaN."""
+    losses = [terms["main"]]
     aux = [v for k, v in terms.items() if k != "main"]
-    if not aux:
-        return None
-    aux = torch.stack(aux).sum()
-    if not aux.requires_grad:
-        return None
+    if aux and (aux := torch.stack(aux).sum()).requires_grad:
+        losses.append(aux)
     flat = []
-    for loss in (terms["main"], aux):
+    for loss in losses:
         grads = torch.autograd.grad(loss, shared, retain_graph=True, allow_unused=True)
         flat.append(torch.cat([widen(g if g is not None else torch.zeros_like(p)).flatten()
                                for g, p in zip(grads, shared)]))
+    nm = flat[0].norm()
+    if len(flat) == 1:
+        nan = torch.full_like(nm, float("nan"))
+        return torch.stack([nan, nm, nan])
     gm, ga = flat
-    nm, na = gm.norm(), ga.norm()
+    na = ga.norm()
     cos = (gm @ ga) / (nm * na).clamp_min(1e-30)
     return torch.stack([cos, nm, na])
 
@@ -429,6 +438,7 @@ class Prepared:
     eval_loaders: dict[str, DeviceLoader]
     sizes: dict[str, int]       # train/val/test image counts
     init_time_s: float
+    probe_batch: ProbeBatch | None = None   # the fixed test images of cfg.probes
 
 
 def prepare(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, splits=None) -> Prepared:
@@ -455,7 +465,19 @@ def prepare(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, splits=N
                                        channels_last=True)
                     for name, s in (("val", val), ("test", test)) if s is not None}
     sizes = {"train_images": len(train), "test_images": len(test), "val_images": len(val) if val is not None else 0}
-    return Prepared(model, heads, method, loader, eval_loaders, sizes, init_time)
+    probes = probe_batch(cfg, ds, test, device) if cfg.probes else None
+    return Prepared(model, heads, method, loader, eval_loaders, sizes, init_time, probes)
+
+
+def probe_batch(cfg: RunConfig, ds: data_lib.Dataset, test: data_lib.Split | None = None,
+                device: torch.device | str = "cpu") -> ProbeBatch:
+    """The test images a run's probes look at: `probe_images` of them, picked with `data_seed`
+    (the same images for every training seed, so maps can be compared across runs)."""
+    test = test if test is not None else make_splits(cfg, ds)[2]
+    pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(cfg.data_seed))[:cfg.probe_images]
+    raw, y = test.x[pick], test.y[pick]
+    x = next(iter(DeviceLoader(raw, y, len(pick), mean=ds.mean, std=ds.std, device=device, channels_last=True))).x
+    return ProbeBatch(x, raw.cpu(), y.to(device))
 
 
 def diag_schedule(cfg: RunConfig, total: int) -> list[int]:
@@ -507,9 +529,8 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                 diag = torch.full((len(diag_steps), 4), float("nan"), device=device)
             if step in diag_row:
                 d = gradient_diagnostics(terms, shared)
-                if d is not None:
-                    w = torch.stack([widen(p.detach()).norm() for p in aux_params]).norm() if aux_params else d[:1] * 0
-                    diag[diag_row[step]] = torch.cat([d, w.reshape(1)])
+                w = torch.stack([widen(p.detach()).norm() for p in aux_params]).norm() if aux_params else d[1:2] * 0
+                diag[diag_row[step]] = torch.cat([d, w.reshape(1)])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -536,6 +557,9 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                 evals = {name: evaluate(model, ev, cfg.amp) for name, ev in prep.eval_loaders.items()}
                 history.append(_eval_row(step, steps_per_epoch, scheduler.get_last_lr()[0], buf[last_eval:step],
                                          names, evals))
+                if prep.probe_batch is not None:
+                    with _autocast(device, cfg.amp):
+                        history[-1].update(run_probes(cfg.probes, model, prep.probe_batch))
                 last_eval = step
                 bar.set_postfix({k: f"{v:.3f}" for k, v in history[-1].items() if k.endswith("_acc")})
             if step % steps_per_epoch == 0:
@@ -570,7 +594,7 @@ def package(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, *, statu
     diag_frame = pd.DataFrame(diag.double().cpu().numpy() if diag is not None else np.zeros((0, 4)),
                               columns=["cosine", "main_grad_norm", "aux_grad_norm", "aux_weight_norm"])
     diag_frame.insert(0, "step", diag_steps)
-    diag_frame = diag_frame.dropna()  # steps never reached, or with no auxiliary loss
+    diag_frame = diag_frame.dropna(subset=["main_grad_norm"])  # steps never reached
     diag_frame["norm_ratio"] = diag_frame["aux_grad_norm"] / diag_frame["main_grad_norm"]
 
     hist = pd.DataFrame(history)

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import data as data_lib
 from .. import stats
 from ..methods import apply_init, create_method
 from ..models import create_model
 from ..profiles import get_profile
-from ..train import RunConfig, RunResult, run_all, steps_to_threshold
+from ..train import RunConfig, RunResult, steps_to_threshold
+from .common import PAPER_DATASETS, dataset_for, run_cells
 
 PAPER_SEEDS = (42, 123, 456)
 PAPER_STEPS = 3000
@@ -39,21 +39,6 @@ ARCHS = {"DenseNet-DS": "densenet_ds", "ResNet-DS": "resnet_ds"}
 INITS = {"He-init": "he", "LION-DG": "lion_dg", "LSUV": "lsuv", "Hybrid": "lion_lsuv"}
 RESIDUAL_INITS = {"Fixup": "fixup", "ReZero": "rezero"}
 OTHER_INITS = {"GradInit": "gradinit"}   # tried by the paper, no numbers reported ("much slower")
-PAPER_DATASETS = ("CIFAR-10", "CIFAR-100")
-
-
-def dataset_for(paper_dataset: str, cifar100: str = "auto") -> str:
-    """The dataset a paper row runs on. CIFAR-100 rows run on `cifar100`: 'cifar100', or a
-    stand-in such as 'cifar10', or 'auto' (CIFAR-100 when its data are here, else CIFAR-10)."""
-    if paper_dataset == "CIFAR-10":
-        return "cifar10"
-    if paper_dataset != "CIFAR-100":
-        raise ValueError(f"paper dataset must be one of {PAPER_DATASETS}, got {paper_dataset!r}")
-    if cifar100 == "auto":
-        return "cifar100" if data_lib.available("cifar100") else "cifar10"
-    if cifar100 not in data_lib.DATASETS:
-        raise ValueError(f"cifar100 must be 'auto' or one of {data_lib.DATASETS}, got {cifar100!r}")
-    return cifar100
 
 
 def window_for(steps: int) -> int:
@@ -112,9 +97,7 @@ def baselines_grid(profile: str, seeds, warmup_fraction: float | None = None, gr
 
 def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "LION-DG runs") -> pd.DataFrame:
     """`cells` with a `result` column (identical configs train once: the results cache)."""
-    out = cells.copy()
-    out["result"] = run_all(list(cells["config"]), progress=progress, desc=desc)
-    return out
+    return run_cells(cells, progress, desc)
 
 
 # ----------------------------------------------------------------------------- convergence

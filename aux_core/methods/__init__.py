@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..checks import is_int, is_number
+from .asymmetric import Asymmetric
 from .base import Batch, Method, TapHead
 from .ds import DeepSupervision
 from .init_schemes import apply_init, check_init, list_init_schemes
@@ -17,7 +18,7 @@ def register(cls: type[Method]) -> type[Method]:
     return cls
 
 
-for _cls in (Plain, DeepSupervision):
+for _cls in (Plain, DeepSupervision, Asymmetric):
     register(_cls)
 
 

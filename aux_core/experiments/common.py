@@ -1,0 +1,49 @@
+"""What every paper's experiments share: which data a paper row runs on, running a table of
+configurations through the results cache, and the verdict of a claims ledger."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import data as data_lib
+from ..train import run_all
+
+PAPER_DATASETS = ("CIFAR-10", "CIFAR-100")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive at this scale", "not measured")
+
+
+def dataset_for(paper_dataset: str, cifar100: str = "auto") -> str:
+    """The dataset a paper row runs on. CIFAR-100 rows run on `cifar100`: 'cifar100', or a
+    stand-in such as 'cifar10', or 'auto' (CIFAR-100 when its data are here, else CIFAR-10)."""
+    if paper_dataset == "CIFAR-10":
+        return "cifar10"
+    if paper_dataset != "CIFAR-100":
+        raise ValueError(f"paper dataset must be one of {PAPER_DATASETS}, got {paper_dataset!r}")
+    if cifar100 == "auto":
+        return "cifar100" if data_lib.available("cifar100") else "cifar10"
+    if cifar100 not in data_lib.DATASETS:
+        raise ValueError(f"cifar100 must be 'auto' or one of {data_lib.DATASETS}, got {cifar100!r}")
+    return cifar100
+
+
+def run_cells(cells: pd.DataFrame, progress: bool = True, desc: str = "runs") -> pd.DataFrame:
+    """`cells` (one RunConfig per row, column `config`) with a `result` column; identical
+    configurations train once, finished ones come from the results cache."""
+    out = cells.copy()
+    out["result"] = run_all(list(cells["config"]), progress=progress, desc=desc)
+    return out
+
+
+def sign_verdict(paper: float, lo: float, hi: float) -> str:
+    """A claim with a direction (the sign of the paper's number), judged by our 95% interval:
+    *reproduced* when the interval excludes zero on the paper's side (the magnitude is shown
+    beside it); *not reproduced* when it excludes the paper's number without showing its
+    direction (it contains zero, or lies on the other side); *inconclusive at this scale*
+    when it contains both zero and the paper's number."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "not measured"
+    if (lo > 0 and paper > 0) or (hi < 0 and paper < 0):
+        return "reproduced"
+    if not lo <= paper <= hi:
+        return "not reproduced"
+    return "inconclusive at this scale"
