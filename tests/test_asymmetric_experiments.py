@@ -1,0 +1,140 @@
+"""Paper 1's experiment helpers: Table 13 lookup, protocol, grids, paired comparisons,
+dynamics and attention summaries on constructed histories, the staged search, verdicts."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from aux_core import sweep
+from aux_core.experiments import asymmetric as A
+from aux_core.experiments.common import sign_verdict
+from aux_core.train import RunConfig
+
+from conftest import needs_cifar10
+
+
+def test_table13_rows_and_the_nearest_n_on_a_log_scale():
+    assert A.table13("ViT-6L", 20) == (0.001, 0.01, 1.0)
+    assert A.table13("CNN", 1) == (0.0003, 0.01, 100.0)
+    assert A.table13("MLP", 3) == A.table13("MLP", 7)     # log 3 is nearer log 7 than log 1
+    assert A.table13("CNN", 300) == A.table13("CNN", 20)
+    with pytest.raises(ValueError, match="MLP, CNN, ViT-6L"):
+        A.table13("ResNet", 1)
+
+
+@needs_cifar10
+def test_protocol_sizes_and_arms():
+    plain = A.protocol("cpu", "ViT-6L", "plain", lr=1e-3, weight_decay=0.01)
+    asym = A.protocol("cpu", "ViT-6L", "asymmetric", n_branches=20, lr=1e-3, weight_decay=0.01, alpha=1.0)
+    ctrl = A.protocol("cpu", "MLP", "param-matched", n_branches=20, lr=1e-4, weight_decay=1e-3)
+    assert plain.method == "plain" and plain.probes == ("attention",) and ctrl.probes == ()
+    assert asym.method_options == {"alpha": 1.0, "n_branches": 20, "activation": "last"}
+    assert ctrl.method_options == {"n_branches": 20, "objective": "none"}
+    assert plain.epochs == 3 and plain.val_fraction == 0.2 and plain.augment == "none" and plain.optimizer == "adamw"
+    # 100 per class, 7 steps of 128 per epoch: 21 steps, about ten evaluations
+    assert plain.train_per_class == 100 and plain.eval_every == 3 and plain.grad_diag_every == 5
+    few = A.protocol("cpu", "MLP", "plain", lr=1e-4, weight_decay=1e-3, train_per_class=5, val_fraction=0.0)
+    assert few.batch_size == 50
+    with pytest.raises(ValueError, match="arm 'random'"):
+        A.protocol("cpu", "MLP", "random", lr=1e-3, weight_decay=0.0)
+
+
+@needs_cifar10
+def test_grids_share_configurations_and_respect_the_profile():
+    cells = A.table1_cells("smoke", [42, 43], archs=("CNN",), cifar100="cifar10")
+    assert len(cells) == 4 * 3 * 2
+    plain = cells[cells["arm"] == "plain"]["config"]
+    assert len({repr(c) for c in plain}) == 2 * 2   # Table 13: weight decay 0.01 at N = 1, 0.001 above
+    few = A.few_shot_cells("smoke", [42], cifar100="cifar10")
+    assert set(few["samples"]) == {5, 10, 20}         # the smoke profile caps training images at 20 per class
+    assert (few["config"].map(lambda c: c.val_fraction) == 0).all()
+    noise = A.noise_cells("smoke", [42], rates=(0.0, 0.4), cifar100="cifar10")
+    assert sorted(set(noise["config"].map(lambda c: c.label_noise))) == [0.0, 0.4]
+    t16 = A.all_active_cells("smoke", [42], cifar100="cifar10")
+    assert set(t16["variant"]) == {"plain", "one active", "all active"}
+    with pytest.raises(ValueError, match="cifar100 must be 'auto' or one of"):
+        A.table1_cells("smoke", [42], cifar100="imagenet")
+
+
+def _runs(plain, asym, arm="asymmetric"):
+    seeds = range(len(plain))
+    rows = [{"arch": "ViT-6L", "n": 20, "arm": "plain", "seed": s, "test_acc": v, "status": "ok"} for s, v in zip(seeds, plain)]
+    rows += [{"arch": "ViT-6L", "n": 20, "arm": arm, "seed": s, "test_acc": v, "status": "ok"} for s, v in zip(seeds, asym)]
+    return pd.DataFrame(rows)
+
+
+def test_compare_is_paired_by_seed():
+    plain, asym = [0.30, 0.32, 0.34, 0.31], [0.36, 0.37, 0.41, 0.37]
+    row = A.compare(_runs(plain, asym), ["arch", "n"]).iloc[0]
+    assert row["improvement_pct"] == pytest.approx(100 * (np.mean(asym) / np.mean(plain) - 1))
+    from scipy import stats as st
+    assert row["p"] == pytest.approx(st.ttest_rel(asym, plain).pvalue)
+    assert row["ci_lo"] < row["improvement_pct"] < row["ci_hi"] and row["ci_lo"] > 0
+    assert row["plain_std"] == pytest.approx(np.std(plain, ddof=1))
+
+
+def test_compare_drops_diverged_seeds_from_the_pairing():
+    runs = _runs([0.3, 0.31, 0.29], [0.35, np.nan, 0.33])
+    runs.loc[(runs["arm"] == "asymmetric") & (runs["seed"] == 1), "status"] = "diverged"
+    row = A.compare(runs, ["arch", "n"]).iloc[0]
+    assert row["seeds"] == 2 and row["diverged"] == 1
+
+
+def _history(val, train, steps_per_epoch=10):
+    n = len(val)
+    return pd.DataFrame({"step": np.arange(1, n + 1) * steps_per_epoch, "epoch": np.arange(1, n + 1, dtype=float),
+                         "val_acc": val, "train_acc": train})
+
+
+def test_dynamics_convergence_epoch_and_gaps():
+    val = [0.1, 0.2, 0.35, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+    train = [0.1, 0.25, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+    h = _history(val, train).assign(arch="CNN", n=20, arm="plain", seed=1)
+    h["progress"], h["gap"] = h["step"] / h["step"].max(), h["train_acc"] - h["val_acc"]
+    d = A.dynamics(h).iloc[0]
+    assert d["convergence_epoch"] == 3.0 and d["final_val_acc"] == 0.3
+    assert d["gap_late_epoch"] == 5.0 and d["gap_late"] == pytest.approx(0.6 - 0.3)   # 50% of the run
+    assert d["gap_early_epoch"] == 1.0                                              # 5%: nearest is the first
+
+
+def test_attention_table_reads_the_last_block_at_the_paper_epochs():
+    h = _history([0.1] * 10, [0.1] * 10).assign(arch="ViT-6L", n=20, arm="asymmetric", seed=1)
+    h["progress"] = h["step"] / h["step"].max()
+    for m in ("peak", "entropy", "gini", "coverage"):
+        for b in (1, 6):
+            h[f"attn_{m}_L{b}"] = h["epoch"] * (10 if b == 6 else 1)
+    t = A.attention_table(h)
+    assert list(t["paper_epoch"]) == [20, 60, 100] and list(t["epoch"]) == [1.0, 3.0, 5.0]
+    assert list(t["coverage"]) == [10.0, 30.0, 50.0] and (t["block"] == 6).all()
+
+
+@pytest.mark.parametrize("paper, lo, hi, verdict", [
+    (25.4, 2.0, 9.0, "reproduced"), (-22.0, -30.0, -1.0, "reproduced"), (25.4, -9.0, -2.0, "not reproduced"),
+    (25.4, -3.0, 8.0, "not reproduced"), (25.4, -3.0, 30.0, "inconclusive at this scale"),
+    (-90.2, 0.0, 0.0, "not reproduced"), (1.0, np.nan, np.nan, "not measured")])
+def test_sign_verdict(paper, lo, hi, verdict):
+    assert sign_verdict(paper, lo, hi) == verdict
+
+
+def test_sweep_fields_and_grid():
+    base = RunConfig(model="mlp6", method="asymmetric", method_options={"alpha": 1.0, "n_branches": 2})
+    grid = sweep.expand(base, lr=[1e-3, 1e-2], **{"method_options.alpha": [0.1, 1.0, 10.0]})
+    assert len(grid) == 6 and grid[-1].lr == 1e-2 and grid[-1].method_options == {"alpha": 10.0, "n_branches": 2}
+    with pytest.raises(ValueError, match="unknown field 'learning_rate'"):
+        sweep.with_value(base, "learning_rate", 0.1)
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        sweep.with_value(base, "method_options.alpha", -1.0)
+    with pytest.raises(ValueError, match="set val_fraction > 0"):
+        sweep.staged_search(base, [("lr", [1e-3])])
+
+
+@needs_cifar10
+def test_staged_search_keeps_each_stages_best_and_reuses_the_cache(tmp_path):
+    base = RunConfig(dataset="cifar10", model="mlp6", train_per_class=16, test_per_class=5, val_fraction=0.2,
+                     batch_size=32, epochs=2, augment="none", lr=1e-4)
+    s = sweep.staged_search(base, [("lr", [1e-5, 3e-3]), ("weight_decay", [0.0, 0.1])], progress=False)
+    t = s.trials
+    assert list(t["stage"]) == [1, 1, 2, 2] and t["selected"].sum() == 2
+    winner = t[(t["stage"] == 1)].sort_values("score", ascending=False).iloc[0]["value"]
+    assert s.best.lr == winner
+    again = sweep.staged_search(base, [("lr", [1e-5, 3e-3]), ("weight_decay", [0.0, 0.1])], progress=False)
+    assert again.best == s.best and again.trials["key"].tolist() == t["key"].tolist()
