@@ -60,6 +60,19 @@ def test_lion_dg_bad_dataset_fails_before_training(tmp_path, monkeypatch):
     assert list(tmp_path.rglob("*.ipynb")) == []
 
 
+@pytest.mark.parametrize("nb, params, match", [
+    ("table1", {"archs": ["ResNet"]}, "unknown architecture 'ResNet'; the paper's are: MLP, CNN, ViT-6L"),
+    ("table1", {"hparams": "grid"}, "hparams='grid' is not one of: table13, search"),
+    ("noise", {"rates": [0.0, 1.0]}, "label_noise must be in \\[0, 1\\)"),
+    ("landscape", {"loss": "bce"}, "loss 'bce' is not one of: main, total"),
+])
+def test_asymmetric_bad_parameters_fail_before_training(tmp_path, monkeypatch, nb, params, match):
+    monkeypatch.setattr(book, "CHAPTERS", tmp_path)
+    with pytest.raises(pm.PapermillExecutionError, match=match):
+        book.execute(book.NOTEBOOKS / "asymmetric" / f"{nb}.ipynb", "smoke", params)
+    assert list(tmp_path.rglob("*.ipynb")) == []
+
+
 def test_unknown_profile_is_refused():
     with pytest.raises(SystemExit):
         book.main(["--profile", "huge", "--no-build"])

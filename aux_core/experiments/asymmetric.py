@@ -66,7 +66,7 @@ FEW_SHOT = {  # table: (architecture, paper dataset, N, samples per class)
 }
 NOISE = {"Table 11": ("MLP", "CIFAR-10", 1), "Table 12": ("MLP", "CIFAR-100", 1)}
 NOISE_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-LANDSCAPE_SIZE = {"smoke": (7, 100), "cpu": (15, 250)}   # (grid points per axis, images); larger: the paper's 51, 500
+LANDSCAPE_SIZE = {"smoke": (5, 32), "cpu": (7, 100)}   # (grid points per axis, images); larger: the paper's 51, 500
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -401,6 +401,7 @@ def landscape(arch: str, n_branches: int, *, kind: str, dataset: str, grid: int,
         raise ValueError(f"n_branches must be an integer >= 0 (0: plain), got {n_branches!r}")
     if kind not in landscape_lib.DIRECTIONS:
         raise ValueError(f"direction kind {kind!r} is not one of: {', '.join(landscape_lib.DIRECTIONS)}")
+    _check_landscape_args(grid, samples, span, loss, alpha)
     config = {"analysis": "landscape", "model": MODELS[arch], "n_branches": n_branches, "kind": kind,
               "dataset": dataset, "grid": grid, "samples": samples, "seed": seed, "span": span, "alpha": alpha,
               "loss": loss, "data_seed": data_seed}
@@ -420,18 +421,33 @@ def landscape(arch: str, n_branches: int, *, kind: str, dataset: str, grid: int,
     return record
 
 
+def _check_landscape_args(grid, samples, span, loss, alpha) -> None:
+    from ..checks import is_int, is_number
+    if not (is_int(grid) and grid >= 2):
+        raise ValueError(f"grid must be an integer >= 2 (points per axis), got {grid!r}")
+    if not (is_int(samples) and samples >= 1):
+        raise ValueError(f"samples must be an integer >= 1, got {samples!r}")
+    if not (is_number(span) and span > 0):
+        raise ValueError(f"span must be a number > 0, got {span!r}")
+    if not (is_number(alpha) and alpha >= 0):
+        raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+    if loss not in landscape_lib.LOSSES:
+        raise ValueError(f"loss {loss!r} is not one of: {', '.join(landscape_lib.LOSSES)}")
+
+
 def landscape_grid(profile: str, seeds, *, archs=tuple(MODELS), branches=(0, *LANDSCAPE_BRANCHES),
                    kinds=landscape_lib.DIRECTIONS, cifar100: str = "auto", grid: int = 51, samples: int = 500,
-                   alpha: float = 1.0, loss: str = "main", progress: bool = True) -> pd.DataFrame:
+                   span: float = 1.0, alpha: float = 1.0, loss: str = "main", progress: bool = True) -> pd.DataFrame:
     """Every landscape of Tables 5-6 and the control: one row per (arch, N, kind, seed), with
     the record. MLP runs on CIFAR-10 (Table 5), CNN and ViT-6L on the CIFAR-100 data (Table 6)."""
     from tqdm.auto import tqdm
+    _check_landscape_args(grid, samples, span, loss, alpha)
     g, s = landscape_size(profile, grid, samples)
     todo = [(a, n, k, seed) for a in archs for n in branches for k in kinds for seed in seeds]
     rows = []
     for arch, n, kind, seed in tqdm(todo, desc="landscapes", disable=not progress):
         ds = dataset_for("CIFAR-10" if arch == "MLP" else "CIFAR-100", cifar100)
-        rec = landscape(arch, n, kind=kind, dataset=ds, grid=g, samples=s, seed=seed, alpha=alpha, loss=loss)
+        rec = landscape(arch, n, kind=kind, dataset=ds, grid=g, samples=s, seed=seed, span=span, alpha=alpha, loss=loss)
         rows.append({"arch": arch, "n": n, "kind": kind, "seed": seed, "dataset_run": ds, "grid": g, "samples": s,
                      "params": rec["params"], "active_params": rec["active_params"], "std_loss": rec["std_loss"],
                      "range_loss": rec["range_loss"], "mean_grad": rec["mean_grad"], "center_loss": rec["center_loss"],
@@ -470,9 +486,10 @@ def claims_ledger(table1: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataF
     what each kind of measurement ran on ("table1", "gradients", "landscape", "attention")."""
     out = []
 
-    def add(claim, paper, paper_txt, ours, lo, hi, unit, on):
-        out.append({"claim": claim, "paper": paper_txt, "ours": f"{ours:+.2f}{unit}" if np.isfinite(ours) else "n/a",
-                    "95% CI": f"[{lo:+.2f}, {hi:+.2f}]{unit}" if np.isfinite(lo) else "n/a",
+    def add(claim, paper, paper_txt, ours, lo, hi, unit, on, digits=1):
+        out.append({"claim": claim, "paper": paper_txt,
+                    "ours": f"{ours:+.{digits}f}{unit}" if np.isfinite(ours) else "n/a",
+                    "95% CI": f"[{lo:+.{digits}f}, {hi:+.{digits}f}]{unit}" if np.isfinite(lo) else "n/a",
                     "verdict": sign_verdict(paper, lo, hi), "measured on": on})
 
     for arch, n in (("ViT-6L", 20), ("CNN", 1), ("MLP", 1)):
@@ -487,7 +504,7 @@ def claims_ledger(table1: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataF
         v = cosines[cosines["arch"] == arch]["avg_sim"] if len(cosines) else []
         m, lo, hi = _mean_ci(v)
         add(f"{arch}: average cosine between main and auxiliary gradients is {paper:+.2f} (Table 2)", paper,
-            f"{paper:+.4f}", m, lo, hi, "", where.get("gradients", ""))
+            f"{paper:+.4f}", m, lo, hi, "", where.get("gradients", ""), digits=3)
     paper = ref.value("asymmetric", "Table 5", "N=300|MLP", "std_loss_change_pct", dataset="CIFAR-10")
     for kind, claim in (("paper", "300 branches smooth the MLP's initial landscape: Std(loss) "),
                         ("filter", "the smoothing survives filter-normalised directions over active parameters only: Std(loss) ")):
@@ -506,3 +523,66 @@ def claims_ledger(table1: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataF
             asym_cov - plain_cov, f"{asym_cov - plain_cov:+.1f} points", m, lo, hi, " points",
             where.get("attention", "") + "; coverage of a spectral-residual saliency map (our definition)")
     return pd.DataFrame(out)
+
+
+# ----------------------------------------------------------------------------- presentation
+
+def _pm(mean: float, std: float, digits: int) -> str:
+    if not np.isfinite(mean):
+        return "—"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if np.isfinite(std) else f"{mean:.{digits}f}"
+
+
+def side_by_side(cmp: pd.DataFrame, table: str, paper_row, index: list[str], dataset: str | None = None,
+                 digits: int = 3) -> pd.DataFrame:
+    """A `compare()` table beside the paper's: accuracies as mean ± std, relative improvement
+    with our 95% interval, paired p-values. `paper_row(row)` gives the paper's row key."""
+    paper = ref.wide("asymmetric", table, dataset=dataset)
+
+    def pv(key, col):
+        ok = key in paper.index and col in paper.columns and np.isfinite(paper.loc[key, col])
+        return float(paper.loc[key, col]) if ok else np.nan
+
+    rows = []
+    for _, r in cmp.iterrows():
+        key = paper_row(r)
+        imp, p = pv(key, "improvement_pct"), pv(key, "p_value")
+        rows.append({**{i: r[i] for i in index},
+                     "paper plain": _pm(pv(key, "plain"), pv(key, "plain_std"), digits),
+                     "paper asymmetric": _pm(pv(key, "asymmetric"), pv(key, "asymmetric_std"), digits),
+                     "paper Δ (%)": f"{imp:+.1f}" if np.isfinite(imp) else "—",
+                     "paper p": f"{p:.4f}" if np.isfinite(p) else "—",
+                     "ours plain": _pm(r["plain_mean"], r["plain_std"], digits),
+                     "ours asymmetric": _pm(r["arm_mean"], r["arm_std"], digits),
+                     "ours Δ (%) [95% CI]": (f"{r['improvement_pct']:+.1f} [{r['ci_lo']:+.1f}, {r['ci_hi']:+.1f}]"
+                                             if np.isfinite(r["ci_lo"]) else f"{r['improvement_pct']:+.1f}"),
+                     "ours p": f"{r['p']:.4f}" if np.isfinite(r["p"]) else "—", "seeds": r["seeds"]})
+    return pd.DataFrame(rows).set_index(index)
+
+
+def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = "auto", n_branches: int = 20,
+            grid: int = 51, samples: int = 500, progress: bool = True) -> dict:
+    """Everything the claims ledger reads, computed (or fetched from the cache) exactly as the
+    chapter's table notebooks do: Table 1's comparison, the gradient cosines and attention
+    metrics of its N = `n_branches` runs, and the MLP's landscapes."""
+    cells = table1_cells(profile, seeds, cifar100=cifar100, epochs=epochs)
+    trained = run_cells(cells, progress, "Table 1 runs")
+    runs = per_run(trained)
+    table1 = compare(runs, ["arch", "n"])
+    at_n = trained[trained["n"] == n_branches]
+    cosines = cosine_summary(cosine_curves(at_n[at_n["arm"] == "asymmetric"]))
+    vit = at_n[(at_n["arch"] == "ViT-6L") & at_n["arm"].isin(["plain", "asymmetric"])]
+    attn = attention_table(history(vit))
+    lands = landscape_grid(profile, seeds, archs=("MLP",), cifar100=cifar100, grid=grid, samples=samples,
+                           progress=progress)
+    changes = landscape_changes(lands)
+    first = trained["result"].iloc[0]
+    ran = (f"{first.config['dataset']}, {len(seeds)} seeds, {first.metrics['epochs']:.0f} epochs of "
+           f"{first.metrics['train_images']} images")
+    g, s = landscape_size(profile, grid, samples)
+    where = {"table1": ran, "gradients": f"{ran}, N = {n_branches}",
+             "landscape": f"{lands['dataset_run'].iloc[0]}, {len(seeds)} seeds, {g}x{g} grid, {s} images",
+             "attention": f"{ran}, N = {n_branches}, last block at the run's end"}
+    ledger = claims_ledger(table1, cosines, changes, attn, where)
+    return {"runs": runs, "table1": table1, "cosines": cosines, "attention": attn, "landscapes": lands,
+            "changes": changes, "ledger": ledger, "where": where}
