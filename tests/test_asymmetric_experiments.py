@@ -138,3 +138,14 @@ def test_staged_search_keeps_each_stages_best_and_reuses_the_cache(tmp_path):
     assert s.best.lr == winner
     again = sweep.staged_search(base, [("lr", [1e-5, 3e-3]), ("weight_decay", [0.0, 0.1])], progress=False)
     assert again.best == s.best and again.trials["key"].tolist() == t["key"].tolist()
+
+
+@needs_cifar10
+def test_search_hparams_runs_the_three_stages_through_the_cache():
+    found, trials = A.search_hparams("smoke", archs=("MLP",), branches=(1, 20), cifar100="cifar10", epochs=1,
+                                     lrs=(1e-4, 1e-3), wds=(1e-3, 1e-2), alphas=(0.1, 1.0), progress=False)
+    assert set(found) == {("MLP", 1), ("MLP", 20)}
+    lr, wd, alpha = found[("MLP", 1)]
+    assert lr in (1e-4, 1e-3) and wd in (1e-3, 1e-2) and alpha in (0.1, 1.0)
+    assert found[("MLP", 20)][:2] == (lr, wd)                  # stages 1-2 tune the plain network once
+    assert list(trials.groupby(["n", "stage"]).size()) == [2, 2, 2, 2]
