@@ -30,8 +30,8 @@ def test_protocol_sizes_and_arms():
     assert asym.method_options == {"alpha": 1.0, "n_branches": 20, "activation": "last"}
     assert ctrl.method_options == {"n_branches": 20, "objective": "none"}
     assert plain.epochs == 3 and plain.val_fraction == 0.2 and plain.augment == "none" and plain.optimizer == "adamw"
-    # 100 per class, 7 steps of 128 per epoch: 21 steps, about ten evaluations
-    assert plain.train_per_class == 100 and plain.eval_every == 3 and plain.grad_diag_every == 5
+    # 100 per class, 7 steps of 128 per epoch: 21 steps, four evaluations, five gradient diagnostics
+    assert plain.train_per_class == 100 and plain.eval_every == 6 and plain.grad_diag_every == 5
     few = A.protocol("cpu", "MLP", "plain", lr=1e-4, weight_decay=1e-3, train_per_class=5, val_fraction=0.0)
     assert few.batch_size == 50
     with pytest.raises(ValueError, match="arm 'random'"):

@@ -66,7 +66,7 @@ FEW_SHOT = {  # table: (architecture, paper dataset, N, samples per class)
 }
 NOISE = {"Table 11": ("MLP", "CIFAR-10", 1), "Table 12": ("MLP", "CIFAR-100", 1)}
 NOISE_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-LANDSCAPE_SIZE = {"smoke": (5, 32), "cpu": (7, 100)}   # (grid points per axis, images); larger: the paper's 51, 500
+LANDSCAPE_SIZE = {"smoke": (5, 32), "cpu": (7, 64)}   # (grid points per axis, images); larger: the paper's 51, 500
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -108,8 +108,8 @@ def protocol(profile: str, arch: str, arm: str = "plain", *, n_branches: int = 1
     batch = min(BATCH, n_train)
     run_epochs = p.epochs(epochs)
     total = run_epochs * (n_train // batch)
-    n_evals = min(50, max(10, run_epochs))   # every epoch for 10-50 epochs; 10 or 50 evenly otherwise
-    n_diags = min(50, max(5, total // 4))
+    n_evals = min(50, max(4, run_epochs))    # every epoch for 4-50 epochs; 4 or 50 evenly otherwise
+    n_diags = min(50, max(5, total // 4))    # gradient diagnostics cost two extra backward passes each
     options = {"plain": {}, "asymmetric": {"alpha": alpha, "n_branches": n_branches, "activation": activation},
                "param-matched": {"n_branches": n_branches, "objective": "none"}}[arm]
     cfg = dict(dataset=dataset, train_per_class=per_class, test_per_class=p.test_per_class, val_fraction=val_fraction,
