@@ -62,6 +62,13 @@ def paired_ttest(a: Sequence[float], b: Sequence[float]) -> TTest:
     return TTest(float(r.statistic), float(r.pvalue), float(len(a) - 1))
 
 
+def one_sample_ttest(a: Sequence[float], mu: float = 0.0) -> TTest:
+    """Two-tailed one-sample t-test of mean(a) = mu (e.g. a per-seed cosine against zero)."""
+    a = _arr(a)
+    r = st.ttest_1samp(a, mu)
+    return TTest(float(r.statistic), float(r.pvalue), float(len(a) - 1))
+
+
 def welch_ttest(a: Sequence[float], b: Sequence[float]) -> TTest:
     """Two-tailed Welch t-test (unequal variances; papers 2 and 3)."""
     a, b = _arr(a), _arr(b)

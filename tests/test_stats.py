@@ -64,3 +64,9 @@ def test_welch_interval_excludes_zero_exactly_when_the_welch_test_is_significant
         lo, hi = welch_interval(a, b)
         assert lo < sum(a) / 3 - sum(b) / 3 < hi
         assert (lo > 0 or hi < 0) == (welch_ttest(a, b).p < 0.05)
+
+
+def test_one_sample_ttest_matches_scipy():
+    a = [0.2, 0.25, 0.1, 0.3]
+    r = stats.one_sample_ttest(a)
+    assert r.p == pytest.approx(st.ttest_1samp(a, 0.0).pvalue) and r.df == 3
