@@ -133,7 +133,7 @@ class RunConfig:
             unknown = [t for t in method.taps if t not in meta_model.tap_names]
             check(not unknown, f"unknown tap(s) {unknown} for model {self.model!r}; its taps: {list(meta_model.tap_names)}")
         check_init(self.init, meta_model)
-        check_probes(self.probes, meta_model)
+        check_probes(self.probes, meta_model, self.method)
         check(not meta_model.taps_are_logits or self.method in ("plain", "ds"),
               f"model {self.model!r} carries its auxiliary heads on its path; use method 'ds' or 'plain'")
         for name in ("batch_size", "eval_batch_size", "step_log_every", "convergence_window", "probe_images"):
@@ -559,7 +559,7 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                                          names, evals))
                 if prep.probe_batch is not None:
                     with _autocast(device, cfg.amp):
-                        history[-1].update(run_probes(cfg.probes, model, prep.probe_batch))
+                        history[-1].update(run_probes(cfg.probes, model, prep.probe_batch, heads))
                 last_eval = step
                 bar.set_postfix({k: f"{v:.3f}" for k, v in history[-1].items() if k.endswith("_acc")})
             if step % steps_per_epoch == 0:

@@ -73,6 +73,18 @@ def test_asymmetric_bad_parameters_fail_before_training(tmp_path, monkeypatch, n
     assert list(tmp_path.rglob("*.ipynb")) == []
 
 
+@pytest.mark.parametrize("nb, params, match", [
+    ("main_table", {"backbones": ["ResNet-33"]}, "unknown DKS backbone 'ResNet-33'; available: ResNet-32, "),
+    ("noise", {"noise_rates": [0.0, 1.0]}, "label_noise must be in \\[0, 1\\)"),
+    ("ablation", {"cifar100": "imagenet"}, "cifar100 must be 'auto' or one of"),
+])
+def test_dks_bad_parameters_fail_before_training(tmp_path, monkeypatch, nb, params, match):
+    monkeypatch.setattr(book, "CHAPTERS", tmp_path)
+    with pytest.raises(pm.PapermillExecutionError, match=match):
+        book.execute(book.NOTEBOOKS / "dks" / f"{nb}.ipynb", "smoke", params)
+    assert list(tmp_path.rglob("*.ipynb")) == []
+
+
 def test_unknown_profile_is_refused():
     with pytest.raises(SystemExit):
         book.main(["--profile", "huge", "--no-build"])

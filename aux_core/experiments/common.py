@@ -47,3 +47,18 @@ def sign_verdict(paper: float, lo: float, hi: float) -> str:
     if not lo <= paper <= hi:
         return "not reproduced"
     return "inconclusive at this scale"
+
+
+def direction_verdict(sign: int, lo: float, hi: float) -> str:
+    """A claim that states only a direction (`sign` +1 or -1), judged by our 95% interval:
+    *reproduced* when it excludes zero on that side, *not reproduced* when it excludes zero on
+    the other, else *inconclusive at this scale*."""
+    if sign not in (-1, 1):
+        raise ValueError(f"sign must be +1 or -1, got {sign}")
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "not measured"
+    if (sign > 0 and lo > 0) or (sign < 0 and hi < 0):
+        return "reproduced"
+    if (sign > 0 and hi < 0) or (sign < 0 and lo > 0):
+        return "not reproduced"
+    return "inconclusive at this scale"

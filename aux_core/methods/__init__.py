@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..checks import is_int, is_number
 from .asymmetric import Asymmetric
 from .base import Batch, Method, TapHead
+from .dks import DKS
 from .ds import DeepSupervision
 from .init_schemes import apply_init, check_init, list_init_schemes
 from .plain import Plain
@@ -18,7 +19,7 @@ def register(cls: type[Method]) -> type[Method]:
     return cls
 
 
-for _cls in (Plain, DeepSupervision, Asymmetric):
+for _cls in (Plain, DeepSupervision, Asymmetric, DKS):
     register(_cls)
 
 

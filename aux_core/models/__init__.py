@@ -5,6 +5,7 @@ lists where auxiliary heads may attach. Register a new family with `@register(na
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Callable
 
@@ -12,8 +13,10 @@ from .base import ScalarGate, TapModel, num_params, pool_tap, tap_shapes
 from .cnn import CNN
 from .densenet import DenseNetDS
 from .mlp import MLP
+from .mobilenet import MobileNet
 from .resnet import CifarResNet, OnPathResNet
 from .vit import ViT
+from .wrn import WideResNet
 
 _REGISTRY: dict[str, Callable[..., TapModel]] = {}
 
@@ -34,6 +37,15 @@ register("vit6", ViT)
 register("densenet_ds", DenseNetDS)
 register("resnet_ds", CifarResNet)
 register("resnet_ds_onpath", OnPathResNet)
+# the DKS paper's CIFAR backbones (taps after stages 1 and 2, where its branches attach)
+register("resnet32", functools.partial(CifarResNet, depth=32))
+register("resnet110", functools.partial(CifarResNet, depth=110))
+register("resnet1202", functools.partial(CifarResNet, depth=1202, mid_taps=(3,)))  # three taps
+register("wrn28_4", functools.partial(WideResNet, depth=28, widen=4))
+register("wrn28_10", functools.partial(WideResNet, depth=28, widen=10))
+register("densenet40_12", functools.partial(DenseNetDS, growth=12, layers=(12, 12, 12), compression=1.0))
+register("densenet100_12", functools.partial(DenseNetDS, growth=12, layers=(32, 32, 32), compression=1.0))
+register("mobilenet", MobileNet)
 
 
 def list_models() -> list[str]:

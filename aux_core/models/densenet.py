@@ -48,7 +48,21 @@ class Transition(nn.Module):
         return F.avg_pool2d(self.conv(F.relu(self.norm(x))), 2)
 
 
+def make_stage(c_in: int, growth: int, layers: int, stride: int, compression: float = 1.0) -> nn.Sequential:
+    """A dense block of `layers` layers; with stride 2 a transition (1x1 conv, 2x2 average
+    pooling) first. Builds DKS branches from the backbone's own blocks."""
+    first = [Transition(c_in, int(c_in * compression))] if stride == 2 else []
+    c = int(c_in * compression) if stride == 2 else c_in
+    return nn.Sequential(*first, *(DenseLayer(c + j * growth, growth) for j in range(layers)))
+
+
 class DenseNetDS(TapModel):
+    """Also the CIFAR DenseNets of Huang et al. (DenseNet-40-12: growth 12, 12 layers per
+    block, no compression), registered as `densenet40_12` and `densenet100_12`."""
+
+    make_stage = staticmethod(make_stage)
+    post_activation = False  # the concatenated stream is pre-activation
+
     def __init__(self, num_classes: int, growth: int = 8, layers: tuple[int, ...] = (6, 6, 6),
                  stem: int = 24, compression: float = 0.5):
         super().__init__()
@@ -61,6 +75,7 @@ class DenseNetDS(TapModel):
                 transitions.append(Transition(c, int(c * compression)))
                 c = int(c * compression)
         self.blocks, self.transitions = nn.ModuleList(blocks), nn.ModuleList(transitions)
+        self.stage_plan = tuple((growth, n) for n in layers)  # (growth rate, layers) per block
         self.norm = nn.BatchNorm2d(c)
         self.tap_names = tuple(f"block{i + 1}" for i in range(len(layers) - 1))
         self.num_features = c

@@ -43,20 +43,38 @@ class BasicBlock(nn.Module):
         self.bn2.weight.zero_()
 
 
+def make_stage(c_in: int, width: int, blocks: int, stride: int) -> nn.Sequential:
+    """`blocks` basic blocks at `width`, the first with `stride` (also builds DKS branches)."""
+    return nn.Sequential(*(BasicBlock(c_in if j == 0 else width, width, stride if j == 0 else 1)
+                           for j in range(blocks)))
+
+
 class CifarResNet(TapModel):
-    def __init__(self, num_classes: int, depth: int = 20, widths: tuple[int, ...] = (16, 32, 64)):
+    """`mid_taps`: stages (1-based) that also get a tap half-way through ("stage3_mid"), for
+    ResNet-1202's three DKS branches."""
+
+    make_stage = staticmethod(make_stage)
+    post_activation = True  # a block ends in ReLU: a branch needs no norm before pooling
+
+    def __init__(self, num_classes: int, depth: int = 20, widths: tuple[int, ...] = (16, 32, 64),
+                 mid_taps: tuple[int, ...] = ()):
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth}")
+        if any(s not in range(1, len(widths) + 1) for s in mid_taps):
+            raise ValueError(f"mid_taps must name stages 1..{len(widths)}, got {mid_taps}")
         n = (depth - 2) // 6
         self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
         stages, c = [], widths[0]
         for i, w in enumerate(widths):
-            stages.append(nn.Sequential(*(BasicBlock(c if j == 0 else w, w, 2 if (i > 0 and j == 0) else 1)
-                                          for j in range(n))))
+            stages.append(make_stage(c, w, n, 2 if i > 0 else 1))
             c = w
         self.stages = nn.ModuleList(stages)
-        self.tap_names = tuple(f"stage{i + 1}" for i in range(len(widths) - 1))
+        self.stage_plan = tuple((w, n) for w in widths)  # (width, blocks) per stage
+        # tap name -> (stage index, blocks of that stage run before the tap)
+        self._tap_at = {f"stage{i + 1}": (i, n) for i in range(len(widths) - 1)}
+        self._tap_at.update({f"stage{s}_mid": (s - 1, n // 2) for s in mid_taps})
+        self.tap_names = tuple(sorted(self._tap_at, key=lambda t: self._tap_at[t]))
         self.num_features = c
         self.head = nn.Linear(c, num_classes)
         for m in self.modules():
@@ -69,9 +87,14 @@ class CifarResNet(TapModel):
     def forward_features(self, x: torch.Tensor):
         x, taps = self.stem(x), {}
         for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i < len(self.tap_names):
-                x, taps[self.tap_names[i]] = self.tap(self.tap_names[i], x)
+            done = 0
+            for name in self.tap_names:
+                s, k = self._tap_at[name]
+                if s == i:
+                    x = stage[done:k](x)
+                    x, taps[name] = self.tap(name, x)
+                    done = k
+            x = stage[done:](x)
         return x.mean(dim=(2, 3)), taps
 
     def tap(self, name: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

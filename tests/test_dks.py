@@ -1,0 +1,287 @@
+"""DKS: the loss against hand computations, the branch designs against the supplement's
+tables, and the down-sampling rule on every backbone."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from aux_core import reference as ref
+from aux_core.experiments import dks as D
+from aux_core.methods import create_method
+from aux_core.methods.branches import DESIGNS, branch_plan, build_branches, classifier_names
+from aux_core.methods.dks import synergy_loss
+from aux_core.models import create_model, num_params
+
+DKS_MODELS = ["resnet32", "resnet110", "wrn28_4", "wrn28_10", "densenet40_12", "densenet100_12", "mobilenet"]
+
+
+def _kl(p, q):
+    return float(np.sum(p * (np.log(p) - np.log(q))) / len(p))
+
+
+def _softmax(o):
+    e = np.exp(o - o.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_synergy_loss_is_the_sum_of_kl_over_ordered_pairs():
+    g = torch.Generator().manual_seed(0)
+    outs = [torch.randn(4, 5, generator=g, dtype=torch.float64) for _ in range(3)]
+    p = [_softmax(o.numpy()) for o in outs]
+    hand = sum(_kl(p[j], p[i]) for i in range(3) for j in range(3) if i != j)
+    assert float(synergy_loss(outs)) == pytest.approx(hand, rel=1e-6)
+    # temperature divides the logits before the softmax
+    pt = [_softmax(o.numpy() / 2.0) for o in outs]
+    hand_t = sum(_kl(pt[j], pt[i]) for i in range(3) for j in range(3) if i != j)
+    assert float(synergy_loss(outs, temperature=2.0)) == pytest.approx(hand_t, rel=1e-6)
+
+
+def test_no_gradient_flows_into_the_targets():
+    """With the targets detached, d/do_i of sum_{j != i} KL(p_j || p_i) is sum_j (p_i - p_j) / B;
+    a gradient through the targets would add terms and break the equality."""
+    g = torch.Generator().manual_seed(1)
+    outs = [torch.randn(6, 4, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    synergy_loss(outs).backward()
+    p = [torch.softmax(o.detach(), 1) for o in outs]
+    for i in range(3):
+        expected = sum(p[i] - p[j] for j in range(3) if j != i) / 6
+        assert torch.allclose(outs[i].grad, expected, atol=1e-10)
+
+
+def test_synergy_loss_is_zero_when_all_classifiers_agree():
+    o = torch.randn(3, 7)
+    assert float(synergy_loss([o, o.clone(), o.clone()])) == pytest.approx(0.0, abs=1e-6)
+
+
+class _Ctx:
+    step = 0
+
+    def __init__(self, heads):
+        self.heads = heads
+
+
+def _terms(method_name, **options):
+    torch.manual_seed(0)
+    model = create_model("resnet32", 10).eval()
+    method = create_method(method_name, **options)
+    heads = method.build_heads(model, 10).eval()
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    batch = type("B", (), {"x": x, "y": y})()
+    with torch.no_grad():
+        logits, taps = model(x)
+        terms = method.loss_terms(logits, taps, batch, _Ctx(heads))
+        outs = [logits] + [heads[t](taps[t]) for t in model.tap_names]
+    return terms, outs, y
+
+
+def test_ds_loss_is_cross_entropy_on_every_classifier():
+    terms, outs, y = _terms("ds", alpha=1.0, branch="dks")
+    assert set(terms) == {"main", "aux:stage1", "aux:stage2"}
+    for key, o in zip(["main", "aux:stage1", "aux:stage2"], outs):
+        assert float(terms[key]) == pytest.approx(float(F.cross_entropy(o, y)), rel=1e-6)
+
+
+def test_dks_loss_is_ds_plus_pairwise_matching():
+    terms, outs, y = _terms("dks")
+    assert set(terms) == {"main", "aux:stage1", "aux:stage2", "synergy"}
+    p = [_softmax(o.double().numpy()) for o in outs]
+    hand = sum(_kl(p[j], p[i]) for i in range(3) for j in range(3) if i != j)
+    assert float(terms["synergy"]) == pytest.approx(hand, rel=1e-4)
+    ce = sum(float(F.cross_entropy(o, y)) for o in outs)
+    assert float(sum(terms.values())) == pytest.approx(ce + hand, rel=1e-4)
+
+
+def test_dks_options_are_checked():
+    with pytest.raises(ValueError, match="beta"):
+        create_method("dks", beta=-1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        create_method("dks", temperature=0.0)
+    with pytest.raises(ValueError, match="available: linear, dks"):
+        create_method("dks", branch="tiny")
+
+
+def test_the_evaluated_model_is_the_backbone_alone():
+    """Branches live in the method's heads, never in the model: its state, parameter count
+    and predictions are those of the bare backbone."""
+    torch.manual_seed(0)
+    model = create_model("resnet32", 10)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    heads = create_method("dks").build_heads(model, 10)
+    assert set(model.state_dict()) == set(before) and num_params(heads) > 0
+    assert num_params(model) == num_params(create_model("resnet32", 10))
+    assert not {id(p) for p in heads.parameters()} & {id(p) for p in model.parameters()}
+    bare = create_model("resnet32", 10)
+    bare.load_state_dict(before)
+    x = torch.randn(4, 3, 32, 32)
+    assert torch.equal(model.eval()(x)[0], bare.eval()(x)[0])
+
+
+@pytest.mark.parametrize("name", DKS_MODELS)
+def test_every_classifier_sees_the_same_number_of_downsamplings(name):
+    """The supplement's rule: every branch ends at the backbone's final resolution (8x8)."""
+    with torch.device("meta"):
+        model = create_model(name, 100)
+        branches = build_branches(model, "dks", 100)
+        x = torch.zeros(2, 3, 32, 32)
+        logits, taps = model(x)
+        assert logits.shape == (2, 100)
+        for t, b in branches.items():
+            assert b.body(taps[t]).shape[-2:] == (8, 8), t
+            assert b(taps[t]).shape == (2, 100)
+    assert classifier_names(model) == {model.tap_names[0]: "C3", model.tap_names[1]: "C2"}
+
+
+@pytest.mark.parametrize("design", [d for d in DESIGNS if d != "wide_shallow"])
+def test_every_resnet32_design_classifies_a_real_batch(design):
+    model = create_model("resnet32", 100)
+    heads = build_branches(model, design, 100)
+    _, taps = model(torch.randn(3, 3, 32, 32))
+    for t in model.tap_names:
+        out = heads[t](taps[t])
+        assert out.shape == (3, 100) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("table", [*D.DESIGN_TABLES, "Supp. Table 6"])
+def test_branch_designs_match_the_supplement(table):
+    """Every legible cell of Supplement Tables 2-6 (channels, growth, blocks, strides)."""
+    cmp = D.compare_design(table, ref.table("dks", table))
+    assert cmp["paper"].notna().sum() >= 20
+    assert cmp["match"].all(), cmp[~cmp["match"]]
+
+
+def test_backbone_parameter_counts_match_their_papers():
+    """He et al. (ResNet-32 0.46M, -110 1.7M), Zagoruyko & Komodakis (WRN-28-10 36.5M),
+    Huang et al. (DenseNet-40-12 1.0M, -100-12 7.0M), with 10 classes; our ResNets use 1x1
+    projection shortcuts, a little above He et al.'s parameter-free ones."""
+    expected = {"resnet32": 0.46e6, "resnet110": 1.7e6, "wrn28_10": 36.5e6, "densenet40_12": 1.0e6,
+                "densenet100_12": 7.0e6}
+    for name, n in expected.items():
+        with torch.device("meta"):
+            got = num_params(create_model(name, 10))
+        assert abs(got / n - 1) < 0.06, (name, got)
+
+
+def test_resnet1202_with_three_wide_shallow_branches():
+    """Supplement Table 1: C2 = 512; C3 = 256, 512; C4 = 128, 256, 512 filters (3x3, stride 1)."""
+    with torch.device("meta"):
+        model = create_model("resnet1202", 100)
+        heads = build_branches(model, "wide_shallow", 100)
+        logits, taps = model(torch.zeros(2, 3, 32, 32))
+    assert len(model.stages[0]) == 200 and logits.shape == (2, 100)
+    assert abs(num_params(model) / 19.4e6 - 1) < 0.01  # He et al.: 19.4M
+    assert classifier_names(model) == {"stage1": "C4", "stage2": "C3", "stage3_mid": "C2"}
+    assert {t: tuple(v.shape[1:]) for t, v in taps.items()} == {
+        "stage1": (16, 32, 32), "stage2": (32, 16, 16), "stage3_mid": (64, 8, 8)}
+    plan = branch_plan(model, "wide_shallow")
+    assert [f for f, _ in plan["stage3_mid"]] == [512]
+    assert [f for f, _ in plan["stage2"]] == [256, 512]
+    assert [f for f, _ in plan["stage1"]] == [128, 256, 512]
+    for t, h in heads.items():
+        convs = [m for m in h.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert all(c.stride == (1, 1) and c.kernel_size == (3, 3) for c in convs)
+        assert h(taps[t]).shape == (2, 100)
+
+
+def test_branch_designs_need_a_dks_backbone():
+    with pytest.raises(ValueError, match="DKS backbones"):
+        build_branches(create_model("cnn6", 10), "dks", 10)
+
+
+def test_branch_gradient_probe_measures_consistency(tmp_path):
+    """Proposition 1's probe: cosines in [-1, 1], differences in [0, 2], every classifier pair
+    that reads a tap; it refuses methods without classifiers on the taps."""
+    from aux_core.analysis import ProbeBatch, branch_gradients
+    from aux_core.train import RunConfig
+    torch.manual_seed(0)
+    model = create_model("resnet32", 10)
+    heads = create_method("dks").build_heads(model, 10)
+    x = torch.randn(6, 3, 32, 32)
+    out = branch_gradients.probe(model, ProbeBatch(x, None, torch.randint(0, 10, (6,))), heads)
+    assert set(out) == {f"bgrad_{m}:{k}" for m in ("cos", "diff") for k in
+                        ("stage1:C1-C3", "stage1:C1-C2", "stage1:C3-C2", "stage2:C1-C2")}
+    assert all(-1 <= out[k] <= 1 for k in out if "cos" in k)
+    assert all(0 <= out[k] <= 2 for k in out if "diff" in k)
+    assert model.training and heads.training  # the probe restores training mode
+    with pytest.raises(ValueError, match="needs one of the methods ds, dks"):
+        RunConfig(model="resnet32", method="plain", probes=("branch_gradients",))
+    assert math.isfinite(sum(out.values()))
+
+
+# ----------------------------------------------------------------------------- protocol and comparisons
+
+def test_protocol_is_the_papers_cifar_schedule_scaled_by_the_profile():
+    full = D.protocol("paper", "ResNet-32", "DKS", cifar100="cifar10")
+    assert (full.optimizer, full.lr, full.momentum, full.weight_decay, full.batch_size) == ("sgd", 0.1, 0.9, 5e-4, 128)
+    assert (full.epochs, full.milestones, full.gamma, full.augment) == (200, (60, 120, 160), 0.2, "crop_flip")
+    assert full.method == "dks" and full.method_options == {"branch": "dks"}
+    assert D.protocol("gpu", cifar100="cifar10").milestones == (9, 18, 24)  # 30 epochs: the same fractions
+    assert D.milestones_for(1) == (1, 1, 1)
+    base = D.protocol("smoke", "ResNet-32", "baseline", cifar100="cifar10")
+    assert base.method == "plain" and base.method_options == {} and base.train_per_class == 20
+    ds = D.protocol("smoke", "ResNet-32", "DS", "narrow", cifar100="cifar10")
+    assert ds.method_options == {"alpha": 1.0, "branch": "narrow"}
+    wrn = D.protocol("smoke", "WRN-28-10|dropout", "DKS", cifar100="cifar10")
+    assert wrn.model == "wrn28_10" and wrn.model_options == {"dropout": 0.3}
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"backbone": "ResNet-33"}, "unknown DKS backbone 'ResNet-33'; available: ResNet-32"),
+    ({"method": "KD"}, "unknown method 'KD'; available: baseline, DS, DKS"),
+    ({"design": "tiny"}, "tiny"),
+    ({"evals": 0}, "evals must be >= 1"),
+    ({"cifar100": "imagenet"}, "cifar100 must be 'auto' or one of"),
+])
+def test_protocol_refuses_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        D.protocol("smoke", **kwargs)
+
+
+def test_grid_runs_the_baseline_once_per_backbone():
+    cells = D.grid("smoke", [0, 1], designs=("dks", "narrow"), cifar100="cifar10")
+    assert len(cells) == 2 * (1 + 2 + 2)
+    assert set(cells.loc[cells["method"] == "baseline", "design"]) == {""}
+
+
+def test_paired_difference_and_error_table():
+    d = D.paired_difference([30.0, 31.0, 29.0], [27.0, 29.0, 26.0])
+    diffs = np.array([-3.0, -2.0, -3.0])
+    assert d["diff"] == pytest.approx(diffs.mean())
+    half = 4.302652729911275 * diffs.std(ddof=1) / math.sqrt(3)   # t(0.975, 2)
+    assert (d["lo"], d["hi"]) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
+    import pandas as pd
+    runs = pd.DataFrame({"backbone": "ResNet-32", "method": ["baseline"] * 3 + ["DKS"] * 3, "seed": [0, 1, 2] * 2,
+                         "dataset_run": "cifar10", "status": "ok",
+                         "test_error": [30.0, 31.0, 29.0, 27.0, 29.0, 26.0]})
+    t = D.error_table(runs, ref.table("dks", "Main Table 1")).set_index("method")
+    assert t.loc["DKS", "error"] == pytest.approx(82 / 3) and t.loc["DKS", "vs_baseline"] == pytest.approx(diffs.mean())
+    assert t.loc["baseline", "paper"] == 29.97 and t.loc["DKS", "paper"] == 26.81
+    assert np.isnan(t.loc["baseline", "vs_baseline"])
+
+
+def test_direction_verdicts():
+    from aux_core.experiments.common import direction_verdict
+    assert direction_verdict(-1, -3.0, -1.0) == "reproduced"
+    assert direction_verdict(-1, 1.0, 3.0) == "not reproduced"
+    assert direction_verdict(+1, -1.0, 3.0) == "inconclusive at this scale"
+    assert direction_verdict(+1, float("nan"), 1.0) == "not measured"
+    with pytest.raises(ValueError, match="sign"):
+        direction_verdict(0, -1.0, 1.0)
+
+
+def test_claims_ledger_reads_real_runs(tmp_path, monkeypatch):
+    """A real (smoke) main grid: every Main Table 1 claim appears; backbones not trained are
+    'not measured', ResNet-32's are judged."""
+    monkeypatch.setenv("AUX_CORE_RESULTS", str(tmp_path))
+    cells = D.grid("smoke", [0, 1], cifar100="cifar10")
+    runs = D.run_grid(cells, progress=False)
+    per = D.per_run(runs)
+    assert (per["status"] == "ok").all() and per["test_error"].between(0, 100).all()
+    late = D.late_errors(D.curves(runs))
+    ledger = D.claims_ledger(per, ref.load("dks"), late)
+    measured = ledger[~ledger["verdict"].eq("not measured")]
+    assert set(ledger.loc[ledger["verdict"] == "not measured", "claim"].str.split(":").str[0]) == {
+        "WRN-28-10", "WRN-28-10|dropout", "ResNet-110"}
+    assert measured["claim"].str.startswith(("ResNet-32", "DKS ends")).all() and len(measured) == 6
+    assert set(ledger["verdict"]) <= {"reproduced", "not reproduced", "inconclusive at this scale", "not measured"}
