@@ -61,27 +61,18 @@ def test_lion_dg_bad_dataset_fails_before_training(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("nb, params, match", [
-    ("table1", {"archs": ["ResNet"]}, "unknown architecture 'ResNet'; the paper's are: MLP, CNN, ViT-6L"),
-    ("table1", {"hparams": "grid"}, "hparams='grid' is not one of: table13, search"),
-    ("noise", {"rates": [0.0, 1.0]}, "label_noise must be in \\[0, 1\\)"),
-    ("landscape", {"loss": "bce"}, "loss 'bce' is not one of: main, total"),
+    ("asymmetric/table1", {"archs": ["ResNet"]}, "unknown architecture 'ResNet'; the paper's are: MLP, CNN, ViT-6L"),
+    ("asymmetric/table1", {"hparams": "grid"}, "hparams='grid' is not one of: table13, search"),
+    ("asymmetric/noise", {"rates": [0.0, 1.0]}, "label_noise must be in \\[0, 1\\)"),
+    ("asymmetric/landscape", {"loss": "bce"}, "loss 'bce' is not one of: main, total"),
+    ("dks/main_table", {"backbones": ["ResNet-33"]}, "unknown DKS backbone 'ResNet-33'; available: ResNet-32, "),
+    ("dks/noise", {"noise_rates": [0.0, 1.0]}, "label_noise must be in \\[0, 1\\)"),
+    ("dks/ablation", {"cifar100": "imagenet"}, "cifar100 must be 'auto' or one of"),
 ])
-def test_asymmetric_bad_parameters_fail_before_training(tmp_path, monkeypatch, nb, params, match):
+def test_bad_chapter_parameters_fail_before_training(tmp_path, monkeypatch, nb, params, match):
     monkeypatch.setattr(book, "CHAPTERS", tmp_path)
     with pytest.raises(pm.PapermillExecutionError, match=match):
-        book.execute(book.NOTEBOOKS / "asymmetric" / f"{nb}.ipynb", "smoke", params)
-    assert list(tmp_path.rglob("*.ipynb")) == []
-
-
-@pytest.mark.parametrize("nb, params, match", [
-    ("main_table", {"backbones": ["ResNet-33"]}, "unknown DKS backbone 'ResNet-33'; available: ResNet-32, "),
-    ("noise", {"noise_rates": [0.0, 1.0]}, "label_noise must be in \\[0, 1\\)"),
-    ("ablation", {"cifar100": "imagenet"}, "cifar100 must be 'auto' or one of"),
-])
-def test_dks_bad_parameters_fail_before_training(tmp_path, monkeypatch, nb, params, match):
-    monkeypatch.setattr(book, "CHAPTERS", tmp_path)
-    with pytest.raises(pm.PapermillExecutionError, match=match):
-        book.execute(book.NOTEBOOKS / "dks" / f"{nb}.ipynb", "smoke", params)
+        book.execute(book.NOTEBOOKS / f"{nb}.ipynb", "smoke", params)
     assert list(tmp_path.rglob("*.ipynb")) == []
 
 

@@ -29,7 +29,7 @@ import math
 import torch
 from torch import nn
 
-from ..models.base import TapModel, tap_shapes
+from ..models.base import TapModel, kaiming_convs, tap_shapes
 from ..models.densenet import DenseNetDS
 from ..models.mobilenet import MobileNet
 from ..models.resnet import CifarResNet
@@ -146,7 +146,5 @@ def build_branches(model: TapModel, design: str, num_classes: int, taps: tuple[s
     device = next(model.parameters()).device
     taps = model.tap_names if taps is None else taps
     heads = nn.ModuleDict({t: _branch(model, design, plan[t], shapes[t], num_classes) for t in taps})
-    for m in heads.modules():  # as the backbones initialise their own convolutions
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    kaiming_convs(heads)  # as the backbones initialise their own convolutions
     return heads.to(device)

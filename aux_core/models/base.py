@@ -61,6 +61,23 @@ class ScalarGate(nn.Module):
         return self.alpha * x
 
 
+def kaiming_convs(module: nn.Module) -> None:
+    """He-normal (fan-out) initialisation of every convolution, as the CIFAR ResNet family uses."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+
+def run_stages(x: torch.Tensor, stages: nn.ModuleList, tap_names: tuple[str, ...]):
+    """Apply the stages in turn, exposing the output of stage i as tap_names[i]."""
+    taps = {}
+    for i, stage in enumerate(stages):
+        x = stage(x)
+        if i < len(tap_names):
+            taps[tap_names[i]] = x
+    return x, taps
+
+
 def num_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import TapModel
+from .base import TapModel, kaiming_convs
 
 
 class DenseLayer(nn.Module):
@@ -80,9 +80,7 @@ class DenseNetDS(TapModel):
         self.tap_names = tuple(f"block{i + 1}" for i in range(len(layers) - 1))
         self.num_features = c
         self.head = nn.Linear(c, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        kaiming_convs(self)
 
     def residual_branches(self) -> list[nn.Module]:
         return [layer for block in self.blocks for layer in block]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import TapModel
+from .base import TapModel, kaiming_convs, run_stages
 
 STAGES = (((64, 1), (128, 1), (128, 1), (256, 1), (256, 1)),
           ((512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1)),
@@ -58,14 +58,8 @@ class MobileNet(TapModel):
         self.tap_names = ("stage1", "stage2")
         self.num_features = c
         self.head = nn.Linear(c, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        kaiming_convs(self)
 
     def forward_features(self, x: torch.Tensor):
-        x, taps = self.stem(x), {}
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i < len(self.tap_names):
-                taps[self.tap_names[i]] = x
+        x, taps = run_stages(self.stem(x), self.stages, self.tap_names)
         return x.mean(dim=(2, 3)), taps

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import TapModel, pool_tap
+from .base import TapModel, kaiming_convs, pool_tap
 
 
 class BasicBlock(nn.Module):
@@ -77,9 +77,7 @@ class CifarResNet(TapModel):
         self.tap_names = tuple(sorted(self._tap_at, key=lambda t: self._tap_at[t]))
         self.num_features = c
         self.head = nn.Linear(c, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        kaiming_convs(self)
 
     def residual_branches(self) -> list[nn.Module]:
         return [block for stage in self.stages for block in stage]

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import TapModel
+from .base import TapModel, kaiming_convs, run_stages
 
 
 class PreActBlock(nn.Module):
@@ -63,14 +63,8 @@ class WideResNet(TapModel):
         self.tap_names = ("stage1", "stage2")
         self.num_features = c
         self.head = nn.Linear(c, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        kaiming_convs(self)
 
     def forward_features(self, x: torch.Tensor):
-        x, taps = self.stem(x), {}
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i < len(self.tap_names):
-                taps[self.tap_names[i]] = x
+        x, taps = run_stages(self.stem(x), self.stages, self.tap_names)
         return F.relu(self.norm(x)).mean(dim=(2, 3)), taps
