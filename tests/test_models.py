@@ -74,3 +74,16 @@ def test_unknown_model_and_option_name_the_allowed_ones():
     with pytest.raises(ValueError, match="num_classes"):
         create_model("mlp6", 1)
     assert "depth" in model_options("vit6")
+
+
+@pytest.mark.parametrize("name, features, expected", [
+    ("vgg16", 512, 14.73e6),     # VGG-16-BN for CIFAR with a 10-way linear head
+    ("resnet18", 512, 11.17e6),  # the usual CIFAR ResNet-18 (3x3 stem, no max-pool)
+    ("resnet50", 2048, 23.52e6), # the usual CIFAR ResNet-50
+])
+def test_wamal_backbones_have_their_standard_sizes(name, features, expected):
+    with torch.device("meta"):  # structure only: no weights are allocated
+        model = create_model(name, 10)
+    assert model.num_features == features and model.head.in_features == features
+    assert num_params(model) == pytest.approx(expected, rel=0.005)
+    assert len(model.tap_names) >= 1

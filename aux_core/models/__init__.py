@@ -15,6 +15,8 @@ from .densenet import DenseNetDS
 from .mlp import MLP
 from .mobilenet import MobileNet
 from .resnet import CifarResNet, OnPathResNet
+from .resnet_tv import ImageNetStyleResNet
+from .vgg import VGG
 from .vit import ViT
 from .wrn import WideResNet
 
@@ -46,6 +48,10 @@ register("wrn28_10", functools.partial(WideResNet, depth=28, widen=10))
 register("densenet40_12", functools.partial(DenseNetDS, growth=12, layers=(12, 12, 12), compression=1.0))
 register("densenet100_12", functools.partial(DenseNetDS, growth=12, layers=(32, 32, 32), compression=1.0))
 register("mobilenet", MobileNet)
+# WAMAL's backbones: VGG-16 (batch norm) and torchvision-style ResNets with a CIFAR stem
+register("vgg16", VGG)
+register("resnet18", functools.partial(ImageNetStyleResNet, block="basic", blocks=(2, 2, 2, 2)))
+register("resnet50", functools.partial(ImageNetStyleResNet, block="bottleneck", blocks=(3, 4, 6, 3)))
 
 
 def list_models() -> list[str]:
