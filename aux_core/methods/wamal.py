@@ -1,0 +1,148 @@
+"""WAMAL (weight-aware meta auxiliary learning) and MAXL (the same without sample weights)
+as methods of the training loop. The networks, losses and the bi-level step are in
+`aux_core.methods.meta`.
+
+One epoch (the notes' reading of the authors' code and the paper's Section 5.2):
+  1. primary pass = the loop's own epoch: the model trains on
+     focal(primary) + mean_i w_i focal_i(aux head, g_label), labels and weights detached;
+  2. label pass = `after_epoch`: over the same training loader, the label-weight net takes
+     one SGD step per batch on its meta-loss (`meta.meta_loss`); the primary net is not
+     updated. It is skipped after the last epoch, where it could no longer matter.
+The look-ahead rate α is the primary optimiser's current learning rate. Both passes use the
+whole training set (the notes; Algorithm 1's D_meta / D_prim split is not used).
+
+Where the heads live: the primary head is the model's own `head` slot, so evaluation reads
+it as for every method. With `primary_head="two_layer"` (default, the paper's design)
+`build_heads` swaps the model's linear classifier for a two-layer head before the optimiser
+and initialisation see the model; `"linear"` keeps the registry's classifier. `build_heads`
+returns the two-layer auxiliary head, which reads the model's final feature through a
+forward pre-hook on `model.head` (the loop hands methods logits and taps, not the feature).
+The label-weight net is a second copy of the backbone architecture (or `label_model`),
+built in `setup` with its own SGD optimiser (lr 1e-3, weight decay 5e-4, no momentum) and
+StepLR(50 epochs, 0.5). Both passes run it in training mode (batch statistics). The
+label pass runs in fp32 (no autocast): it differentiates through a gradient.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..checks import is_int, is_number
+from ..models import create_model, list_models
+from .base import Method
+from .meta import HIDDEN, LabelWeightNet, PrimaryNet, TwoLayerHead, label_gradients, meta_loss, training_terms
+
+PRIMARY_HEADS = ("two_layer", "linear")
+
+
+@dataclass
+class WAMAL(Method):
+    name = "wamal"
+    vectorizable = False
+    psi: int = 5                    # auxiliary classes per primary class (hierarchy factor)
+    r: float | None = 5.0           # weights in [2^-r, 2^r] (paper: 5; released code: 15)
+    entropy: float = 0.2            # weight of sum p̄ log p̄ in the label net's loss
+    gamma: float = 2.0              # focal-loss exponent (primary and auxiliary)
+    meta_lr: float = 1e-3           # label-weight net: SGD learning rate ...
+    meta_wd: float = 5e-4           # ... weight decay ...
+    meta_step_size: int = 50        # ... and StepLR (epochs, factor)
+    meta_gamma: float = 0.5
+    second_order: bool = True       # False: the finite-difference (first-order) hypergradient
+    weight_norm: bool = False       # divide the weights by their batch mean (mean weight 1)
+    label_model: str | None = None  # label-net backbone; None: the run's model (same options)
+    primary_head: str = "two_layer"  # two_layer (paper) | linear (the model's own classifier)
+
+    def validate(self) -> None:
+        if isinstance(self.psi, bool) or not is_int(self.psi) or self.psi < 1:
+            raise ValueError(f"psi must be an integer >= 1 (auxiliary classes per primary class), got {self.psi!r}")
+        self._check_r()
+        for key in ("entropy", "gamma", "meta_wd"):
+            v = getattr(self, key)
+            if not (is_number(v) and v >= 0):
+                raise ValueError(f"{key} must be a number >= 0, got {v!r}")
+        for key in ("meta_lr", "meta_gamma"):
+            v = getattr(self, key)
+            if not (is_number(v) and v > 0):
+                raise ValueError(f"{key} must be a number > 0, got {v!r}")
+        if not (is_int(self.meta_step_size) and self.meta_step_size >= 1):
+            raise ValueError(f"meta_step_size must be an integer >= 1 (epochs), got {self.meta_step_size!r}")
+        if self.primary_head not in PRIMARY_HEADS:
+            raise ValueError(f"primary_head={self.primary_head!r} is not one of: {', '.join(PRIMARY_HEADS)}")
+        if self.label_model is not None and self.label_model not in list_models():
+            raise ValueError(f"label_model={self.label_model!r} is not one of: None, {', '.join(list_models())}")
+
+    def _check_r(self) -> None:
+        if not (is_number(self.r) and self.r >= 0):
+            raise ValueError(f"r must be a number >= 0 (weights in [2^-r, 2^r]), got {self.r!r}; "
+                             "method 'maxl' has no weight head")
+
+    # --- the primary pass -------------------------------------------------------------
+
+    def build_heads(self, model, num_classes):
+        self._features = None
+        if self.primary_head == "two_layer":
+            model.head = TwoLayerHead(model.num_features, num_classes, HIDDEN)
+        model.head.register_forward_pre_hook(self._grab_features)
+        return torch.nn.ModuleDict({"aux": TwoLayerHead(model.num_features, self.psi * num_classes, HIDDEN)})
+
+    def _grab_features(self, module, args):
+        self._features = args[0]
+
+    def setup(self, ctx) -> None:
+        cfg = ctx.config
+        name = self.label_model or cfg.model
+        backbone = create_model(name, ctx.num_classes, **(cfg.model_options if name == cfg.model else {}))
+        self.label_net = LabelWeightNet(backbone, ctx.num_classes, self.psi, self.r).to(ctx.device)
+        self.label_net.to(memory_format=torch.channels_last)
+        self.meta_optimizer = torch.optim.SGD(self.label_net.parameters(), lr=self.meta_lr, weight_decay=self.meta_wd)
+        self.meta_scheduler = torch.optim.lr_scheduler.StepLR(self.meta_optimizer, self.meta_step_size, self.meta_gamma)
+        self.primary_net = PrimaryNet(ctx.model, ctx.num_classes, self.psi, keep_head=True, aux_head=ctx.heads["aux"])
+        self.history: list[dict] = []  # one row per label pass (kept on the method, not in RunResult)
+
+    def loss_terms(self, logits, taps, batch, ctx):
+        features, self._features = self._features, None
+        if features is None or len(features) != len(logits):
+            raise RuntimeError("wamal/maxl read the final feature through a hook on model.head, which did not "
+                               "run in this forward pass (is the model compiled or its head bypassed?)")
+        with torch.no_grad():
+            log_t, w = self.label_net(batch.x, batch.y)
+        main, aux = training_terms(logits, ctx.heads["aux"](features), batch.y, log_t, w, self.gamma, self.weight_norm)
+        return {"main": main, "aux": aux}
+
+    # --- the label pass ---------------------------------------------------------------
+
+    def after_epoch(self, ctx) -> None:
+        if ctx.step >= ctx.total_steps:
+            return
+        alpha = ctx.optimizer.param_groups[0]["lr"]
+        sums = torch.zeros(4, device=ctx.device)  # primary loss at θ+, entropy, weight mean, weight std
+        n = 0
+        self.label_net.train()
+        for batch in ctx.loader:
+            out = meta_loss(self.primary_net, self.label_net, batch.x, batch.y, alpha, entropy=self.entropy,
+                            gamma=self.gamma, second_order=self.second_order, weight_norm=self.weight_norm)
+            self.meta_optimizer.zero_grad(set_to_none=True)
+            label_gradients(out.objective, self.label_net)
+            self.meta_optimizer.step()
+            w = out.weights if out.weights is not None else torch.ones(1, device=ctx.device)
+            sums += torch.stack([out.primary, out.entropy, w.mean(), w.std() if len(w) > 1 else w.new_zeros(())])
+            n += 1
+        self._features = None
+        self.meta_scheduler.step()
+        means = (sums / max(n, 1)).tolist()
+        self.history.append({"epoch": ctx.step / ctx.steps_per_epoch, "lookahead_primary_loss": means[0],
+                             "label_neg_entropy": means[1], "weight_mean": means[2], "weight_std": means[3]})
+
+
+@dataclass
+class MAXL(WAMAL):
+    """WAMAL without the weight head: every auxiliary sample has weight 1."""
+    name = "maxl"
+    r: float | None = None
+
+    def _check_r(self) -> None:
+        if self.r is not None:
+            raise ValueError(f"maxl has no weight head, so r must be None (got {self.r!r}); use method 'wamal' for weights")
+        if self.weight_norm:
+            raise ValueError("weight_norm needs the weight head: use method 'wamal'")
