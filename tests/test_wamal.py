@@ -1,0 +1,292 @@
+"""WAMAL / MAXL: the masked softmax, bounded weights, entropy sign and the look-ahead
+hypergradient against finite differences (tiny float64 nets), batch-norm statistics left
+alone, the new backbones under both wrappers, and short real training runs."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from aux_core import data as data_lib
+from aux_core.loader import DeviceLoader
+from aux_core.methods import create_method, list_methods
+from aux_core.methods.meta import (LabelWeightNet, PrimaryNet, TwoLayerHead, batch_entropy, bounded_weight,
+                                   focal_loss, label_gradients, masked_log_softmax, meta_loss, training_terms)
+from aux_core.models import create_model
+from aux_core.models.base import TapModel
+from aux_core.train import RunConfig, StepContext, make_optimizer, prepare, run
+
+from conftest import needs_cifar10
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Two cores shared with other jobs: one intra-op thread is several times faster here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class TinyNet(TapModel):
+    """A 2-layer MLP backbone with batch norm and smooth activations (exact finite differences)."""
+
+    def __init__(self, num_classes: int, d_in: int = 6, width: int = 5):
+        super().__init__()
+        self.fc = nn.Linear(d_in, width)
+        self.bn = nn.BatchNorm1d(width)
+        self.num_features = width
+        self.head = nn.Linear(width, num_classes)
+
+    def forward_features(self, x):
+        return torch.tanh(self.bn(self.fc(x))), {}
+
+
+def _tiny(r=2.0, n_primary=3, psi=2, seed=0):
+    torch.manual_seed(seed)
+    primary = PrimaryNet(TinyNet(n_primary), n_primary, psi, hidden=7).double()
+    label = LabelWeightNet(TinyNet(n_primary), n_primary, psi, r=r, hidden=7).double()
+    x = torch.randn(8, 6, dtype=torch.float64)
+    y = torch.arange(8) % n_primary
+    return primary, label, x, y
+
+
+# ----------------------------------------------------------------------------- pieces
+
+def test_masked_softmax_puts_all_mass_in_the_primary_class_block():
+    torch.manual_seed(0)
+    psi, y = 4, torch.tensor([0, 2, 1, 2, 0])
+    logits = torch.randn(5, 3 * psi) * 30  # large logits: no overflow in log space
+    lp = masked_log_softmax(logits, y, psi)
+    block = torch.arange(3 * psi) // psi
+    inside = block[None] == y[:, None]
+    assert torch.isneginf(lp[~inside]).all() and torch.isfinite(lp[inside]).all()
+    assert torch.equal(lp.exp()[~inside], torch.zeros(int((~inside).sum())))
+    assert torch.allclose(lp.exp().sum(1), torch.ones(5), atol=1e-6)
+    with pytest.raises(ValueError, match="multiple of psi"):
+        masked_log_softmax(torch.randn(2, 7), torch.tensor([0, 1]), 2)
+
+
+def test_losses_on_masked_log_probs_have_no_nan_value_or_gradient():
+    torch.manual_seed(1)
+    psi, y = 3, torch.tensor([0, 1, 1, 3])
+    logits = torch.randn(4, 4 * psi, requires_grad=True)
+    lp = masked_log_softmax(logits, y, psi)
+    # the generated distribution as both prediction and target, and its batch entropy
+    loss = focal_loss(lp, lp.exp()).sum() + batch_entropy(lp)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+    # masked logits get exactly no gradient
+    block = torch.arange(4 * psi) // psi
+    assert torch.equal(logits.grad[block[None] != y[:, None]], torch.zeros(4 * 3 * psi))
+
+
+def test_focal_loss_matches_its_formula():
+    torch.manual_seed(2)
+    lp = torch.randn(3, 5, dtype=torch.float64).log_softmax(1)
+    t = torch.randn(3, 5, dtype=torch.float64).softmax(1)
+    hand = -(t * (1 - lp.exp()) ** 2 * lp).sum(1)
+    assert torch.allclose(focal_loss(lp, t), hand)
+    assert torch.allclose(focal_loss(lp, t, gamma=0.0), -(t * lp).sum(1))  # gamma 0: cross-entropy
+
+
+def test_weights_stay_in_their_range_and_r_zero_gives_one():
+    z = torch.tensor([-float("inf"), -1e6, -30.0, 0.0, 30.0, 1e6, float("inf")])
+    for r in (0.5, 5.0, 15.0):
+        w = bounded_weight(z, r)
+        assert (w >= 2 ** -r).all() and (w <= 2 ** r).all()
+        assert w[0] == pytest.approx(2 ** -r) and w[-1] == pytest.approx(2 ** r) and w[3] == pytest.approx(1.0)
+    assert torch.equal(bounded_weight(z, 0.0), torch.ones(7))
+    # through the network, with the weight head's bias pushed far either way
+    _, label, x, y = _tiny(r=5.0)
+    for bias in (-1e4, 1e4):
+        with torch.no_grad():
+            label.weight.fc2.bias.fill_(bias)
+        w = label(x, y)[1]
+        assert w.shape == (8,) and torch.allclose(w, torch.full_like(w, 2.0 ** math.copysign(5, bias)))
+    assert LabelWeightNet(TinyNet(3), 3, 2, r=None)(x.float(), y)[1] is None
+
+
+def test_weight_norm_gives_mean_weight_one():
+    torch.manual_seed(3)
+    prim, aux, y = torch.randn(4, 2), torch.randn(4, 6), torch.tensor([0, 1, 0, 1])
+    target = masked_log_softmax(torch.randn(4, 6), y, 3)
+    w = torch.tensor([0.5, 1.0, 2.0, 4.5])
+    per = focal_loss(aux.log_softmax(1), target.exp())
+    _, weighted = training_terms(prim, aux, y, target, w)
+    _, normed = training_terms(prim, aux, y, target, w, weight_norm=True)
+    assert weighted == pytest.approx(float((w * per).mean()))
+    assert normed == pytest.approx(float((w / w.mean() * per).mean()))
+
+
+def test_minimising_the_entropy_term_spreads_the_batch_over_the_block():
+    """A near-collapsed batch (every sample on sub-class 0): a gradient step on
+    sum p̄ log p̄ raises the entropy of the batch-mean distribution."""
+    psi, y = 4, torch.zeros(6, dtype=torch.long)
+    logits = (torch.tensor([3.0, 0.0, 0.0, 0.0] * 2) + 0.1 * torch.randn(6, 2 * psi)).requires_grad_()
+    term = batch_entropy(masked_log_softmax(logits, y, psi))
+    p = masked_log_softmax(logits, y, psi).exp().mean(0).detach()
+    assert term.item() == pytest.approx(float((p[p > 0] * p[p > 0].log()).sum()), rel=1e-6)
+    term.backward()
+    with torch.no_grad():
+        after = masked_log_softmax(logits - 1.0 * logits.grad, y, psi).exp().mean(0)
+
+    def entropy(q):
+        return float(-(q[q > 0] * q[q > 0].log()).sum())
+    assert entropy(after) > entropy(p) + 1e-3
+    uniform = masked_log_softmax(torch.zeros(6, 2 * psi), y, psi)
+    assert float(batch_entropy(uniform)) == pytest.approx(-math.log(psi))  # the minimum
+
+
+# ----------------------------------------------------------------------------- the bi-level step
+
+def _meta_value(primary, label, x, y, alpha):
+    return meta_loss(primary, label, x, y, alpha, second_order=True).objective.item()
+
+
+@pytest.mark.parametrize("r", [2.0, None])
+def test_second_order_hypergradient_matches_finite_differences(r):
+    """d/dh meta-loss(φ + h v) by central differences equals <autograd hypergradient, v>."""
+    primary, label, x, y = _tiny(r=r)
+    alpha = 0.5
+    out = meta_loss(primary, label, x, y, alpha)
+    label_gradients(out.objective, label)
+    params = [p for p in label.parameters()]
+    grads = [p.grad.clone() for p in params]
+    assert all(p.grad is None for p in primary.parameters())  # only the label net is differentiated
+    gen = torch.Generator().manual_seed(4)
+    v = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
+    h = 1e-5
+    values = []
+    for sign in (1, -1):
+        with torch.no_grad():
+            for p, vi in zip(params, v):
+                p.add_(sign * h * vi)
+        values.append(_meta_value(primary, label, x, y, alpha))
+        with torch.no_grad():
+            for p, vi in zip(params, v):
+                p.sub_(sign * h * vi)
+    numeric = (values[0] - values[1]) / (2 * h)
+    analytic = float(sum((g * vi).sum() for g, vi in zip(grads, v)))
+    assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+    # the look-ahead carries real signal: the entropy term alone gives a different gradient
+    ent = [torch.zeros_like(p) if g is None else g for p, g in
+           zip(params, torch.autograd.grad(0.2 * batch_entropy(label(x, y)[0]), params, allow_unused=True))]
+    assert abs(float(sum((g * vi).sum() for g, vi in zip(ent, v))) - analytic) > 1e-3 * abs(analytic)
+
+
+def test_first_order_variant_approximates_the_second_order_hypergradient():
+    """Same hypergradient up to the finite-difference error. On this tiny net the default
+    step (||εd|| = 0.01) crosses ReLU kinks of the heads (relative error ~0.1); at 1e-4 the
+    difference quotient is exact to ~1e-8."""
+    primary, label, x, y = _tiny(r=2.0)
+    grads = {}
+    for second_order in (True, False):
+        label.zero_grad(set_to_none=True)
+        out = meta_loss(primary, label, x, y, 0.5, second_order=second_order, fd_scale=1e-4)
+        label_gradients(out.objective, label)
+        grads[second_order] = torch.cat([p.grad.flatten() for p in label.parameters()])
+    assert float((grads[False] - grads[True]).norm() / grads[True].norm()) < 1e-6
+
+
+def test_lookahead_leaves_batch_norm_statistics_and_parameters_alone():
+    primary, label, x, y = _tiny()
+    state = {k: v.clone() for k, v in primary.state_dict().items()}
+    for second_order in (True, False):
+        out = meta_loss(primary, label, x, y, 0.5, second_order=second_order)
+        label_gradients(out.objective, label)
+    assert all(torch.equal(state[k], v) for k, v in primary.state_dict().items())
+    assert all(p.is_leaf and p.grad is None for p in primary.parameters())
+    assert primary.training
+    primary(x)  # the check can fail: an ordinary training-mode forward moves them
+    assert not torch.equal(state["backbone.bn.running_mean"], primary.backbone.bn.running_mean)
+
+
+# ----------------------------------------------------------------------------- backbones and runs
+
+def _cifar_images(n=2):
+    ds = data_lib.load_dataset("cifar10")
+    return next(iter(DeviceLoader(ds.train.x[:n], ds.train.y[:n], n, mean=ds.mean, std=ds.std)))
+
+
+@needs_cifar10
+@pytest.mark.parametrize("name, width", [("vgg16", 512), ("resnet18", 512), ("resnet50", 2048)])
+def test_wrappers_work_on_every_new_backbone(name, width):
+    torch.manual_seed(0)
+    batch = _cifar_images()
+    primary = PrimaryNet(create_model(name, 10), 10, psi=5)
+    label = LabelWeightNet(create_model(name, 10), 10, psi=5, r=5.0)
+    assert primary.backbone.num_features == width and isinstance(primary.backbone.head, TwoLayerHead)
+    with torch.no_grad():
+        prim, aux = primary(batch.x)
+        log_t, w = label(batch.x, batch.y)
+    assert prim.shape == (2, 10) and aux.shape == (2, 50) and log_t.shape == (2, 50)
+    assert torch.allclose(log_t.exp().sum(1), torch.ones(2)) and ((w >= 2 ** -5) & (w <= 2 ** 5)).all()
+    assert all(torch.isfinite(t).all() for t in (prim, aux, w))
+
+
+def _tiny_run(**changes):
+    base = dict(dataset="cifar10", train_per_class=4, test_per_class=2, model="resnet_ds", method="wamal",
+                epochs=None, steps=3, batch_size=20, optimizer="sgd", lr=0.01, device="cpu")
+    return RunConfig(**{**base, **changes})
+
+
+@needs_cifar10
+@pytest.mark.parametrize("model, method, options", [
+    ("vgg16", "wamal", {}),                                            # the paper's setup, 3 steps
+    ("resnet_ds", "maxl", {}),
+    ("resnet_ds", "wamal", {"second_order": False, "weight_norm": True, "primary_head": "linear"}),
+])
+def test_short_real_runs_finish_with_finite_metrics(model, method, options):
+    """3 steps of 2 per epoch: the label pass runs once, between steps 2 and 3."""
+    r = run(_tiny_run(model=model, method=method, method_options=options), cache=False, progress=False)
+    assert r.status == "ok" and r.metrics["steps"] == 3
+    assert {"main", "aux"} <= set(r.steps.columns)
+    for k in ("final_train_loss", "final_test_acc", "final_test_loss"):
+        assert math.isfinite(r.metrics[k])
+
+
+@needs_cifar10
+def test_label_pass_trains_the_label_net_only():
+    cfg = _tiny_run(train_per_class=2, batch_size=10)
+    ds = data_lib.load_dataset("cifar10")
+    prep = prepare(cfg, ds, torch.device("cpu"))
+    optimizer = make_optimizer(cfg, list(prep.model.parameters()) + list(prep.heads.parameters()))
+    ctx = StepContext(cfg, prep.model, prep.heads, prep.method, optimizer, prep.loader, torch.device("cpu"),
+                      ds.num_classes, len(prep.loader), total_steps=4, step=2)
+    method = prep.method
+    method.setup(ctx)
+    assert isinstance(prep.model.head, TwoLayerHead)  # the paper's primary head replaced the linear one
+    before_primary = {k: v.clone() for k, v in {**prep.model.state_dict(), **prep.heads.state_dict()}.items()}
+    before_label = [p.detach().clone() for p in method.label_net.parameters()]
+    method.after_epoch(ctx)
+    after_primary = {**prep.model.state_dict(), **prep.heads.state_dict()}
+    assert all(torch.equal(before_primary[k], v) for k, v in after_primary.items())  # incl. BN statistics
+    assert any(not torch.equal(a, p) for a, p in zip(before_label, method.label_net.parameters()))
+    assert len(method.history) == 1 and all(math.isfinite(v) for v in method.history[0].values())
+    assert method.meta_optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    ctx.step = ctx.total_steps  # after the last epoch the pass is skipped
+    method.after_epoch(ctx)
+    assert len(method.history) == 1
+
+
+def test_methods_are_registered_and_bad_options_name_the_allowed_range():
+    assert {"wamal", "maxl"} <= set(list_methods())
+    assert create_method("wamal").r == 5.0 and create_method("maxl").r is None
+    for name, options, message in [
+        ("wamal", {"psi": 0}, "psi must be an integer >= 1"),
+        ("wamal", {"r": -1.0}, "r must be a number >= 0"),
+        ("wamal", {"entropy": -0.1}, "entropy must be a number >= 0"),
+        ("wamal", {"meta_lr": 0.0}, "meta_lr must be a number > 0"),
+        ("wamal", {"meta_wd": -1e-4}, "meta_wd must be a number >= 0"),
+        ("wamal", {"meta_step_size": 0}, "meta_step_size must be an integer >= 1"),
+        ("wamal", {"primary_head": "mlp"}, "not one of: two_layer, linear"),
+        ("wamal", {"label_model": "vgg17"}, "not one of: None, .*vgg16"),
+        ("wamal", {"psi": 2.5}, "must be of type int"),
+        ("maxl", {"r": 5.0}, "maxl has no weight head"),
+        ("maxl", {"weight_norm": True}, "weight_norm needs the weight head"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            create_method(name, **options)
+    with pytest.raises(ValueError, match="psi must be an integer >= 1"):
+        RunConfig(method="wamal", method_options={"psi": 0})
