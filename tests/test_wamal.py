@@ -271,7 +271,7 @@ def test_label_pass_trains_the_label_net_only():
 
 
 def test_methods_are_registered_and_bad_options_name_the_allowed_range():
-    assert {"wamal", "maxl"} <= set(list_methods())
+    assert {"wamal", "maxl", "human_aux", "plain"} <= set(list_methods())
     assert create_method("wamal").r == 5.0 and create_method("maxl").r is None
     for name, options, message in [
         ("wamal", {"psi": 0}, "psi must be an integer >= 1"),
@@ -290,3 +290,34 @@ def test_methods_are_registered_and_bad_options_name_the_allowed_range():
             create_method(name, **options)
     with pytest.raises(ValueError, match="psi must be an integer >= 1"):
         RunConfig(method="wamal", method_options={"psi": 0})
+
+
+def test_human_aux_learns_the_second_label_set_with_focal_loss():
+    from aux_core.loader import Batch
+    from aux_core.methods.meta import primary_loss
+    torch.manual_seed(0)
+    model = create_model("resnet_ds", 20)
+    method = create_method("human_aux")
+    heads = method.build_heads(model, 20)
+    assert heads["aux"].fc2.out_features == 100 and isinstance(model.head, TwoLayerHead)
+    x, y, y_aux = torch.randn(4, 3, 32, 32), torch.tensor([0, 3, 19, 7]), torch.tensor([0, 15, 99, 35])
+    logits, taps = model(x)
+    ctx = type("Ctx", (), {"heads": heads})()
+    terms = method.loss_terms(logits, taps, Batch(x, y, y_aux), ctx)
+    features, _ = model.forward_features(x)
+    hand = focal_loss(heads["aux"](features).log_softmax(1), nn.functional.one_hot(y_aux, 100).float()).mean()
+    assert terms["aux"].item() == pytest.approx(hand.item(), rel=1e-5)
+    assert terms["main"].item() == pytest.approx(primary_loss(logits, y).item(), rel=1e-6)
+    with pytest.raises(RuntimeError, match="hook on model.head"):  # the feature is read once per forward
+        method.loss_terms(logits, taps, Batch(x, y, y_aux), ctx)
+
+
+@needs_cifar10
+def test_human_aux_names_the_datasets_it_needs():
+    with pytest.raises(ValueError, match="second label set .*cifar100-20"):
+        run(_tiny_run(method="human_aux"), cache=False, progress=False)
+    for options, message in [({"aux_labels": 1}, "aux_labels must be an integer >= 2"),
+                             ({"alpha": -1.0}, "alpha must be a number >= 0"),
+                             ({"gamma": -1.0}, "gamma must be a number >= 0")]:
+        with pytest.raises(ValueError, match=message):
+            create_method("human_aux", **options)

@@ -101,7 +101,7 @@ class LabelWeightNet(nn.Module):
         return log_probs, bounded_weight(self.weight(features).squeeze(1), self.r)
 
 
-def _wide(t: torch.Tensor) -> torch.Tensor:
+def widen(t: torch.Tensor) -> torch.Tensor:
     """Autocast's bf16/fp16 outputs to fp32 for losses; fp32 and fp64 unchanged."""
     return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
@@ -113,7 +113,7 @@ def check_psi(psi) -> None:
 
 def bounded_weight(z: torch.Tensor, r: float) -> torch.Tensor:
     """2^(2 r sigmoid(z) - r): in [2^-r, 2^r] even where the sigmoid saturates; 1 for r = 0."""
-    return torch.exp2(r * (2 * torch.sigmoid(_wide(z)) - 1))
+    return torch.exp2(r * (2 * torch.sigmoid(widen(z)) - 1))
 
 
 def masked_log_softmax(logits: torch.Tensor, y: torch.Tensor, psi: int) -> torch.Tensor:
@@ -124,14 +124,14 @@ def masked_log_softmax(logits: torch.Tensor, y: torch.Tensor, psi: int) -> torch
         raise ValueError(f"{k} auxiliary logits are not a multiple of psi={psi}")
     block = torch.arange(k, device=logits.device) // psi
     inside = block[None, :] == y[:, None]
-    return _wide(logits).masked_fill(~inside, float("-inf")).log_softmax(1)
+    return widen(logits).masked_fill(~inside, float("-inf")).log_softmax(1)
 
 
 def focal_loss(log_probs: torch.Tensor, target_probs: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
     """Per-sample focal loss -sum_c t_c (1 - p_c)^gamma log p_c. Classes with t_c = 0 add
     exactly 0 (and no gradient) even where log p_c = -inf, so masked log-probabilities are safe."""
     has_mass = target_probs > 0
-    log_p = torch.where(has_mass, _wide(log_probs), 0.0)
+    log_p = torch.where(has_mass, widen(log_probs), 0.0)
     return -(target_probs * (1 - log_p.exp()).pow(gamma) * log_p).sum(1)
 
 
@@ -146,7 +146,7 @@ def batch_entropy(log_probs: torch.Tensor) -> torch.Tensor:
 
 def primary_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
     """Mean focal loss of the primary head against one-hot labels."""
-    log_p = _wide(logits).log_softmax(1)
+    log_p = widen(logits).log_softmax(1)
     return focal_loss(log_p, F.one_hot(y, logits.shape[1]).to(log_p.dtype), gamma).mean()
 
 
@@ -155,7 +155,7 @@ def training_terms(primary_logits: torch.Tensor, aux_logits: torch.Tensor, y: to
                    weight_norm: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(primary, auxiliary) terms of eq. 5, each a batch mean: the auxiliary focal loss of
     each sample is scaled by its weight (by weight / batch-mean weight with `weight_norm`)."""
-    aux = focal_loss(_wide(aux_logits).log_softmax(1), label_log_probs.exp(), gamma)
+    aux = focal_loss(widen(aux_logits).log_softmax(1), label_log_probs.exp(), gamma)
     if weights is not None:
         if weight_norm:
             weights = weights / weights.mean()

@@ -1,5 +1,6 @@
 """WAMAL (weight-aware meta auxiliary learning) and MAXL (the same without sample weights)
-as methods of the training loop. The networks, losses and the bi-level step are in
+as methods of the training loop, and `human_aux`, their human-label baseline (the single-task
+baseline is method `plain`). The networks, losses and the bi-level step are in
 `aux_core.methods.meta`.
 
 One epoch (the notes' reading of the authors' code and the paper's Section 5.2):
@@ -31,19 +32,55 @@ import torch
 from ..checks import is_int, is_number
 from ..models import create_model, list_models
 from .base import Method
-from .meta import HIDDEN, LabelWeightNet, PrimaryNet, TwoLayerHead, label_gradients, meta_loss, training_terms
+from .meta import (HIDDEN, LabelWeightNet, PrimaryNet, TwoLayerHead, focal_loss, label_gradients, meta_loss,
+                   primary_loss, training_terms, widen)
 
 PRIMARY_HEADS = ("two_layer", "linear")
 
 
 @dataclass
-class WAMAL(Method):
-    name = "wamal"
+class FeatureHeads(Method):
+    """Shared by wamal, maxl and human_aux: the primary head in the model's `head` slot (the
+    paper's two-layer head unless primary_head="linear") and one two-layer auxiliary head on
+    the final feature, which a forward pre-hook on `model.head` hands to `loss_terms`."""
     vectorizable = False
+    primary_head: str = "two_layer"  # two_layer (paper) | linear (the model's own classifier)
+    gamma: float = 2.0               # focal-loss exponent (primary and auxiliary)
+
+    def validate(self) -> None:
+        if self.primary_head not in PRIMARY_HEADS:
+            raise ValueError(f"primary_head={self.primary_head!r} is not one of: {', '.join(PRIMARY_HEADS)}")
+        if not (is_number(self.gamma) and self.gamma >= 0):
+            raise ValueError(f"gamma must be a number >= 0, got {self.gamma!r}")
+
+    def aux_classes(self, num_classes: int) -> int:
+        raise NotImplementedError
+
+    def build_heads(self, model, num_classes):
+        self._features = None
+        if self.primary_head == "two_layer":
+            model.head = TwoLayerHead(model.num_features, num_classes, HIDDEN)
+        model.head.register_forward_pre_hook(self._grab_features)
+        return torch.nn.ModuleDict({"aux": TwoLayerHead(model.num_features, self.aux_classes(num_classes), HIDDEN)})
+
+    def _grab_features(self, module, args):
+        self._features = args[0]
+
+    def take_features(self, logits: torch.Tensor) -> torch.Tensor:
+        """The final feature of this step's forward pass (released after reading)."""
+        features, self._features = getattr(self, "_features", None), None
+        if features is None or len(features) != len(logits):
+            raise RuntimeError(f"{self.name} reads the final feature through a hook on model.head, which did not "
+                               "run in this forward pass (is the model compiled or its head bypassed?)")
+        return features
+
+
+@dataclass
+class WAMAL(FeatureHeads):
+    name = "wamal"
     psi: int = 5                    # auxiliary classes per primary class (hierarchy factor)
     r: float | None = 5.0           # weights in [2^-r, 2^r] (paper: 5; released code: 15)
     entropy: float = 0.2            # weight of sum p̄ log p̄ in the label net's loss
-    gamma: float = 2.0              # focal-loss exponent (primary and auxiliary)
     meta_lr: float = 1e-3           # label-weight net: SGD learning rate ...
     meta_wd: float = 5e-4           # ... weight decay ...
     meta_step_size: int = 50        # ... and StepLR (epochs, factor)
@@ -51,13 +88,13 @@ class WAMAL(Method):
     second_order: bool = True       # False: the finite-difference (first-order) hypergradient
     weight_norm: bool = False       # divide the weights by their batch mean (mean weight 1)
     label_model: str | None = None  # label-net backbone; None: the run's model (same options)
-    primary_head: str = "two_layer"  # two_layer (paper) | linear (the model's own classifier)
 
     def validate(self) -> None:
+        super().validate()
         if isinstance(self.psi, bool) or not is_int(self.psi) or self.psi < 1:
             raise ValueError(f"psi must be an integer >= 1 (auxiliary classes per primary class), got {self.psi!r}")
         self._check_r()
-        for key in ("entropy", "gamma", "meta_wd"):
+        for key in ("entropy", "meta_wd"):
             v = getattr(self, key)
             if not (is_number(v) and v >= 0):
                 raise ValueError(f"{key} must be a number >= 0, got {v!r}")
@@ -67,8 +104,6 @@ class WAMAL(Method):
                 raise ValueError(f"{key} must be a number > 0, got {v!r}")
         if not (is_int(self.meta_step_size) and self.meta_step_size >= 1):
             raise ValueError(f"meta_step_size must be an integer >= 1 (epochs), got {self.meta_step_size!r}")
-        if self.primary_head not in PRIMARY_HEADS:
-            raise ValueError(f"primary_head={self.primary_head!r} is not one of: {', '.join(PRIMARY_HEADS)}")
         if self.label_model is not None and self.label_model not in list_models():
             raise ValueError(f"label_model={self.label_model!r} is not one of: None, {', '.join(list_models())}")
 
@@ -79,15 +114,8 @@ class WAMAL(Method):
 
     # --- the primary pass -------------------------------------------------------------
 
-    def build_heads(self, model, num_classes):
-        self._features = None
-        if self.primary_head == "two_layer":
-            model.head = TwoLayerHead(model.num_features, num_classes, HIDDEN)
-        model.head.register_forward_pre_hook(self._grab_features)
-        return torch.nn.ModuleDict({"aux": TwoLayerHead(model.num_features, self.psi * num_classes, HIDDEN)})
-
-    def _grab_features(self, module, args):
-        self._features = args[0]
+    def aux_classes(self, num_classes: int) -> int:
+        return self.psi * num_classes
 
     def setup(self, ctx) -> None:
         cfg = ctx.config
@@ -101,10 +129,7 @@ class WAMAL(Method):
         self.history: list[dict] = []  # one row per label pass (kept on the method, not in RunResult)
 
     def loss_terms(self, logits, taps, batch, ctx):
-        features, self._features = self._features, None
-        if features is None or len(features) != len(logits):
-            raise RuntimeError("wamal/maxl read the final feature through a hook on model.head, which did not "
-                               "run in this forward pass (is the model compiled or its head bypassed?)")
+        features = self.take_features(logits)
         with torch.no_grad():
             log_t, w = self.label_net(batch.x, batch.y)
         main, aux = training_terms(logits, ctx.heads["aux"](features), batch.y, log_t, w, self.gamma, self.weight_norm)
@@ -146,3 +171,38 @@ class MAXL(WAMAL):
             raise ValueError(f"maxl has no weight head, so r must be None (got {self.r!r}); use method 'wamal' for weights")
         if self.weight_norm:
             raise ValueError("weight_norm needs the weight head: use method 'wamal'")
+
+
+@dataclass
+class HumanAux(FeatureHeads):
+    """The human-designed auxiliary task of the MAXL/WAMAL comparisons: the auxiliary head
+    learns the dataset's second label set (`batch.y_aux`, the 100 fine classes of
+    cifar100-20) with the same focal loss, weight `alpha`. Needs a dataset that has one."""
+    name = "human_aux"
+    aux_labels: int = 100     # classes of the second label set (cifar100-20: 100 fine classes)
+    alpha: float = 1.0        # weight of the auxiliary focal loss
+
+    def validate(self) -> None:
+        super().validate()
+        if not (is_int(self.aux_labels) and self.aux_labels >= 2):
+            raise ValueError(f"aux_labels must be an integer >= 2, got {self.aux_labels!r}")
+        if not (is_number(self.alpha) and self.alpha >= 0):
+            raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
+
+    def aux_classes(self, num_classes: int) -> int:
+        return self.aux_labels
+
+    def setup(self, ctx) -> None:
+        y_aux = ctx.loader.y_aux
+        if y_aux is None:
+            raise ValueError(f"human_aux needs a dataset with a second label set (cifar100-20, cifar100); "
+                             f"{ctx.config.dataset!r} has none")
+        if int(y_aux.max()) >= self.aux_labels:
+            raise ValueError(f"the second label set has {int(y_aux.max()) + 1} classes; set aux_labels to at least that")
+
+    def loss_terms(self, logits, taps, batch, ctx):
+        aux_logits = ctx.heads["aux"](self.take_features(logits))
+        log_p = widen(aux_logits).log_softmax(1)
+        aux = focal_loss(log_p, torch.nn.functional.one_hot(batch.y_aux, self.aux_labels).to(log_p.dtype), self.gamma)
+        return {"main": primary_loss(logits, batch.y, self.gamma), "aux": self.alpha * aux.mean()}
+
