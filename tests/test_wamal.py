@@ -321,3 +321,9 @@ def test_human_aux_names_the_datasets_it_needs():
                              ({"gamma": -1.0}, "gamma must be a number >= 0")]:
         with pytest.raises(ValueError, match=message):
             create_method("human_aux", **options)
+
+
+@needs_cifar10
+def test_head_zeroing_and_per_tap_initialisations_are_refused():
+    with pytest.raises(ValueError, match="supports init 'default' or 'he'"):
+        run(_tiny_run(init="lion_dg"), cache=False, progress=False)

@@ -36,6 +36,7 @@ from .meta import (HIDDEN, LabelWeightNet, PrimaryNet, TwoLayerHead, focal_loss,
                    primary_loss, training_terms, widen)
 
 PRIMARY_HEADS = ("two_layer", "linear")
+INITS = ("default", "he")  # initialisation schemes that fit heads on the final feature
 
 
 @dataclass
@@ -55,6 +56,12 @@ class FeatureHeads(Method):
 
     def aux_classes(self, num_classes: int) -> int:
         raise NotImplementedError
+
+    def setup(self, ctx) -> None:
+        # the other schemes assume one head per tap (lsuv, gradinit) or zero the heads (lion_dg,
+        # lion_lsuv), which leaves a two-layer head with zero gradients for good
+        if ctx.config.init not in INITS:
+            raise ValueError(f"{self.name} supports init {' or '.join(map(repr, INITS))}, got {ctx.config.init!r}")
 
     def build_heads(self, model, num_classes):
         self._features = None
@@ -118,6 +125,7 @@ class WAMAL(FeatureHeads):
         return self.psi * num_classes
 
     def setup(self, ctx) -> None:
+        super().setup(ctx)
         cfg = ctx.config
         name = self.label_model or cfg.model
         backbone = create_model(name, ctx.num_classes, **(cfg.model_options if name == cfg.model else {}))
@@ -193,6 +201,7 @@ class HumanAux(FeatureHeads):
         return self.aux_labels
 
     def setup(self, ctx) -> None:
+        super().setup(ctx)
         y_aux = ctx.loader.y_aux
         if y_aux is None:
             raise ValueError(f"human_aux needs a dataset with a second label set (cifar100-20, cifar100); "
