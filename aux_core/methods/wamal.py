@@ -25,6 +25,7 @@ label pass runs in fp32 (no autocast): it differentiates through a gradient.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import torch
@@ -40,7 +41,7 @@ INITS = ("default", "he")  # initialisation schemes that fit heads on the final 
 
 
 @dataclass
-class FeatureHeads(Method):
+class FeatureHeads(Method, ABC):
     """Shared by wamal, maxl and human_aux: the primary head in the model's `head` slot (the
     paper's two-layer head unless primary_head="linear") and one two-layer auxiliary head on
     the final feature, which a forward pre-hook on `model.head` hands to `loss_terms`."""
@@ -54,8 +55,9 @@ class FeatureHeads(Method):
         if not (is_number(self.gamma) and self.gamma >= 0):
             raise ValueError(f"gamma must be a number >= 0, got {self.gamma!r}")
 
+    @abstractmethod
     def aux_classes(self, num_classes: int) -> int:
-        raise NotImplementedError
+        """Width of the auxiliary head for a dataset with `num_classes` primary classes."""
 
     def setup(self, ctx) -> None:
         # the other schemes assume one head per tap (lsuv, gradinit) or zero the heads (lion_dg,
