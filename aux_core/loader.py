@@ -6,6 +6,7 @@ copies on the hot path. Its own torch.Generator makes the data order a function 
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import NamedTuple
 
@@ -76,3 +77,11 @@ class DeviceLoader:
                 x = random_flip(x, self.gen)
             x = ((x.to(self.mean.dtype) - self.mean) * self.inv_std).contiguous(memory_format=self.memory_format)
             yield Batch(x, self.y[idx], None if self.y_aux is None else self.y_aux[idx])
+
+    def in_order(self, batch_size: int | None = None) -> "DeviceLoader":
+        """The same images in their stored order, every one once, without augmentation (for
+        per-sample read-outs after training); shares this loader's tensors."""
+        out = copy.copy(self)
+        out.augment, out.shuffle, out.drop_last = "none", False, False
+        out.batch_size = batch_size or self.batch_size
+        return out

@@ -211,6 +211,7 @@ class StepContext:
     total_steps: int
     step: int = 0
     epoch: int = 0
+    held_out: DeviceLoader | None = None  # the validation split as a training loader (val_fraction > 0)
 
     def autocast(self):
         return _autocast(self.device, self.config.amp)
@@ -439,6 +440,7 @@ class Prepared:
     sizes: dict[str, int]       # train/val/test image counts
     init_time_s: float
     probe_batch: ProbeBatch | None = None   # the fixed test images of cfg.probes
+    held_out: DeviceLoader | None = None    # the validation split, batched and augmented as training
 
 
 def prepare(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, splits=None) -> Prepared:
@@ -466,7 +468,10 @@ def prepare(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, splits=N
                     for name, s in (("val", val), ("test", test)) if s is not None}
     sizes = {"train_images": len(train), "test_images": len(test), "val_images": len(val) if val is not None else 0}
     probes = probe_batch(cfg, ds, test, device) if cfg.probes else None
-    return Prepared(model, heads, method, loader, eval_loaders, sizes, init_time, probes)
+    held_out = (DeviceLoader(val.x, val.y, min(cfg.batch_size, len(val)), mean=ds.mean, std=ds.std, device=device,
+                             y_aux=val.y_aux, augment=cfg.augment, shuffle=True, drop_last=True, seed=cfg.seed + 1,
+                             channels_last=True) if val is not None else None)
+    return Prepared(model, heads, method, loader, eval_loaders, sizes, init_time, probes, held_out)
 
 
 def probe_batch(cfg: RunConfig, ds: data_lib.Dataset, test: data_lib.Split | None = None,
@@ -500,7 +505,8 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     lr_at = lr_multiplier(cfg, steps_per_epoch, total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     eval_every = cfg.eval_every or steps_per_epoch
-    ctx = StepContext(cfg, model, heads, method, optimizer, loader, device, ds.num_classes, steps_per_epoch, total)
+    ctx = StepContext(cfg, model, heads, method, optimizer, loader, device, ds.num_classes, steps_per_epoch, total,
+                      held_out=prep.held_out)
     method.setup(ctx)
     shared = model.backbone_parameters()
     aux_params = model.auxiliary_parameters(heads)
@@ -569,10 +575,14 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     bar.close()
     timing = {"first_step_s": first_step, "train_time_s": _elapsed(t_train, device) - first_step,
               "init_time_s": prep.init_time_s, "wall_time_s": time.perf_counter() - t0}
-    return package(cfg, ds, device, status=status, diverged_at=diverged_at, steps_done=step,
-                   steps_per_epoch=steps_per_epoch, lr_at=lr_at, names=names, buf=buf,
-                   diag_steps=diag_steps, diag=diag, history=history, sizes=prep.sizes, timing=timing,
-                   engine="loop", group_size=1)
+    result = package(cfg, ds, device, status=status, diverged_at=diverged_at, steps_done=step,
+                     steps_per_epoch=steps_per_epoch, lr_at=lr_at, names=names, buf=buf,
+                     diag_steps=diag_steps, diag=diag, history=history, sizes=prep.sizes, timing=timing,
+                     engine="loop", group_size=1)
+    extras = method.extras(ctx)
+    if extras:
+        result.metrics["extras"] = extras
+    return result
 
 
 def _elapsed(since: float, device: torch.device) -> float:

@@ -5,6 +5,7 @@ A method is a small dataclass whose fields are its options. Per run the loop cal
   method.setup(ctx)                                # once, after initialisation (extra nets, optimisers)
   terms = method.loss_terms(logits, taps, batch, ctx)   # every step
   method.after_step(ctx) / method.after_epoch(ctx)     # optional hooks (meta-updates, ...)
+  extras = method.extras(ctx)                      # once, at the end: JSON-able results of its own
 `loss_terms` returns named, already-weighted loss terms that sum to the training loss.
 The key "main" is the primary objective; every other key is auxiliary. That split is what
 gradient diagnostics compare (main vs sum of the rest) and what the history logs per term.
@@ -52,6 +53,11 @@ class Method:
 
     def after_epoch(self, ctx: "StepContext") -> None:
         pass
+
+    def extras(self, ctx: "StepContext") -> dict:
+        """What the method learnt besides the model (a meta-learner's history, per-sample
+        weights), JSON-able; stored in the run's metrics["extras"] when not empty."""
+        return {}
 
     @classmethod
     def options(cls) -> dict[str, object]:

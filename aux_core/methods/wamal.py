@@ -1,7 +1,7 @@
 """WAMAL (weight-aware meta auxiliary learning) and MAXL (the same without sample weights)
-as methods of the training loop, and `human_aux`, their human-label baseline (the single-task
-baseline is method `plain`). The networks, losses and the bi-level step are in
-`aux_core.methods.meta`.
+as methods of the training loop, with their baselines `human_aux` (human auxiliary labels)
+and `single_task` (the same primary head and focal loss, no auxiliary head). The networks,
+losses and the bi-level step are in `aux_core.methods.meta`.
 
 One epoch (the notes' reading of the authors' code and the paper's Section 5.2):
   1. primary pass = the loop's own epoch: the model trains on
@@ -10,7 +10,14 @@ One epoch (the notes' reading of the authors' code and the paper's Section 5.2):
      one SGD step per batch on its meta-loss (`meta.meta_loss`); the primary net is not
      updated. It is skipped after the last epoch, where it could no longer matter.
 The look-ahead rate α is the primary optimiser's current learning rate. Both passes use the
-whole training set (the notes; Algorithm 1's D_meta / D_prim split is not used).
+whole training set (the notes), unless `aux_set=True`: then the label pass runs on the run's
+validation split (RunConfig.val_fraction; the paper's "auxiliary set" holds out 10%), which
+the primary pass never sees: Algorithm 1's D_meta / D_prim split.
+
+At the end of a run `extras` returns the label-pass history (look-ahead primary loss, label
+entropy, weight mean/std, hypergradient norms: appendix A.12's quantity) and, for WAMAL, the
+learnt weight of every training image (label net in eval mode, images in stored order, no
+augmentation), which the weight analyses (Figures 3 and 11) read.
 
 Where the heads live: the primary head is the model's own `head` slot, so evaluation reads
 it as for every method. With `primary_head="two_layer"` (default, the paper's design)
@@ -25,6 +32,7 @@ label pass runs in fp32 (no autocast): it differentiates through a gradient.
 """
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -69,8 +77,11 @@ class FeatureHeads(Method, ABC):
         self._features = None
         if self.primary_head == "two_layer":
             model.head = TwoLayerHead(model.num_features, num_classes, HIDDEN)
+        n_aux = self.aux_classes(num_classes)
+        if n_aux == 0:
+            return torch.nn.ModuleDict()
         model.head.register_forward_pre_hook(self._grab_features)
-        return torch.nn.ModuleDict({"aux": TwoLayerHead(model.num_features, self.aux_classes(num_classes), HIDDEN)})
+        return torch.nn.ModuleDict({"aux": TwoLayerHead(model.num_features, n_aux, HIDDEN)})
 
     def _grab_features(self, module, args):
         self._features = args[0]
@@ -82,6 +93,19 @@ class FeatureHeads(Method, ABC):
             raise RuntimeError(f"{self.name} reads the final feature through a hook on model.head, which did not "
                                "run in this forward pass (is the model compiled or its head bypassed?)")
         return features
+
+
+@dataclass
+class SingleTask(FeatureHeads):
+    """The single-task baseline of the MAXL/WAMAL tables: the same primary network (two-layer
+    head) and focal loss, no auxiliary head."""
+    name = "single_task"
+
+    def aux_classes(self, num_classes: int) -> int:
+        return 0
+
+    def loss_terms(self, logits, taps, batch, ctx):
+        return {"main": primary_loss(logits, batch.y, self.gamma)}
 
 
 @dataclass
@@ -97,6 +121,8 @@ class WAMAL(FeatureHeads):
     second_order: bool = True       # False: the finite-difference (first-order) hypergradient
     weight_norm: bool = False       # divide the weights by their batch mean (mean weight 1)
     label_model: str | None = None  # label-net backbone; None: the run's model (same options)
+    aux_set: bool = False           # label pass on the held-out validation split (needs val_fraction > 0)
+    record_weights: bool = True     # keep every training image's learnt weight in the result (WAMAL)
 
     def validate(self) -> None:
         super().validate()
@@ -113,6 +139,9 @@ class WAMAL(FeatureHeads):
                 raise ValueError(f"{key} must be a number > 0, got {v!r}")
         if not (is_int(self.meta_step_size) and self.meta_step_size >= 1):
             raise ValueError(f"meta_step_size must be an integer >= 1 (epochs), got {self.meta_step_size!r}")
+        for key in ("aux_set", "record_weights"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key} must be True or False, got {getattr(self, key)!r}")
         if self.label_model is not None and self.label_model not in list_models():
             raise ValueError(f"label_model={self.label_model!r} is not one of: None, {', '.join(list_models())}")
 
@@ -129,6 +158,9 @@ class WAMAL(FeatureHeads):
     def setup(self, ctx) -> None:
         super().setup(ctx)
         cfg = ctx.config
+        if self.aux_set and ctx.held_out is None:
+            raise ValueError(f"{self.name} with aux_set=True runs its label pass on a held-out split: set "
+                             "RunConfig.val_fraction > 0 (the paper's auxiliary set is 0.1)")
         name = self.label_model or cfg.model
         backbone = create_model(name, ctx.num_classes, **(cfg.model_options if name == cfg.model else {}))
         self.label_net = LabelWeightNet(backbone, ctx.num_classes, self.psi, self.r).to(ctx.device)
@@ -148,26 +180,66 @@ class WAMAL(FeatureHeads):
     # --- the label pass ---------------------------------------------------------------
 
     def after_epoch(self, ctx) -> None:
-        if ctx.step >= ctx.total_steps:
+        done = ctx.step + 1  # ctx.step is the 0-based index of the step just taken
+        if done >= ctx.total_steps:
             return
         alpha = ctx.optimizer.param_groups[0]["lr"]
-        sums = torch.zeros(4, device=ctx.device)  # primary loss at θ+, entropy, weight mean, weight std
+        t0 = _clock(ctx.device)
+        # primary loss at θ+, entropy, weight mean, weight std, |∇φ| (whole net), |∇φ| (weight head)
+        sums = torch.zeros(6, device=ctx.device)
         n = 0
         self.label_net.train()
-        for batch in ctx.loader:
+        weight_head = list(self.label_net.weight.parameters()) if self.label_net.weight is not None else []
+        for batch in (ctx.held_out if self.aux_set else ctx.loader):
             out = meta_loss(self.primary_net, self.label_net, batch.x, batch.y, alpha, entropy=self.entropy,
                             gamma=self.gamma, second_order=self.second_order, weight_norm=self.weight_norm)
             self.meta_optimizer.zero_grad(set_to_none=True)
             label_gradients(out.objective, self.label_net)
+            grad_norm = _norm(p.grad for p in self.label_net.parameters())
+            head_norm = _norm(p.grad for p in weight_head) if weight_head else grad_norm.new_zeros(())
             self.meta_optimizer.step()
             w = out.weights if out.weights is not None else torch.ones(1, device=ctx.device)
-            sums += torch.stack([out.primary, out.entropy, w.mean(), w.std() if len(w) > 1 else w.new_zeros(())])
+            sums += torch.stack([out.primary, out.entropy, w.mean(), w.std() if len(w) > 1 else w.new_zeros(()),
+                                 grad_norm, head_norm])
             n += 1
         self._features = None
         self.meta_scheduler.step()
-        means = (sums / max(n, 1)).tolist()
-        self.history.append({"epoch": ctx.step / ctx.steps_per_epoch, "lookahead_primary_loss": means[0],
-                             "label_neg_entropy": means[1], "weight_mean": means[2], "weight_std": means[3]})
+        means = (sums / max(n, 1)).tolist()  # one host sync per label pass
+        self.history.append({"epoch": done / ctx.steps_per_epoch, "seconds": _clock(ctx.device) - t0, "lookahead_primary_loss": means[0],
+                             "label_neg_entropy": means[1], "weight_mean": means[2], "weight_std": means[3],
+                             "label_grad_norm": means[4], "weight_head_grad_norm": means[5]})
+
+    def extras(self, ctx) -> dict:
+        out = {"label_passes": self.history}
+        if self.label_net.weight is not None and self.record_weights:
+            out["weights"] = self.training_weights(ctx)
+        return out
+
+    @torch.no_grad()
+    def training_weights(self, ctx) -> dict:
+        """Every training image's weight head output: the unscaled sigmoid u in (0, 1) and the
+        weight 2^(r (2u - 1)), in the training split's stored order, with its labels."""
+        net = self.label_net
+        was_training = net.training
+        net.eval()
+        units = []
+        for batch in ctx.loader.in_order(500):
+            features, _ = net.backbone.forward_features(batch.x)
+            units.append(torch.sigmoid(net.weight(features).squeeze(1).float()))
+        net.train(was_training)
+        u = torch.cat(units)
+        return {"unit": u.tolist(), "weight": torch.exp2(self.r * (2 * u - 1)).tolist(),
+                "y": ctx.loader.y.tolist()}
+
+
+def _clock(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def _norm(tensors) -> torch.Tensor:
+    return torch.sqrt(sum((t.double() ** 2).sum() for t in tensors if t is not None))
 
 
 @dataclass

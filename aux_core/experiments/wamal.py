@@ -1,0 +1,520 @@
+"""The WAMAL paper's experiments (weight-aware meta auxiliary learning, with MAXL, human
+auxiliary labels and the single-task baseline): the protocol, its grids, and the tables,
+curves, weight analyses and claims ledger the notebooks under notebooks/wamal/ show.
+
+Protocol (Table 18 and Section 5.2): batch 100, primary SGD lr 0.01 (no momentum, no weight
+decay: Table 18 lists none, and MAXL's release uses plain SGD), label-weight net SGD lr 1e-3
+(ResNet-50: 1e-2) with weight decay 5e-4, both halved every 50 of 200 epochs, psi 5, r 5,
+entropy 0.2, focal loss (gamma 2) on every head, pad-4 crop and horizontal flip. A profile
+caps the epochs; the StepLR period keeps its share of the run (a quarter). Accuracy is the
+top-1 test accuracy of the primary head at the end of training (the released code picks
+the best epoch on the test set; we do not).
+
+The paper's from-scratch rows are SVHN and CIFAR-100-20, which are not offline here: every
+function takes the dataset as a parameter and runs CIFAR-10 (psi 5, no human row) unless
+asked otherwise. Reference numbers come from `aux_core.reference` ("wamal").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import data as data_lib
+from .. import reference, stats
+from ..methods import method_options as option_defaults
+from ..profiles import get_profile
+from ..train import RunConfig, make_splits
+from .common import direction_verdict, run_cells
+
+BACKBONES = {"VGG16": "vgg16", "ResNet18": "resnet18", "ResNet50": "resnet50"}
+METHODS = {"Single Task": "single_task", "Human": "human_aux", "MAXL": "maxl", "WAMAL": "wamal"}
+DATASETS = {"CIFAR-10": "cifar10", "CIFAR-100-20": "cifar100-20", "SVHN": "svhn"}
+LABEL_LR = {"VGG16": 1e-3, "ResNet18": 1e-3, "ResNet50": 1e-2}  # Section 5.2 (ResNet18: Table 18's default)
+PAPER_SEEDS = (0, 1, 2)           # Tables 6-11: n = 3
+PAPER_EPOCHS = 200
+PAPER_STEP = 50                   # StepLR period (epochs) of both optimisers
+R_GRID = (0.0, 1.25, 2.5, 5.0, 10.0, 20.0, 40.0)                       # Table 13
+ADAM_LRS = (2.5e-5, 5e-5, 1.2e-4, 3.125e-4, 6.25e-4, 1.25e-3, 2.5e-3, 5e-3, 1e-2, 2e-2, 4e-2)  # Table 15
+PAIRS = (("Single Task", "MAXL"), ("Single Task", "WAMAL"), ("MAXL", "WAMAL"))  # Tables 7, 9, 11
+WELCH_TABLES = {"CIFAR-100-20": "Table 7", "CIFAR-10": "Table 9", "SVHN": "Table 11"}
+MEAN_TABLES = {"CIFAR-100-20": "Table 6", "CIFAR-10": "Table 8", "SVHN": "Table 10"}
+
+
+# ----------------------------------------------------------------------------- protocol
+
+def run_dataset(dataset: str) -> str:
+    """aux_core's name of a paper dataset; a clear error where its data are not here."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown WAMAL dataset {dataset!r}; available: {', '.join(DATASETS)}")
+    name = DATASETS[dataset]
+    if not data_lib.available(name):
+        raise data_lib.DataError(f"{dataset} ({name}) is not in the data directory; use dataset='CIFAR-10' (offline "
+                                 "here) or add its bundle (data/README.md) or allow the torchvision download")
+    return name
+
+
+def step_size_for(epochs: int) -> int:
+    """Table 18's StepLR period (50 of 200 epochs) at the same share of a shorter run."""
+    return max(1, round(PAPER_STEP * epochs / PAPER_EPOCHS))
+
+
+def protocol(profile: str, method: str = "WAMAL", backbone: str = "VGG16", label_backbone: str | None = None,
+             dataset: str = "CIFAR-10", optimizer: str = "sgd", lr: float = 0.01, aux_set: bool = False,
+             epochs: int | None = None, method_options: dict | None = None, **changes) -> RunConfig:
+    """One run of the paper's protocol at a profile's size. `method` is one of METHODS' labels,
+    `backbone` the primary network and `label_backbone` the label-weight network's (Table 12;
+    None: the same), `optimizer` "sgd" or "adam" (Table 15: Adam is AdamW with weight decay 0),
+    `aux_set` the 10% auxiliary set of Tables 3-5 (held out of the primary pass), `epochs`
+    a length other than the profile's cap of the paper's 200 (the StepLR period follows)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+    for b in (backbone, label_backbone or backbone):
+        if b not in BACKBONES:
+            raise ValueError(f"unknown WAMAL backbone {b!r}; available: {', '.join(BACKBONES)}")
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    meta = method in ("MAXL", "WAMAL")
+    if (label_backbone is not None or aux_set) and not meta:
+        raise ValueError(f"label_backbone and aux_set apply to MAXL and WAMAL, not {method!r}")
+    p = get_profile(profile)
+    if epochs is not None and not (isinstance(epochs, int) and epochs >= 1):
+        raise ValueError(f"epochs must be an integer >= 1 (or None: the profile's cap), got {epochs!r}")
+    epochs = epochs or p.epochs(PAPER_EPOCHS)
+    options = dict(method_options or {})
+    if meta:
+        label = label_backbone or backbone
+        options = {"meta_lr": LABEL_LR[label], "meta_step_size": step_size_for(epochs),
+                   **({"label_model": BACKBONES[label]} if label_backbone else {}),
+                   **({"aux_set": True} if aux_set else {}), **options}
+    defaults = option_defaults(METHODS[method])  # options at their default are left out: same key, same run
+    options = {k: v for k, v in options.items() if k not in defaults or defaults[k] != v}
+    cfg = dict(dataset=run_dataset(dataset), augment="crop_flip", model=BACKBONES[backbone], method=METHODS[method],
+               method_options=options, optimizer="sgd" if optimizer == "sgd" else "adamw", lr=lr, momentum=0.0,
+               weight_decay=0.0, schedule="step", step_size=step_size_for(epochs), gamma=0.5, epochs=epochs,
+               batch_size=100, val_fraction=0.1 if aux_set else 0.0, seed=PAPER_SEEDS[0], **p.data())
+    cfg.update(changes)
+    return RunConfig(**cfg)
+
+
+def grid(profile: str, seeds, methods=("Single Task", "MAXL", "WAMAL"), backbones=("VGG16",), dataset="CIFAR-10",
+         **changes) -> pd.DataFrame:
+    """One row per run (backbone, method, seed) with its RunConfig."""
+    rows = []
+    for b in backbones:
+        for m in methods:
+            for seed in seeds:
+                cfg = protocol(profile, m, b, dataset=dataset, seed=seed, **changes)
+                rows.append({"dataset": dataset, "backbone": b, "method": m, "seed": seed, "config": cfg})
+    return pd.DataFrame(rows)
+
+
+def backbone_grid(profile: str, seeds, backbones=tuple(BACKBONES), dataset="CIFAR-10", **changes) -> pd.DataFrame:
+    """Table 12: WAMAL for every (label-weight backbone, primary backbone) pair, plus each
+    primary backbone alone (the "Single Task" row)."""
+    rows = []
+    for primary in backbones:
+        for seed in seeds:
+            cfg = protocol(profile, "Single Task", primary, dataset=dataset, seed=seed, **changes)
+            rows.append({"label_backbone": "Single Task", "backbone": primary, "seed": seed, "config": cfg})
+            for label in backbones:
+                cfg = protocol(profile, "WAMAL", primary, label_backbone=label if label != primary else None,
+                               dataset=dataset, seed=seed, **changes)
+                rows.append({"label_backbone": label, "backbone": primary, "seed": seed, "config": cfg})
+    return pd.DataFrame(rows).assign(dataset=dataset, method="WAMAL")
+
+
+def range_grid(profile: str, seeds, r_values=R_GRID, dataset="CIFAR-10", **changes) -> pd.DataFrame:
+    """Table 13: WAMAL on VGG16 over the weight range r (weights in [2^-r, 2^r])."""
+    rows = [{"r": float(r), "seed": s, "config": protocol(profile, "WAMAL", dataset=dataset, seed=s,
+                                                           method_options={"r": float(r)}, **changes)}
+            for r in r_values for s in seeds]
+    return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16", method="WAMAL")
+
+
+def weight_norm_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataFrame:
+    """Table 14: WAMAL with and without batch weight normalisation (mean weight 1)."""
+    rows = [{"variant": "WAMAL (Weight Normalised)" if norm else "WAMAL", "seed": s,
+             "config": protocol(profile, "WAMAL", dataset=dataset, seed=s, method_options={"weight_norm": norm}, **changes)}
+            for norm in (False, True) for s in seeds]
+    return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16", method="WAMAL")
+
+
+def optimizer_grid(profile: str, seeds, adam_lrs=ADAM_LRS, dataset="CIFAR-10", **changes) -> pd.DataFrame:
+    """Table 15: WAMAL on VGG16 with SGD at lr 0.01 and with Adam over a learning-rate sweep."""
+    rows = [{"optimizer": "SGD", "lr": 0.01, "seed": s, "config": protocol(profile, "WAMAL", dataset=dataset, seed=s, **changes)}
+            for s in seeds]
+    rows += [{"optimizer": "Adam", "lr": float(lr), "seed": s,
+              "config": protocol(profile, "WAMAL", dataset=dataset, optimizer="adam", lr=float(lr), seed=s, **changes)}
+             for lr in adam_lrs for s in seeds]
+    return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16", method="WAMAL")
+
+
+def aux_set_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataFrame:
+    """Tables 3-4: WAMAL with its label pass on the whole training set and on a held-out
+    10% auxiliary set, beside MAXL and single-task."""
+    rows = []
+    for label, method, aux in (("Single Task", "Single Task", False), ("MAXL", "MAXL", False),
+                               ("WAMAL", "WAMAL", False), ("WAMAL w/ Aux Set", "WAMAL", True)):
+        for s in seeds:
+            rows.append({"variant": label, "seed": s,
+                         "config": protocol(profile, method, dataset=dataset, aux_set=aux, seed=s, **changes)})
+    return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16")
+
+
+def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "WAMAL runs") -> pd.DataFrame:
+    """`cells` with a `result` column (identical configs train once: the results cache)."""
+    return run_cells(cells, progress, desc)
+
+
+# ----------------------------------------------------------------------------- per run
+
+def _late_mean(h: pd.DataFrame, column: str, fraction: float) -> float:
+    k = max(1, int(np.ceil(fraction * len(h))))
+    return float(h[column].tail(k).mean()) if len(h) else float("nan")
+
+
+def per_run(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: final test accuracy (fraction), test cross-entropy, the mean over the
+    last 7.5% of epochs (Table 13's last 15 of 200), seconds per epoch, status."""
+    rows = []
+    for _, r in df.iterrows():
+        res = r["result"]
+        ok = res.status == "ok"
+        epochs = max(res.metrics["epochs"], 1e-9)
+        rows.append({**{k: r[k] for k in r.index if k not in ("config", "result")}, "status": res.status,
+                     "dataset_run": res.config["dataset"],
+                     "test_acc": res.metrics["final_test_acc"] if ok else float("nan"),
+                     "test_loss": res.metrics["final_test_loss"] if ok else float("nan"),
+                     "late_acc": _late_mean(res.history, "test_acc", 15 / PAPER_EPOCHS) if ok else float("nan"),
+                     "late_loss": _late_mean(res.history, "test_loss", 15 / PAPER_EPOCHS) if ok else float("nan"),
+                     "epochs": res.metrics["epochs"], "seconds_per_epoch": res.metrics["train_time_s"] / epochs,
+                     "wall_time_s": res.metrics["wall_time_s"], "device": res.provenance.get("device", ""),
+                     "run_key": res.key})
+    return pd.DataFrame(rows)
+
+
+def accuracy_table(runs: pd.DataFrame, by=("method",), metric: str = "test_acc") -> pd.DataFrame:
+    """Per group: runs, diverged runs, mean ± sample std (n - 1, as Tables 6-11) and the 95% t
+    interval of the mean, over the runs that finished."""
+    rows = []
+    for key, g in runs.groupby(list(by), sort=False):
+        ok = g[g["status"] == "ok"][metric].dropna()
+        lo, hi = stats.ci95(ok) if len(ok) > 1 else (np.nan, np.nan)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "runs": len(g),
+                     "diverged": int((g["status"] != "ok").sum()), "mean": ok.mean() if len(ok) else np.nan,
+                     "std": ok.std(ddof=1) if len(ok) > 1 else np.nan, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def welch(a, b) -> dict:
+    """mean(a) - mean(b) with its Welch 95% interval and two-sided p (Tables 7, 9, 11)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    out = {"delta": float(a.mean() - b.mean()) if len(a) and len(b) else np.nan, "ci_low": np.nan,
+           "ci_high": np.nan, "p": np.nan}
+    if len(a) > 1 and len(b) > 1 and (a.std() > 0 or b.std() > 0):
+        out["ci_low"], out["ci_high"] = stats.welch_interval(a, b)
+        out["p"] = stats.welch_ttest(a, b).p
+    return out
+
+
+def welch_table(runs: pd.DataFrame, pairs=PAIRS, label: str = "method", metric: str = "test_acc",
+                paper_dataset: str | None = None) -> pd.DataFrame:
+    """The paper's Welch comparisons "A vs B" (delta = A - B) over finished runs, beside the
+    paper's Table 7/9/11 row for `paper_dataset` where it has one."""
+    ref = reference.load("wamal")
+    ref = ref[(ref["table"] == WELCH_TABLES.get(paper_dataset, "")) & (ref["dataset"] == (paper_dataset or ""))]
+    rows = []
+    for a, b in pairs:
+        xa = runs[(runs[label] == a) & (runs["status"] == "ok")][metric]
+        xb = runs[(runs[label] == b) & (runs["status"] == "ok")][metric]
+        if not len(xa) or not len(xb):
+            continue
+        row = {"comparison": f"{a} vs {b}", **welch(xa, xb)}
+        paper = ref[ref["row"] == f"{a} vs {b}"].set_index("column")["value"]
+        for col in ("delta", "ci_low", "ci_high", "p"):
+            row[f"paper_{col}"] = float(paper[col]) if col in paper else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def main_table(runs: pd.DataFrame, paper_dataset: str = "CIFAR-100-20") -> pd.DataFrame:
+    """Table 1's comparison for our runs (rows: backbone, columns: methods, mean ± std) with
+    the paper's row for `paper_dataset` and VGG16 (the from-scratch protocol) beside it."""
+    acc = accuracy_table(runs, by=("backbone", "method"))
+    ref = reference.load("wamal")
+    ref = ref[(ref["table"] == "Table 1") & (ref["dataset"] == paper_dataset) & (ref["row"] == "VGG16")]
+    paper = ref.set_index("column")
+    acc["paper_dataset"] = paper_dataset
+    acc["paper"] = acc["method"].map(paper["value"]) if len(paper) else np.nan
+    acc["paper_std"] = acc["method"].map(paper["std"]) if len(paper) else np.nan
+    return acc
+
+
+def finetune_rows() -> pd.DataFrame:
+    """Table 1's fine-tuning rows (ImageNet-pretrained ResNet-50 and ViT-B/16), which need
+    pretrained weights and datasets that are not offline here: the paper's numbers only."""
+    ref = reference.load("wamal")
+    ref = ref[(ref["table"] == "Table 1") & ~ref["row"].eq("VGG16")]
+    out = ref.pivot_table(index=["dataset", "row"], columns="column", values="value", sort=False)
+    return out[[c for c in ("Single Task", "MAXL", "WAMAL") if c in out]].reset_index().rename(columns={"row": "backbone"})
+
+
+# ----------------------------------------------------------------------------- curves
+
+def curves(runs: pd.DataFrame, label: str = "method") -> pd.DataFrame:
+    """Test accuracy (fraction) and test loss per evaluation of every run (Figures 2, 10, 12-16)."""
+    frames = []
+    for _, r in runs.iterrows():
+        h = r["result"].history
+        if len(h):
+            frames.append(pd.DataFrame({label: r[label], "seed": r["seed"], "epoch": h["epoch"],
+                                        "test_acc": h["test_acc"], "test_loss": h["test_loss"]}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def curve_bands(curve: pd.DataFrame, label: str = "method", metric: str = "test_acc") -> pd.DataFrame:
+    """Per (label, epoch): mean over seeds and its 95% t interval (Figure 10's bands)."""
+    rows = []
+    for (name, epoch), g in curve.groupby([label, "epoch"], sort=False):
+        x = g[metric].dropna()
+        lo, hi = stats.ci95(x) if len(x) > 1 else (np.nan, np.nan)
+        rows.append({label: name, "epoch": epoch, "mean": x.mean(), "ci_low": lo, "ci_high": hi, "seeds": len(x)})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- learnt weights
+
+def label_passes(runs: pd.DataFrame, keys=("r", "seed")) -> pd.DataFrame:
+    """Every label pass of every MAXL/WAMAL run: look-ahead primary loss, label entropy,
+    weight mean/std and the label-weight gradient norms (appendix A.12)."""
+    rows = []
+    for _, r in runs.iterrows():
+        for p in r["result"].metrics.get("extras", {}).get("label_passes", []):
+            rows.append({**{k: r[k] for k in keys if k in r.index}, "status": r["result"].status, **p})
+    return pd.DataFrame(rows)
+
+
+def weights_frame(runs: pd.DataFrame, keys=("seed",)) -> pd.DataFrame:
+    """One row per (run, training image): its index in the training split, primary label,
+    unscaled weight-head output u in (0, 1) and weight 2^(r(2u - 1)) (Figure 11)."""
+    frames = []
+    for _, r in runs.iterrows():
+        w = r["result"].metrics.get("extras", {}).get("weights")
+        if w:
+            frames.append(pd.DataFrame({**{k: r[k] for k in keys if k in r.index}, "index": np.arange(len(w["y"])),
+                                        "y": w["y"], "unit": w["unit"], "weight": w["weight"]}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def class_weight_stats(weights: pd.DataFrame, class_names=None) -> pd.DataFrame:
+    """Section 6.2.3's recommendation: per primary class, the learnt weights' mean, std,
+    median and share above 1 (the auxiliary loss amplified), over runs and images."""
+    g = weights.groupby("y")["weight"]
+    out = pd.DataFrame({"images": g.size(), "mean": g.mean(), "std": g.std(), "median": g.median(),
+                        "above_1": g.apply(lambda w: float((w > 1).mean()))}).reset_index()
+    if class_names is not None:
+        out.insert(1, "class", [class_names[i] for i in out["y"]])
+    return out.sort_values("mean", ascending=False).reset_index(drop=True)
+
+
+def extreme_images(result, k: int = 8) -> dict:
+    """Figure 3: the k highest- and k lowest-weighted training images of one WAMAL run, as
+    uint8 arrays (k, 32, 32, 3) with their labels and weights."""
+    w = result.metrics.get("extras", {}).get("weights")
+    if not w:
+        raise ValueError("this run kept no weights (a WAMAL run with record_weights=True keeps them)")
+    cfg = RunConfig(**result.config)
+    train = make_splits(cfg, data_lib.load_dataset(cfg.dataset))[0]
+    order = np.argsort(np.asarray(w["weight"]))
+    out = {}
+    for name, idx in (("highest", order[::-1][:k]), ("lowest", order[:k])):
+        x = train.x[idx].cpu().numpy()
+        out[name] = {"images": x.transpose(0, 2, 3, 1) if x.shape[1] == 3 else x, "y": train.y[idx].cpu().numpy(),
+                     "weight": np.asarray(w["weight"])[idx]}
+    return out
+
+
+# ----------------------------------------------------------------------------- meta-cost
+
+def epoch_seconds(df: pd.DataFrame) -> pd.DataFrame:
+    """Per run: seconds of one primary epoch (training time outside the label passes, warm-up
+    step excluded, per epoch) and of one label pass (MAXL/WAMAL; NaN otherwise)."""
+    rows = []
+    for _, r in df.iterrows():
+        res = r["result"]
+        passes = res.metrics.get("extras", {}).get("label_passes", [])
+        label_s = sum(p.get("seconds", 0.0) for p in passes)
+        epochs = max(res.metrics["epochs"], 1e-9)
+        rows.append({"method": r["method"], "seed": r["seed"], "status": res.status,
+                     "device": res.provenance.get("device", ""), "train_images": res.metrics["train_images"],
+                     "primary_epoch_s": (res.metrics["train_time_s"] - label_s) / epochs,
+                     "label_pass_s": label_s / len(passes) if passes else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def meta_cost(seconds: pd.DataFrame) -> pd.DataFrame:
+    """Per device and method: seconds of a whole epoch (primary pass, plus the label pass for
+    MAXL/WAMAL) and its ratio to a single-task epoch on the same device and data."""
+    s = seconds[seconds["status"] == "ok"].assign(epoch_s=lambda d: d["primary_epoch_s"] + d["label_pass_s"].fillna(0))
+    out = s.groupby(["device", "train_images", "method"], sort=False)[["primary_epoch_s", "label_pass_s", "epoch_s"]].mean()
+    out = out.reset_index()
+    base = out[out["method"] == "Single Task"].set_index(["device", "train_images"])["epoch_s"]
+    out["vs_single_task"] = [e / base.get((d, n), np.nan) for d, n, e in
+                             zip(out["device"], out["train_images"], out["epoch_s"])]
+    return out
+
+
+# ----------------------------------------------------------------------------- claims ledger
+
+def _diff(runs, label, a, b, metric="test_acc"):
+    xa = runs[(runs[label] == a) & (runs["status"] == "ok")][metric]
+    xb = runs[(runs[label] == b) & (runs["status"] == "ok")][metric]
+    d = welch(xa, xb) if len(xa) and len(xb) else {"delta": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    return 100 * d["delta"], 100 * d["ci_low"], 100 * d["ci_high"]
+
+
+def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
+                  optimizers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The chapter's headline claims (percentage points), each with our Welch 95% interval
+    and a verdict on its sign (aux_core.experiments.common.direction_verdict). `main` is
+    per_run of the Table 1 grid, `ranges` of the r grid, `optimizers` of the Table 15 grid."""
+    ref = reference.load("wamal")
+    val = lambda t, d, r, c: float(ref[(ref["table"] == t) & (ref["dataset"] == d) & (ref["row"] == r)
+                                       & (ref["column"] == c)]["value"].iloc[0])
+    on = ", ".join(sorted(set(main["dataset"]))) if len(main) else ""
+    rows = []
+
+    def add(claim, paper, ours, sign, where):
+        d, lo, hi = ours
+        verdict = direction_verdict(sign, lo, hi) if np.isfinite(lo) else (
+            "inconclusive at this scale" if np.isfinite(d) else "not measured")
+        rows.append({"claim": claim, "paper": paper, "ours": d, "lo": lo, "hi": hi, "verdict": verdict, "on": where})
+
+    none = (np.nan, np.nan, np.nan)
+    c100 = main[main["dataset"] == "CIFAR-100-20"]
+    w = c100[(c100["method"] == "WAMAL") & (c100["status"] == "ok")]["test_acc"] * 100
+    lo, hi = stats.ci95(w) if len(w) > 1 else (np.nan, np.nan)
+    rows.append({"claim": "WAMAL reaches 80.2% on CIFAR100-20 with VGG16 (Abstract; Table 1)",
+                 "paper": val("Abstract", "CIFAR-100-20", "WAMAL", "test_accuracy"),
+                 "ours": w.mean() if len(w) else np.nan, "lo": lo, "hi": hi,
+                 "verdict": ("reproduced" if lo <= 80.2 <= hi or lo > 80.2 else "not reproduced") if np.isfinite(lo)
+                 else "not measured", "on": "CIFAR-100-20" if len(w) else "not run (CIFAR-100 is not offline here)"})
+    add("WAMAL beats human auxiliary labels by +5.6 pp (Abstract)",
+        val("Abstract", "CIFAR-100-20", "WAMAL vs Human", "gain"),
+        _diff(main, "method", "WAMAL", "Human") if (main["method"] == "Human").any() else none, +1,
+        on if (main["method"] == "Human").any() else "not run (needs a label hierarchy: CIFAR-100-20)")
+    add("WAMAL beats MAXL by +2.8 pp (Abstract)", val("Abstract", "CIFAR-100-20", "WAMAL vs MAXL", "gain"),
+        _diff(main, "method", "WAMAL", "MAXL"), +1, on)
+    gain = round(100 * (val("Table 1", "CIFAR-100-20", "VGG16", "WAMAL") - val("Table 1", "CIFAR-100-20", "VGG16",
+                                                                              "Single Task")), 2)
+    add(f"WAMAL beats single-task learning by {gain:+.2f} pp (Table 1, CIFAR100-20)", gain,
+        _diff(main, "method", "WAMAL", "Single Task"), +1, on)
+    if ranges is not None and len(ranges):
+        r_on = ", ".join(sorted(set(ranges["dataset"])))
+        r = ranges.assign(r=ranges["r"].map(lambda v: f"r={v:g}"))
+        paper = lambda k: val("Table 13", "CIFAR-100-20", k, "accuracy")
+        add("dynamic weights beat fixed ones: accuracy r=5 - r=0 (Table 13)", round(paper("r=5") - paper("r=0"), 2),
+            _diff(r, "r", "r=5", "r=0"), +1, r_on)
+        add("r = 40 collapses: accuracy r=40 - r=5 (Table 13)", round(paper("r=40") - paper("r=5"), 2),
+            _diff(r, "r", "r=40", "r=5", "late_acc"), -1, r_on)
+    if optimizers is not None and len(optimizers):
+        o = optimizers.assign(arm=[f"{a}|{lr:g}" for a, lr in zip(optimizers["optimizer"], optimizers["lr"])])
+        adam = o[(o["optimizer"] == "Adam") & (o["status"] == "ok")]
+        best = adam.groupby("arm")["test_acc"].mean().idxmax() if len(adam) else None
+        paper = round(100 * (val("Table 15", "CIFAR-100-20", "SGD|lr=0.01", "test_accuracy") -
+                             ref[(ref["table"] == "Table 15") & (ref["column"] == "test_accuracy") &
+                                 ref["row"].str.startswith("Adam")]["value"].max()), 2)
+        add(f"SGD beats Adam at its best learning rate (Table 15; ours: {best or 'none'})", paper,
+            _diff(o, "arm", "SGD|0.01", best) if best else none, +1, ", ".join(sorted(set(o["dataset"]))))
+    return pd.DataFrame(rows)
+
+
+def chapter_results(profile: str, seeds=None, dataset: str = "CIFAR-10", r_values=R_GRID, adam_lrs=ADAM_LRS,
+                    progress: bool = True) -> dict:
+    """Every run the claims ledger reads (Table 1's methods, the r ablation, the optimiser
+    sweep), through the results cache: the notebooks that show each of them build the same
+    configurations, so the ledger trains nothing they have trained."""
+    seeds = list(seeds) if seeds else get_profile(profile).seeds(PAPER_SEEDS)
+    main = per_run(run_grid(grid(profile, seeds, dataset=dataset), progress, "WAMAL Table 1"))
+    ranges = per_run(run_grid(range_grid(profile, seeds, r_values, dataset), progress, "WAMAL r ablation"))
+    optim = per_run(run_grid(optimizer_grid(profile, seeds, adam_lrs, dataset), progress, "WAMAL optimisers"))
+    return {"seeds": seeds, "main": main, "ranges": ranges, "optimizers": optim,
+            "ledger": claims_ledger(main, ranges, optim)}
+
+
+# ----------------------------------------------------------------------------- the whole chapter
+
+def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes) -> dict[str, pd.DataFrame]:
+    """Every grid the chapter's notebooks train, by name (the notebooks build the same cells)."""
+    seeds = list(seeds) if seeds else get_profile(profile).seeds(PAPER_SEEDS)
+    return {"main": grid(profile, seeds, dataset=dataset, **changes),
+            "resnet": grid(profile, seeds, backbones=("ResNet50",), dataset=dataset, **changes),
+            "backbones": backbone_grid(profile, seeds, dataset=dataset, **changes),
+            "ranges": range_grid(profile, seeds, dataset=dataset, **changes),
+            "weight_norm": weight_norm_grid(profile, seeds, dataset=dataset, **changes),
+            "optimizers": optimizer_grid(profile, seeds, dataset=dataset, **changes),
+            "aux_set": aux_set_grid(profile, seeds, dataset=dataset, **changes)}
+
+
+def _worker(configs, progress) -> int:
+    """Train each config in turn; a run that raises is reported and skipped (the others go on)."""
+    import traceback
+
+    from tqdm.auto import tqdm
+
+    from ..train import run
+    failed = 0
+    for cfg in tqdm(configs, desc="runs", disable=not progress):
+        try:
+            run(cfg, progress=False)
+        except Exception:  # noqa: BLE001 - report, keep the rest of the share going
+            failed += 1
+            print(f"FAILED {cfg.model}/{cfg.method} {cfg.method_options} seed {cfg.seed}:\n{traceback.format_exc()}",
+                  flush=True)
+    if failed:
+        raise SystemExit(1)
+    return failed
+
+
+def run_in_workers(configs: list[RunConfig], workers: int = 1, progress: bool = True) -> None:
+    """Train `configs` in `workers` processes that share the results cache (one GPU runs
+    several small runs at once; the cache's atomic writes keep their records whole)."""
+    import json
+    unique = list({json.dumps(c.key_fields(), sort_keys=True, default=list): c for c in configs}.values())
+    if workers <= 1:
+        _worker(unique, progress)
+        return
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    shares = [unique[i::workers] for i in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(share, progress and i == 0)) for i, share in enumerate(shares)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    failed = [p.exitcode for p in procs if p.exitcode]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {workers} workers failed (exit codes {failed})")
+
+
+def main(argv=None) -> None:
+    import argparse
+    ap = argparse.ArgumentParser(description="Train the WAMAL chapter's grids into the results cache.")
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--grids", default="all", help=f"comma-separated, of: all, {', '.join(chapter_grids('smoke'))}")
+    ap.add_argument("--seeds", type=int, default=0, help="number of seeds (0: the profile's)")
+    ap.add_argument("--epochs", type=int, default=None, help="training length (default: the profile's cap)")
+    ap.add_argument("--workers", type=int, default=1, help="processes sharing the device and the cache")
+    args = ap.parse_args(argv)
+    seeds = list(PAPER_SEEDS[:args.seeds]) if args.seeds else None
+    grids = chapter_grids(args.profile, seeds, **({"epochs": args.epochs} if args.epochs else {}))
+    names = list(grids) if args.grids == "all" else args.grids.split(",")
+    unknown = sorted(set(names) - set(grids))
+    if unknown:
+        raise SystemExit(f"unknown grid(s) {unknown}; available: all, {', '.join(grids)}")
+    configs = [c for n in names for c in grids[n]["config"]]
+    run_in_workers(configs, args.workers)
+
+
+if __name__ == "__main__":
+    main()
