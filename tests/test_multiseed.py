@@ -58,8 +58,8 @@ def assert_same_run(a, b, rtol, atol=1e-12):
 def test_vmap_equals_sequential_runs_in_float64(model, method):
     """Batch norm (running statistics per seed), side and on-path heads, attention (unfused under
     vmap), gradient diagnostics, per-seed gradient clipping, SGD with momentum and weight decay."""
-    with float64():
-        cfgs = configs(model=model, method=method, grad_diag_every=2)
+    with float64():  # batches of 8: float64 on 2 CPU cores is slow, and 4 steps test the same paths
+        cfgs = configs(model=model, method=method, grad_diag_every=2, batch_size=8)
         loop = run_all(cfgs, cache=False, progress=False, engine="loop")
         vmap = run_all(cfgs, cache=False, progress=False, engine="vmap")
     assert [r.metrics["engine"] for r in vmap] == ["vmap", "vmap"] and vmap[0].metrics["group_size"] == 2

@@ -68,6 +68,9 @@ def test_lion_dg_bad_dataset_fails_before_training(tmp_path, monkeypatch):
     ("dks/main_table", {"backbones": ["ResNet-33"]}, "unknown DKS backbone 'ResNet-33'; available: ResNet-32, "),
     ("dks/noise", {"noise_rates": [0.0, 1.0]}, "label_noise must be in \\[0, 1\\)"),
     ("dks/ablation", {"cifar100": "imagenet"}, "cifar100 must be 'auto' or one of"),
+    ("wamal/main_table", {"dataset": "MNIST"}, "unknown WAMAL dataset 'MNIST'; available: CIFAR-10, CIFAR-100-20, SVHN"),
+    ("wamal/range", {"r_values": [-1.0]}, "r must be a number >= 0"),
+    ("wamal/backbones", {"backbones": ["VGG19"]}, "unknown WAMAL backbone 'VGG19'; available: VGG16, ResNet18, ResNet50"),
 ])
 def test_bad_chapter_parameters_fail_before_training(tmp_path, monkeypatch, nb, params, match):
     monkeypatch.setattr(book, "CHAPTERS", tmp_path)

@@ -265,7 +265,7 @@ def test_label_pass_trains_the_label_net_only():
     assert any(not torch.equal(a, p) for a, p in zip(before_label, method.label_net.parameters()))
     assert len(method.history) == 1 and all(math.isfinite(v) for v in method.history[0].values())
     assert method.meta_optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
-    ctx.step = ctx.total_steps  # after the last epoch the pass is skipped
+    ctx.step = ctx.total_steps - 1  # after the last step (0-based) the pass is skipped
     method.after_epoch(ctx)
     assert len(method.history) == 1
 
@@ -327,3 +327,57 @@ def test_human_aux_names_the_datasets_it_needs():
 def test_head_zeroing_and_per_tap_initialisations_are_refused():
     with pytest.raises(ValueError, match="supports init 'default' or 'he'"):
         run(_tiny_run(init="lion_dg"), cache=False, progress=False)
+
+
+@needs_cifar10
+def test_wamal_result_keeps_label_passes_and_every_training_image_weight():
+    r = run(_tiny_run(steps=5, method_options={"r": 3.0}), cache=False, progress=False)
+    extras = r.metrics["extras"]
+    passes = extras["label_passes"]
+    assert [p["epoch"] for p in passes] == [1.0, 2.0]  # 2 steps an epoch, 5 steps: after steps 2 and 4
+    for p in passes:
+        assert p["seconds"] > 0 and p["label_grad_norm"] > 0 and p["weight_head_grad_norm"] > 0
+    w = extras["weights"]
+    assert len(w["weight"]) == len(w["unit"]) == len(w["y"]) == r.metrics["train_images"] == 40
+    assert all(2 ** -3 <= v <= 2 ** 3 for v in w["weight"])
+    assert all(abs(v - 2 ** (3 * (2 * u - 1))) < 1e-5 * max(1, v) for u, v in zip(w["unit"], w["weight"]))
+    assert sorted(set(w["y"])) == list(range(10))
+    maxl = run(_tiny_run(method="maxl"), cache=False, progress=False)
+    assert "weights" not in maxl.metrics["extras"] and len(maxl.metrics["extras"]["label_passes"]) == 1
+
+
+@needs_cifar10
+def test_aux_set_runs_the_label_pass_on_the_held_out_split_only():
+    with pytest.raises(ValueError, match="set RunConfig.val_fraction > 0"):
+        run(_tiny_run(method_options={"aux_set": True}), cache=False, progress=False)
+    cfg = _tiny_run(train_per_class=None, train_fraction=0.0004, val_fraction=0.1, test_per_class=2,
+                    method_options={"aux_set": True})
+    prep = prepare(cfg, data_lib.load_dataset("cifar10"), torch.device("cpu"))
+    # the validation split (subset like the test set: 2 per class) is the label pass's data
+    assert prep.held_out is not None and len(prep.held_out.x) == prep.sizes["val_images"] == 20
+    seen = []
+    prep.held_out.__class__ = type("Spy", (DeviceLoader,), {"__iter__": lambda self: (seen.append(1) or b for b in
+                                                                                       DeviceLoader.__iter__(self))})
+    optimizer = make_optimizer(cfg, list(prep.model.parameters()) + list(prep.heads.parameters()))
+    ctx = StepContext(cfg, prep.model, prep.heads, prep.method, optimizer, prep.loader, torch.device("cpu"), 10,
+                      len(prep.loader), total_steps=10, step=0, held_out=prep.held_out)
+    prep.method.setup(ctx)
+    prep.held_out.batch_size = 10
+    before = prep.loader.gen.get_state()
+    prep.method.after_epoch(ctx)
+    assert len(seen) == 2 and torch.equal(before, prep.loader.gen.get_state())  # the primary loader was not read
+
+
+def test_single_task_is_the_same_primary_network_without_an_auxiliary_head():
+    torch.manual_seed(0)
+    model = create_model("resnet_ds", 10)
+    method = create_method("single_task")
+    heads = method.build_heads(model, 10)
+    assert len(heads) == 0 and isinstance(model.head, TwoLayerHead)
+    from aux_core.loader import Batch
+    from aux_core.methods.meta import primary_loss
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    logits, taps = model(x)
+    terms = method.loss_terms(logits, taps, Batch(x, y, None), None)
+    assert list(terms) == ["main"] and torch.allclose(terms["main"], primary_loss(logits, y, 2.0))
+    assert "single_task" in list_methods()

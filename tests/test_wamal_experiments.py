@@ -1,0 +1,92 @@
+"""The WAMAL chapter's experiments: protocol defaults against Table 18, clear errors, the
+smoke caps, the Welch tables' conventions, and the claims ledger on the committed H100 runs."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from aux_core import reference as ref
+from aux_core import stats
+from aux_core.experiments import wamal as W
+
+from conftest import needs_cifar10
+
+
+@needs_cifar10
+def test_protocol_follows_table_18_and_section_5_2():
+    t18 = ref.table("wamal", "Table 18").set_index("row")["value"]
+    cfg = W.protocol("paper", "WAMAL")
+    opts = {**__import__("aux_core.methods", fromlist=["x"]).method_options("wamal"), **cfg.method_options}
+    assert (cfg.model, cfg.optimizer, cfg.lr, cfg.batch_size) == ("vgg16", "sgd", t18["primary_lr"], t18["batch_size"])
+    assert (cfg.schedule, cfg.step_size, cfg.gamma, cfg.epochs) == ("step", t18["lr_step_size"], t18["lr_gamma"], 200)
+    assert (opts["meta_lr"], opts["meta_wd"], opts["psi"], opts["r"], opts["entropy"]) == (
+        t18["label_lr"], t18["label_weight_decay"], t18["hierarchy_factor_psi"], t18["range_r"], t18["entropy_loss_factor"])
+    assert opts["meta_step_size"] == 50 and cfg.augment == "crop_flip"
+    assert W.protocol("paper", "WAMAL", "ResNet50").method_options["meta_lr"] == 1e-2   # Section 5.2
+    assert W.protocol("cpu", "WAMAL").step_size == 1 and W.step_size_for(20) == 5
+    # options at their defaults are dropped, so the r sweep's r=5 cell is the main table's WAMAL run
+    assert W.protocol("cpu", "WAMAL", method_options={"r": 5.0}) == W.protocol("cpu", "WAMAL")
+    aux = W.protocol("cpu", "WAMAL", aux_set=True)
+    assert aux.val_fraction == 0.1 and aux.method_options["aux_set"] is True
+    adam = W.protocol("cpu", "WAMAL", optimizer="adam", lr=1e-3)
+    assert adam.optimizer == "adamw" and adam.weight_decay == 0.0
+
+
+@needs_cifar10
+@pytest.mark.parametrize("kwargs, match", [
+    ({"method": "AuxiLearn"}, "unknown method 'AuxiLearn'; available: Single Task, Human, MAXL, WAMAL"),
+    ({"backbone": "VGG19"}, "unknown WAMAL backbone 'VGG19'; available: VGG16, ResNet18, ResNet50"),
+    ({"dataset": "MNIST"}, "unknown WAMAL dataset 'MNIST'; available: CIFAR-10, CIFAR-100-20, SVHN"),
+    ({"optimizer": "rmsprop"}, "optimizer must be 'sgd' or 'adam'"),
+    ({"method": "MAXL", "method_options": {"r": 5.0}}, "maxl has no weight head"),
+    ({"method": "Single Task", "aux_set": True}, "apply to MAXL and WAMAL"),
+    ({"epochs": 0}, "epochs must be an integer >= 1"),
+    ({"method_options": {"r": -1.0}}, "r must be a number >= 0"),
+])
+def test_bad_protocol_parameters_fail_with_the_allowed_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        W.protocol("cpu", **kwargs)
+
+
+def test_missing_dataset_names_the_fix(monkeypatch):
+    monkeypatch.setattr(W.data_lib, "available", lambda name: False)
+    with pytest.raises(W.data_lib.DataError, match="use dataset='CIFAR-10'"):
+        W.run_dataset("SVHN")
+
+
+def test_smoke_keeps_a_few_values_of_the_long_sweeps_and_other_profiles_all():
+    assert W.sized("smoke", "r_values", W.R_GRID) == (0.0, 5.0, 40.0)
+    assert W.sized("cpu", "r_values", W.R_GRID) == W.R_GRID
+    assert W.sized("smoke", "adam_lrs", W.ADAM_LRS) == (6.25e-4,)
+    assert W.sized("smoke", "r_values", [3.0, 7.0]) == (3.0,)   # nothing in common: the first value
+    with pytest.raises(ValueError, match="unknown profile"):
+        W.sized("huge", "r_values", W.R_GRID)
+
+
+def test_welch_table_uses_the_papers_sign_convention_and_its_rows():
+    runs = pd.DataFrame({"method": ["Single Task"] * 3 + ["MAXL"] * 3 + ["WAMAL"] * 3, "status": "ok",
+                         "test_acc": [0.70, 0.71, 0.72, 0.74, 0.75, 0.77, 0.80, 0.81, 0.79]})
+    t = W.welch_table(runs, paper_dataset="CIFAR-100-20").set_index("comparison")
+    row = t.loc["Single Task vs WAMAL"]
+    assert row["delta"] == pytest.approx(0.71 - 0.80)           # first minus second, as Tables 7, 9, 11
+    lo, hi = stats.welch_interval([0.70, 0.71, 0.72], [0.80, 0.81, 0.79])
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi))
+    assert row["paper_delta"] == pytest.approx(-0.0644) and row["paper_p"] == pytest.approx(0.0001)
+
+
+def test_ledger_on_the_committed_h100_runs():
+    """The GPU runs in results/gpu/wamal carry their provenance, record diverged runs, and give
+    the ledger its verdicts (WAMAL beats MAXL and single-task after 4 epochs on 50k images)."""
+    runs = W.load_gpu_results()["runs"]
+    for col in ("device", "code_version", "git_commit", "data_checksum", "wall_time_s"):
+        assert runs[col].notna().all()
+    assert (runs["device"].str.contains("H100")).all()
+    r40 = runs[(runs["grid"] == "ranges") & (runs["r"] == 40.0)]
+    assert len(r40) == 2 and (r40["status"] == "diverged").all() and r40["test_acc"].isna().all()
+    ledger = W.claims_ledger(runs[runs["grid"] == "main"], runs[runs["grid"] == "ranges"]).set_index("claim")
+    assert set(ledger["verdict"]) <= {"reproduced", "not reproduced", "inconclusive at this scale", "not measured"}
+    mx = ledger.loc["WAMAL beats MAXL by +2.8 pp (Abstract)"]
+    main = runs[runs["grid"] == "main"]
+    w, m = (main[main["method"] == k]["test_acc"] for k in ("WAMAL", "MAXL"))
+    assert mx["ours"] == pytest.approx(100 * (w.mean() - m.mean())) and mx["verdict"] == "reproduced"
+    assert ledger.filter(like="human", axis=0)["verdict"].eq("not measured").all()
+    assert np.isnan(ledger.filter(like="80.2%", axis=0)["ours"]).all()   # no CIFAR100-20 here
