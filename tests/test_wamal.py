@@ -12,7 +12,7 @@ from aux_core.loader import DeviceLoader
 from aux_core.methods import create_method, list_methods
 from aux_core.methods.meta import (LabelWeightNet, PrimaryNet, TwoLayerHead, batch_entropy, bounded_weight,
                                    focal_loss, label_gradients, masked_log_softmax, meta_loss, training_terms)
-from aux_core.models import create_model
+from aux_core.models import create_model, list_models
 from aux_core.models.base import TapModel
 from aux_core.train import RunConfig, StepContext, make_optimizer, prepare, run
 
@@ -381,3 +381,21 @@ def test_single_task_is_the_same_primary_network_without_an_auxiliary_head():
     terms = method.loss_terms(logits, taps, Batch(x, y, None), None)
     assert list(terms) == ["main"] and torch.allclose(terms["main"], primary_loss(logits, y, 2.0))
     assert "single_task" in list_methods()
+
+
+@needs_cifar10
+@pytest.mark.parametrize("name", [m for m in list_models() if m != "resnet1202"])
+def test_wrappers_work_on_every_registered_backbone(name):
+    """Section 4.1.2's generic wrapper: any registry backbone becomes a primary network or a
+    label-weight network on its final feature (resnet1202, 19M parameters, has its own test in
+    test_dks.py and is left out for time)."""
+    torch.manual_seed(0)
+    batch = _cifar_images()
+    primary = PrimaryNet(create_model(name, 10), 10, psi=3)
+    label = LabelWeightNet(create_model(name, 10), 10, psi=3, r=2.0)
+    with torch.no_grad():
+        prim, aux = primary(batch.x)
+        log_t, w = label(batch.x, batch.y)
+    assert prim.shape == (2, 10) and aux.shape == (2, 30) and log_t.shape == (2, 30)
+    assert torch.allclose(log_t.exp().sum(1), torch.ones(2))
+    assert ((w >= 2 ** -2) & (w <= 2 ** 2)).all() and all(torch.isfinite(t).all() for t in (prim, aux, w))
