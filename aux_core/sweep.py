@@ -5,8 +5,12 @@
     search.best          # the base with each stage's winner filled in
     search.trials        # one row per run: stage, field, value, score, status, cache key
 
-Every run goes through `train.run_all`, so a sweep killed part-way and started again
+    results = run_sweep(configs, executor="ray")   # or "local" with workers=N
+
+Every run goes through the results cache, so a sweep killed part-way and started again
 trains only what is missing (finished runs are cache hits) and ends with the same table.
+`run_sweep` hands the missing runs to an executor (`aux_core.executors`: in process, local
+worker processes, or Ray tasks) and reads every result back from the cache.
 A field is a RunConfig field ("lr") or a method option ("method_options.alpha").
 """
 from __future__ import annotations
@@ -18,6 +22,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from . import data as data_lib
+from .cache import ResultsCache, make_key
+from .provenance import code_version
 from .train import RunConfig, RunResult, run_all
 
 
@@ -41,6 +48,33 @@ def expand(base: RunConfig, **axes: Sequence) -> list[RunConfig]:
             cfg = with_value(cfg, name, value)
         configs.append(cfg)
     return configs
+
+
+def cache_key(cfg: RunConfig) -> str:
+    return make_key(cfg.key_fields(), code_version(), data_lib.load_dataset(cfg.dataset).checksum)
+
+
+def run_sweep(configs: Sequence[RunConfig], executor: str = "local", workers: int = 1,
+              cache: ResultsCache | None = None, progress: bool = True) -> list[RunResult]:
+    """Results of `configs`, in order: cached ones are read, the missing ones (each distinct
+    configuration once) train through `executor` ("local" or "ray", aux_core.executors), and
+    every result is then read from the cache, so a restarted sweep gives the same table."""
+    from .executors import get_executor
+    run_executor = get_executor(executor)
+    if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 0):
+        raise ValueError(f"workers must be an integer >= 0, got {workers!r}")
+    store = cache or ResultsCache()
+    keys = [cache_key(c) for c in configs]
+    missing = {k: c for k, c in zip(keys, configs) if store.get(k) is None}
+    if missing:
+        run_executor(list(missing.values()), store, workers, progress)
+    out = []
+    for k, c in zip(keys, configs):
+        record = store.get(k)
+        if record is None:
+            raise RuntimeError(f"the {executor} executor left no result for {c.model}/{c.method} seed {c.seed}")
+        out.append(RunResult.from_record(record, cached=k not in missing))
+    return out
 
 
 def final_val_acc(result: RunResult) -> float:

@@ -19,8 +19,11 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +32,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from . import data as data_lib
+from . import settings
 from .analysis import ProbeBatch, run_probes
 from .cache import ResultsCache, make_key
 from .checks import is_int, is_number
@@ -42,7 +46,7 @@ SCHEDULES = ("constant", "cosine", "step", "multistep")
 DEVICES = ("auto", "cpu", "cuda")
 CHECK_EVERY = 50           # steps between divergence checks (one host sync each)
 CALIBRATION_SAMPLES = 256  # images handed to data-driven initialisations (LSUV)
-EXECUTION_FIELDS = ("device", "compile")  # change speed or placement, not what a run means
+EXECUTION_FIELDS = ("device", "compile", "checkpoint_every")  # change speed, placement or safety, not results
 
 
 @dataclass
@@ -94,6 +98,7 @@ class RunConfig:
     device: str = "auto"                     # auto (cuda if present) | cpu | cuda
     amp: bool = True                         # bf16 autocast on CUDA (ignored on CPU)
     compile: bool = False                    # torch.compile the model
+    checkpoint_every: int = 1                # epochs between resumable checkpoints (0: none); see `run_all`
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -138,8 +143,9 @@ class RunConfig:
               f"model {self.model!r} carries its auxiliary heads on its path; use method 'ds' or 'plain'")
         for name in ("batch_size", "eval_batch_size", "step_log_every", "convergence_window", "probe_images"):
             check(is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        for name in ("eval_every", "grad_diag_every", "seed", "data_seed", "step_size"):
+        for name in ("eval_every", "grad_diag_every", "seed", "data_seed", "step_size", "checkpoint_every"):
             check(is_int(getattr(self, name)) and getattr(self, name) >= 0, f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
+        check(self.schedule != "step" or self.step_size >= 1, f"step_size must be >= 1 with schedule 'step', got {self.step_size}")
         check((self.epochs is None) != (self.steps is None), f"set exactly one of epochs or steps (got epochs={self.epochs}, steps={self.steps})")
         length = self.epochs if self.steps is None else self.steps
         check(is_int(length) and length >= 1, f"epochs/steps must be an integer >= 1, got {length!r}")
@@ -392,18 +398,28 @@ def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, prog
     for group in batches:
         bar.set_postfix_str(f"{group[0].model}/{group[0].method}/seed {','.join(str(c.seed) for c in group)}",
                             refresh=False)
-        ds = data_lib.load_dataset(group[0].dataset)
-        if len(group) == 1:
-            trained = [_train(group[0], ds, progress and not desc)]
-        else:
-            from .multiseed import train_group
-            trained = train_group(group, ds, progress and not desc)
-        for cfg, result in zip(group, trained):
-            result.key = key_of[id(cfg)]
-            if store is not None:
-                store.put(result.key, result.to_record())
-            fresh[result.key] = result
-        bar.update(len(group))
+        with contextlib.ExitStack() as held:
+            if store is not None:  # another process training the same keys: wait, then take its records
+                for key in sorted(key_of[id(cfg)] for cfg in group):
+                    held.enter_context(store.lock(key))
+                records = {key_of[id(cfg)]: store.get(key_of[id(cfg)]) for cfg in group}
+                fresh.update({k: RunResult.from_record(r, cached=True) for k, r in records.items() if r is not None})
+                group = [cfg for cfg in group if records[key_of[id(cfg)]] is None]
+            if group:
+                ds = data_lib.load_dataset(group[0].dataset)
+                if len(group) == 1:
+                    ckpt = checkpoint_path(key_of[id(group[0])]) if store is not None else None
+                    trained = [_train(group[0], ds, progress and not desc, ckpt)]
+                else:
+                    from .multiseed import train_group
+                    trained = train_group(group, ds, progress and not desc)
+                for cfg, result in zip(group, trained):
+                    result.key = key_of[id(cfg)]
+                    if store is not None:
+                        store.put(result.key, result.to_record())
+                        checkpoint_path(result.key).unlink(missing_ok=True)
+                    fresh[result.key] = result
+        bar.update(len(records) if store is not None else len(group))
     bar.close()
     return [r if r is not None else fresh[k] for r, k in zip(results, keys)]
 
@@ -491,7 +507,34 @@ def diag_schedule(cfg: RunConfig, total: int) -> list[int]:
     return sorted(periodic | {s for s in cfg.grad_diag_steps if s < total})
 
 
-def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
+def checkpoint_path(key: str) -> Path:
+    """Where the resumable checkpoint of the run with cache key `key` lives while it trains."""
+    return settings.results_dir() / "checkpoints" / f"{key}.pt"
+
+
+def _plain(o):
+    """numpy scalars in a history row as Python numbers (checkpoints load with weights_only)."""
+    return o.item() if hasattr(o, "item") else str(o)
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """torch.save to a temporary file renamed into place: a kill leaves the previous checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Path | None = None) -> RunResult:
+    """One run. With `checkpoint`, every `cfg.checkpoint_every` epochs everything the rest of
+    the run depends on (weights, optimiser, schedule, the method's state, RNG and data-order
+    generators, the history so far) is saved there atomically, and a run that finds a
+    checkpoint resumes from it: a run killed at any moment and started again ends with the
+    metrics of an uninterrupted run (timings aside). Loaded with weights_only=True."""
     t0 = time.perf_counter()
     device = training_device(cfg.device)
     prep = prepare(cfg, ds, device)
@@ -518,10 +561,36 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
     history, status, diverged_at, last_eval, checked = [], "ok", None, 0, 0
     model.train()
     heads.train()
-    bar = tqdm(total=total, desc=f"{cfg.model}/{cfg.method}/seed {cfg.seed}", disable=not progress, leave=False)
-    t_train = time.perf_counter()
-    first_step = 0.0
     step = 0
+    first_step = 0.0
+    resumable = checkpoint is not None and cfg.checkpoint_every > 0
+
+    def snapshot() -> dict:
+        return {"step": step, "model": model.state_dict(), "heads": heads.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "method": method.state_dict(), "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                "loader_rng": loader.gen.get_state(), "names": names, "buf": buf, "diag": diag,
+                "history": json.loads(json.dumps(history, default=_plain)), "checked": checked, "last_eval": last_eval, "first_step": first_step}
+
+    if resumable and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        heads.load_state_dict(state["heads"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        method.load_state_dict(state["method"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if device.type == "cuda" and state["cuda_rng"]:
+            torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]])
+        loader.gen.set_state(state["loader_rng"].to(loader.gen.device) if loader.gen.device.type != "cpu"
+                             else state["loader_rng"].cpu())
+        step, names, buf, diag = state["step"], state["names"], state["buf"], state["diag"]
+        history, checked, last_eval, first_step = state["history"], state["checked"], state["last_eval"], state["first_step"]
+        ctx.step, ctx.epoch = step - 1, (step - 1) // steps_per_epoch
+    bar = tqdm(total=total, initial=step, desc=f"{cfg.model}/{cfg.method}/seed {cfg.seed}", disable=not progress,
+               leave=False)
+    t_train = time.perf_counter()
     while step < total and status == "ok":
         for batch in loader:
             ctx.step, ctx.epoch = step, step // steps_per_epoch
@@ -570,6 +639,8 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool) -> RunResult:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in history[-1].items() if k.endswith("_acc")})
             if step % steps_per_epoch == 0:
                 method.after_epoch(ctx)
+                if resumable and step < total and (step // steps_per_epoch) % cfg.checkpoint_every == 0:
+                    _save_checkpoint(checkpoint, snapshot())
             if step >= total:
                 break
     bar.close()

@@ -54,6 +54,14 @@ class Method:
     def after_epoch(self, ctx: "StepContext") -> None:
         pass
 
+    def state_dict(self) -> dict:
+        """What a resumable checkpoint must keep of the method beyond the model and heads
+        (a meta-learner's network, optimiser and history): tensors and plain containers."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
     def extras(self, ctx: "StepContext") -> dict:
         """What the method learnt besides the model (a meta-learner's history, per-sample
         weights), JSON-able; stored in the run's metrics["extras"] when not empty."""

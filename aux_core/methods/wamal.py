@@ -209,6 +209,16 @@ class WAMAL(FeatureHeads):
                              "label_neg_entropy": means[1], "weight_mean": means[2], "weight_std": means[3],
                              "label_grad_norm": means[4], "weight_head_grad_norm": means[5]})
 
+    def state_dict(self) -> dict:
+        return {"label_net": self.label_net.state_dict(), "meta_optimizer": self.meta_optimizer.state_dict(),
+                "meta_scheduler": self.meta_scheduler.state_dict(), "history": [dict(h) for h in self.history]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.label_net.load_state_dict(state["label_net"])
+        self.meta_optimizer.load_state_dict(state["meta_optimizer"])
+        self.meta_scheduler.load_state_dict(state["meta_scheduler"])
+        self.history = [dict(h) for h in state["history"]]
+
     def extras(self, ctx) -> dict:
         out = {"label_passes": self.history}
         if self.label_net.weight is not None and self.record_weights:
