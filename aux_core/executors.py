@@ -24,18 +24,35 @@ from .train import RunConfig, run_all
 EXECUTORS = ("local", "ray")
 
 
-def _train_share(configs: list[dict], root: str) -> None:
-    run_all([RunConfig(**c) for c in configs], cache=ResultsCache(root), progress=False)
+def _train_share(configs: list[dict], root: str, gpu: int | None = None) -> None:
+    """One worker's share, run by run: a run that raises is reported and the others go on.
+    `gpu`: the one GPU this worker may see (set before CUDA starts in this process)."""
+    import traceback
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    failed = 0
+    for c in configs:
+        try:
+            run_all([RunConfig(**c)], cache=ResultsCache(root), progress=False)
+        except Exception:  # noqa: BLE001 - report and keep the share going; the exit code tells the driver
+            failed += 1
+            print(f"FAILED {c['model']}/{c['method']} seed {c['seed']}:\n{traceback.format_exc()}", flush=True)
+    if failed:
+        raise SystemExit(1)
 
 
 def local(configs: list[RunConfig], store: ResultsCache, workers: int = 1, progress: bool = True) -> None:
-    """Train `configs` here: in this process, or in `workers` spawned processes."""
+    """Train `configs` here: in this process, or in `workers` spawned processes; on a machine
+    with several GPUs, worker i sees only GPU i mod their number."""
     if workers <= 1:
         run_all(configs, cache=store, progress=progress, desc="sweep")
         return
     ctx = mp.get_context("spawn")  # CUDA and fork do not mix
     shares = [[c.to_dict() for c in configs[i::workers]] for i in range(workers)]
-    procs = [ctx.Process(target=_train_share, args=(share, str(store.root))) for share in shares if share]
+    import torch
+    n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    procs = [ctx.Process(target=_train_share, args=(share, str(store.root), i % n_gpus if n_gpus > 1 else None))
+             for i, share in enumerate(shares) if share]
     for p in procs:
         p.start()
     for p in procs:

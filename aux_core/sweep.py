@@ -90,10 +90,11 @@ class Search:
 
 def staged_search(base: RunConfig, stages: Sequence[tuple[str, Sequence]],
                   score: Callable[[RunResult], float] = final_val_acc, *, progress: bool = True,
-                  desc: str = "search") -> Search:
+                  desc: str = "search", executor: str | None = None, workers: int = 1) -> Search:
     """Search one field at a time: each stage tries its values on the best configuration so
     far and keeps the highest score (the first on ties; diverged runs score NaN and never
-    win; if every value diverges, the stage keeps the current value)."""
+    win; if every value diverges, the stage keeps the current value). With `executor`
+    ("local" or "ray") each stage's runs go through `run_sweep`; by default through run_all."""
     if score is final_val_acc and not base.val_fraction > 0:
         raise ValueError("a staged search selects on validation accuracy: set val_fraction > 0 in the base config")
     best, rows = base, []
@@ -101,7 +102,8 @@ def staged_search(base: RunConfig, stages: Sequence[tuple[str, Sequence]],
         if len(values) == 0:
             raise ValueError(f"stage {i} ({field}) has no values to try")
         configs = [with_value(best, field, v) for v in values]
-        results = run_all(configs, progress=progress, desc=f"{desc} stage {i}: {field}")
+        results = (run_sweep(configs, executor, workers, progress=progress) if executor else
+                   run_all(configs, progress=progress, desc=f"{desc} stage {i}: {field}"))
         scores = np.array([score(r) for r in results], dtype=float)
         for v, r, sc in zip(values, results, scores):
             rows.append({"stage": i, "field": field, "value": v, "score": sc, "status": r.status,

@@ -283,3 +283,14 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     state = torch.load(tmp_path / "c.pt", weights_only=True)
     assert state["step"] == 3 and state["history"] == [{"a": 1.0}]
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+@needs_cifar10
+def test_staged_search_through_an_executor_matches_the_default_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUX_CORE_RESULTS", str(tmp_path))
+    base = tiny(val_fraction=0.2, steps=6)
+    stages = [("lr", [0.01, 0.1]), ("weight_decay", [0.0, 1e-3])]
+    plain = sweep.staged_search(base, stages, progress=False)
+    via = sweep.staged_search(base, stages, progress=False, executor="local", workers=2)
+    assert via.best == plain.best
+    assert via.trials.drop(columns="key").equals(plain.trials.drop(columns="key"))

@@ -484,47 +484,6 @@ def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes
             "aux_set": aux_set_grid(profile, seeds, dataset=dataset, **changes)}
 
 
-def _worker(configs, progress) -> int:
-    """Train each config in turn; a run that raises is reported and skipped (the others go on)."""
-    import traceback
-
-    from tqdm.auto import tqdm
-
-    from ..train import run
-    failed = 0
-    for cfg in tqdm(configs, desc="runs", disable=not progress):
-        try:
-            run(cfg, progress=False)
-        except Exception:  # noqa: BLE001 - report, keep the rest of the share going
-            failed += 1
-            print(f"FAILED {cfg.model}/{cfg.method} {cfg.method_options} seed {cfg.seed}:\n{traceback.format_exc()}",
-                  flush=True)
-    if failed:
-        raise SystemExit(1)
-    return failed
-
-
-def run_in_workers(configs: list[RunConfig], workers: int = 1, progress: bool = True) -> None:
-    """Train `configs` in `workers` processes that share the results cache (one GPU runs
-    several small runs at once; the cache's atomic writes keep their records whole)."""
-    import json
-    unique = list({json.dumps(c.key_fields(), sort_keys=True, default=list): c for c in configs}.values())
-    if workers <= 1:
-        _worker(unique, progress)
-        return
-    import multiprocessing as mp
-    ctx = mp.get_context("spawn")
-    shares = [unique[i::workers] for i in range(workers)]
-    procs = [ctx.Process(target=_worker, args=(share, progress and i == 0)) for i, share in enumerate(shares)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join()
-    failed = [p.exitcode for p in procs if p.exitcode]
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {workers} workers failed (exit codes {failed})")
-
-
 def main(argv=None) -> None:
     import argparse
     ap = argparse.ArgumentParser(description="Train the WAMAL chapter's grids into the results cache.")
@@ -540,8 +499,8 @@ def main(argv=None) -> None:
     unknown = sorted(set(names) - set(grids))
     if unknown:
         raise SystemExit(f"unknown grid(s) {unknown}; available: all, {', '.join(grids)}")
-    configs = [c for n in names for c in grids[n]["config"]]
-    run_in_workers(configs, args.workers)
+    from ..sweep import run_sweep
+    run_sweep([c for n in names for c in grids[n]["config"]], executor="local", workers=args.workers)
 
 
 if __name__ == "__main__":
