@@ -86,6 +86,11 @@ class ResultsCache:
             raise
         return p
 
+    def checkpoint_path(self, key: str) -> Path:
+        """Where the run of `key` keeps its resumable checkpoint while it trains (removed once
+        its record is stored)."""
+        return self.root / "checkpoints" / f"{key}.pt"
+
     @contextlib.contextmanager
     def lock(self, key: str):
         """Hold the advisory lock of `key` (blocks while another process holds it)."""

@@ -32,7 +32,6 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from . import data as data_lib
-from . import settings
 from .analysis import ProbeBatch, run_probes
 from .cache import ResultsCache, make_key
 from .checks import is_int, is_number
@@ -408,7 +407,7 @@ def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, prog
             if group:
                 ds = data_lib.load_dataset(group[0].dataset)
                 if len(group) == 1:
-                    ckpt = checkpoint_path(key_of[id(group[0])]) if store is not None else None
+                    ckpt = store.checkpoint_path(key_of[id(group[0])]) if store is not None else None
                     trained = [_train(group[0], ds, progress and not desc, ckpt)]
                 else:
                     from .multiseed import train_group
@@ -417,7 +416,7 @@ def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, prog
                     result.key = key_of[id(cfg)]
                     if store is not None:
                         store.put(result.key, result.to_record())
-                        checkpoint_path(result.key).unlink(missing_ok=True)
+                        store.checkpoint_path(result.key).unlink(missing_ok=True)
                     fresh[result.key] = result
         bar.update(len(records) if store is not None else len(group))
     bar.close()
@@ -505,11 +504,6 @@ def diag_schedule(cfg: RunConfig, total: int) -> list[int]:
     """The 0-based steps at which gradient diagnostics are taken."""
     periodic = set(range(0, total, cfg.grad_diag_every)) if cfg.grad_diag_every else set()
     return sorted(periodic | {s for s in cfg.grad_diag_steps if s < total})
-
-
-def checkpoint_path(key: str) -> Path:
-    """Where the resumable checkpoint of the run with cache key `key` lives while it trains."""
-    return settings.results_dir() / "checkpoints" / f"{key}.pt"
 
 
 def _plain(o):

@@ -222,24 +222,23 @@ def _same_numbers(a, b):
     dict(model="resnet_ds", method="wamal", train_per_class=2, batch_size=10, steps=None, epochs=3),
 ], ids=["asymmetric-mlp", "wamal-resnet"])
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_numbers(tmp_path, monkeypatch, changes):
-    from aux_core.train import checkpoint_path, run
-    monkeypatch.setenv("AUX_CORE_RESULTS", str(tmp_path))
+    from aux_core.train import run
     cfg = tiny(**changes)
     calm = run(cfg, cache=ResultsCache(tmp_path / "calm"), progress=False)
     restore = _crash_after_checkpoints(monkeypatch, 1 if cfg.method == "wamal" else 2)
     with pytest.raises(Killed):
         run(cfg, cache=ResultsCache(tmp_path / "chaos"), progress=False)
-    key = sweep.cache_key(cfg)
-    assert checkpoint_path(key).exists() and ResultsCache(tmp_path / "chaos").get(key) is None
+    key, chaos = sweep.cache_key(cfg), ResultsCache(tmp_path / "chaos")
+    assert chaos.checkpoint_path(key).exists() and chaos.get(key) is None
     restore()
-    resumed = run(cfg, cache=ResultsCache(tmp_path / "chaos"), progress=False)
+    resumed = run(cfg, cache=chaos, progress=False)
     _same_numbers(calm, resumed)
     if cfg.method == "wamal":
         assert resumed.metrics["extras"]["label_passes"] == [
             {**p, "seconds": q["seconds"]} for p, q in zip(calm.metrics["extras"]["label_passes"],
                                                           resumed.metrics["extras"]["label_passes"])]
         assert resumed.metrics["extras"]["weights"] == calm.metrics["extras"]["weights"]
-    assert not checkpoint_path(key).exists()      # removed once the record is stored
+    assert not chaos.checkpoint_path(key).exists()      # removed once the record is stored
 
 
 @needs_cifar10
@@ -249,29 +248,22 @@ def test_a_sigkilled_run_resumes_from_its_checkpoint(tmp_path):
     import subprocess
     import sys
     import time
-    from aux_core.train import checkpoint_path, run
+    from aux_core.train import run
     cfg = tiny(steps=None, epochs=12, train_per_class=5, batch_size=10)
     env = {**os.environ, "AUX_CORE_RESULTS": str(tmp_path / "chaos")}
     code = ("from aux_core.train import RunConfig, run; import json, sys; "
             f"run(RunConfig(**json.loads(sys.argv[1])), progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict())], env=env)
-    key = sweep.cache_key(cfg)
-    os.environ["AUX_CORE_RESULTS"], old = str(tmp_path / "chaos"), os.environ.get("AUX_CORE_RESULTS")
-    try:
-        ckpt = checkpoint_path(key)
-        deadline = time.time() + 120
-        while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert ckpt.exists() and ResultsCache(tmp_path / "chaos" / "cache").get(key) is None
-        resumed = run(cfg, progress=False)
-    finally:
-        if old is None:
-            os.environ.pop("AUX_CORE_RESULTS")
-        else:
-            os.environ["AUX_CORE_RESULTS"] = old
+    key, chaos = sweep.cache_key(cfg), ResultsCache(tmp_path / "chaos" / "cache")   # the child's default cache
+    ckpt = chaos.checkpoint_path(key)
+    deadline = time.time() + 120
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and chaos.get(key) is None
+    resumed = run(cfg, cache=chaos, progress=False)
     calm = run(cfg, cache=ResultsCache(tmp_path / "calm"), progress=False)
     _same_numbers(calm, resumed)
 
