@@ -39,7 +39,6 @@ R_GRID = (0.0, 1.25, 2.5, 5.0, 10.0, 20.0, 40.0)                       # Table 1
 ADAM_LRS = (2.5e-5, 5e-5, 1.2e-4, 3.125e-4, 6.25e-4, 1.25e-3, 2.5e-3, 5e-3, 1e-2, 2e-2, 4e-2)  # Table 15
 PAIRS = (("Single Task", "MAXL"), ("Single Task", "WAMAL"), ("MAXL", "WAMAL"))  # Tables 7, 9, 11
 WELCH_TABLES = {"CIFAR-100-20": "Table 7", "CIFAR-10": "Table 9", "SVHN": "Table 11"}
-MEAN_TABLES = {"CIFAR-100-20": "Table 6", "CIFAR-10": "Table 8", "SVHN": "Table 10"}
 
 
 # ----------------------------------------------------------------------------- protocol
