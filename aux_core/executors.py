@@ -63,7 +63,12 @@ def local(configs: list[RunConfig], store: ResultsCache, workers: int = 1, progr
                            "run the sweep again to train the rest")
 
 
+RAY_TASK_THREADS = 1  # a task holds one CPU: one intra-op thread (the numbers match a 1-thread local run)
+
+
 def _ray_task(config: dict, root: str) -> tuple[str, dict]:
+    import torch
+    torch.set_num_threads(RAY_TASK_THREADS)
     result = run_all([RunConfig(**config)], cache=ResultsCache(root), progress=False)[0]
     return result.key, result.to_record()
 
@@ -85,7 +90,7 @@ def ray(configs: list[RunConfig], store: ResultsCache, workers: int = 0, progres
         started = True
     try:
         gpus = 1 if ray_lib.cluster_resources().get("GPU", 0) >= 1 else 0
-        task = ray_lib.remote(num_cpus=1, num_gpus=gpus, max_retries=2)(_ray_task)
+        task = ray_lib.remote(num_cpus=RAY_TASK_THREADS, num_gpus=gpus, max_retries=2)(_ray_task)
         pending = [task.remote(c.to_dict(), str(store.root)) for c in configs]
         bar = tqdm(total=len(pending), desc="sweep (ray)", disable=not progress)
         while pending:

@@ -5,10 +5,11 @@ import multiprocessing as mp
 import os
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aux_core import sweep
+from aux_core import executors, sweep
 from aux_core.cache import ResultsCache, make_key
 from aux_core.train import RunConfig
 
@@ -97,9 +98,15 @@ def test_sweep_on_a_real_local_ray_cluster_matches_the_local_executor(tmp_path):
     pytest.importorskip("ray")
     configs = sweep.expand(tiny(), seed=[3, 4])
     by_ray = sweep.run_sweep(configs, executor="ray", workers=2, cache=ResultsCache(tmp_path / "ray"), progress=False)
-    here = sweep.run_sweep(configs, cache=ResultsCache(tmp_path / "local"), progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(executors.RAY_TASK_THREADS)  # a CPU reduction's order depends on the thread count
+    try:
+        here = sweep.run_sweep(configs, cache=ResultsCache(tmp_path / "local"), progress=False)
+    finally:
+        torch.set_num_threads(threads)
     for a, b in zip(by_ray, here):
         assert a.key == b.key and a.status == b.status == "ok"
+        assert a.provenance["device"] == b.provenance["device"]             # the same CPU and thread count
         assert a.steps["loss"].tolist() == b.steps["loss"].tolist()      # same machine, same numbers
     assert len(ResultsCache(tmp_path / "ray").keys()) == 2
 
