@@ -6,10 +6,10 @@ until the sweep completes, then compare its table with an uninterrupted run's.
 Each attempt starts the sweep (local executor, 2 worker processes) in a child process
 group and, after a random delay, SIGKILLs either the whole group (the driver and its
 workers) or one worker; a kill that lands after the sweep finished counts as none. A
-restarted sweep trains only what the cache lacks. Killed runs start again from their
-first step (runs are short; checkpoint-level resumption is not implemented yet), so the
-check is that the final table, every per-step loss of every run, is identical to an
-uninterrupted sweep's on this machine, and that no half-written record is ever read.
+restarted sweep trains only what the cache lacks, and a run killed mid-way resumes from its
+last checkpoint (written atomically every epoch: every 5 steps here). The check is that the
+final table, every per-step loss of every run, is identical to an uninterrupted sweep's on
+this machine, and that no half-written record or checkpoint is ever read.
 """
 from __future__ import annotations
 
@@ -79,11 +79,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as chaos_dir, tempfile.TemporaryDirectory() as calm_dir:
         base_env = {**os.environ, "PYTHONPATH": str(REPO)}
         env = {**base_env, "AUX_CORE_RESULTS": chaos_dir}
-        survived, table, t0 = 0, None, time.time()
+        survived, resumed, table, t0 = 0, 0, None, time.time()
         for i in range(args.kills):
             table, what = attempt(code, env, rng, args.max_delay)
             done = len(list(Path(chaos_dir).glob("cache/*/*.json")))
-            print(f"attempt {i + 1}: killed {what}; {done} of {args.runs} runs in the cache", flush=True)
+            resumable = len(list(Path(chaos_dir).glob("cache/checkpoints/*.pt")))
+            resumed += resumable
+            print(f"attempt {i + 1}: killed {what}; {done} of {args.runs} runs in the cache, "
+                  f"{resumable} to resume from a checkpoint", flush=True)
             if what.startswith("none"):
                 break
             survived += 1
@@ -96,7 +99,8 @@ def main() -> None:
                               capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         calm_s = time.time() - t1
         corrupt = list(Path(chaos_dir).glob("cache/*/*.corrupt"))
-        print(f"kills survived: {survived}; chaos sweep {chaos_s:.0f} s, uninterrupted {calm_s:.0f} s")
+        print(f"kills survived: {survived}; restarts that resumed a run from its checkpoint: {resumed}; "
+              f"chaos sweep {chaos_s:.0f} s, uninterrupted {calm_s:.0f} s")
         print(f"records moved aside as corrupt: {len(corrupt)}")
         print("final table identical to the uninterrupted run:", table == calm)
         sys.exit(0 if table == calm else 1)
