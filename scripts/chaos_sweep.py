@@ -1,11 +1,13 @@
 """Chaos check for sweeps: kill the driver or a worker at random moments, restart, repeat
-until the sweep completes, then compare its table with an uninterrupted run's.
+until the sweep completes, then compare its table with an uninterrupted run's; again, in
+fresh rounds, until the number of kills asked for has been survived.
 
     python scripts/chaos_sweep.py --runs 8 --kills 20 --seed 0
 
 Each attempt starts the sweep (local executor, 2 worker processes) in a child process
 group and, after a random delay, SIGKILLs either the whole group (the driver and its
-workers) or one worker; a kill that lands after the sweep finished counts as none. A
+workers) or one worker, at most one uninterrupted sweep's duration after the start; a kill
+that would land after the sweep finished counts as none. A
 restarted sweep trains only what the cache lacks, and a run killed mid-way resumes from its
 last checkpoint (written atomically every epoch: every 5 steps here). The check is that the
 final table, every per-step loss of every run, is identical to an uninterrupted sweep's on
@@ -70,40 +72,43 @@ def attempt(code: str, env: dict, rng: random.Random, max_delay: float) -> tuple
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=8)
-    ap.add_argument("--kills", type=int, default=20, help="attempts with a kill before letting it finish")
-    ap.add_argument("--max-delay", type=float, default=25.0, help="longest wait before a kill (s)")
+    ap.add_argument("--kills", type=int, default=20, help="kills in all, over as many rounds as they take")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     rng = random.Random(args.seed)
     code = SWEEP.format(runs=args.runs)
-    with tempfile.TemporaryDirectory() as chaos_dir, tempfile.TemporaryDirectory() as calm_dir:
-        base_env = {**os.environ, "PYTHONPATH": str(REPO)}
-        env = {**base_env, "AUX_CORE_RESULTS": chaos_dir}
-        survived, resumed, table, t0 = 0, 0, None, time.time()
-        for i in range(args.kills):
-            table, what = attempt(code, env, rng, args.max_delay)
-            done = len(list(Path(chaos_dir).glob("cache/*/*.json")))
-            resumable = len(list(Path(chaos_dir).glob("cache/checkpoints/*.pt")))
-            resumed += resumable
-            print(f"attempt {i + 1}: killed {what}; {done} of {args.runs} runs in the cache, "
-                  f"{resumable} to resume from a checkpoint", flush=True)
-            if what.startswith("none"):
-                break
-            survived += 1
-        if table is None:
-            out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
-            table = out.stdout.strip().splitlines()[-1]
-        chaos_s = time.time() - t0
-        t1 = time.time()
+    base_env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with tempfile.TemporaryDirectory() as calm_dir:
+        t0 = time.time()
         calm = subprocess.run([sys.executable, "-c", code], env={**base_env, "AUX_CORE_RESULTS": calm_dir}, cwd=REPO,
                               capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        calm_s = time.time() - t1
-        corrupt = list(Path(chaos_dir).glob("cache/*/*.corrupt"))
-        print(f"kills survived: {survived}; restarts that resumed a run from its checkpoint: {resumed}; "
-              f"chaos sweep {chaos_s:.0f} s, uninterrupted {calm_s:.0f} s")
-        print(f"records moved aside as corrupt: {len(corrupt)}")
-        print("final table identical to the uninterrupted run:", table == calm)
-        sys.exit(0 if table == calm else 1)
+        calm_s = time.time() - t0
+    print(f"uninterrupted sweep: {calm_s:.0f} s; kills land up to that long after a start", flush=True)
+    kills = resumed = corrupt = rounds = identical = 0
+    t0 = time.time()
+    while kills < args.kills:  # one round: a fresh cache, killed until a start finishes the sweep
+        rounds += 1
+        with tempfile.TemporaryDirectory() as chaos_dir:
+            env = {**base_env, "AUX_CORE_RESULTS": chaos_dir}
+            table = None
+            while table is None:
+                table, what = attempt(code, env, rng, calm_s)
+                done = len(list(Path(chaos_dir).glob("cache/*/*.json")))
+                resumable = len(list(Path(chaos_dir).glob("cache/checkpoints/*.pt")))
+                if not what.startswith("none"):
+                    kills += 1
+                    resumed += resumable
+                print(f"round {rounds}, kill {kills}: killed {what}; {done} of {args.runs} runs in the cache, "
+                      f"{resumable} to resume from a checkpoint", flush=True)
+                if table is None and what.startswith("none"):  # finished but failed: show why
+                    subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, check=True)
+            corrupt += len(list(Path(chaos_dir).glob("cache/*/*.corrupt")))
+            identical += table == calm
+            print(f"round {rounds}: final table identical to the uninterrupted sweep's: {table == calm}", flush=True)
+    print(f"kills survived: {kills} in {rounds} rounds ({time.time() - t0:.0f} s; one uninterrupted sweep {calm_s:.0f} s); "
+          f"restarts that resumed a run from its checkpoint: {resumed}; records moved aside as corrupt: {corrupt}")
+    print(f"rounds whose final table is identical to the uninterrupted sweep's: {identical} of {rounds}")
+    sys.exit(0 if identical == rounds else 1)
 
 
 if __name__ == "__main__":
