@@ -559,12 +559,15 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
     first_step = 0.0
     resumable = checkpoint is not None and cfg.checkpoint_every > 0
 
+    def held_out_rng() -> torch.Tensor:  # the held-out split's data order (a meta-learner's auxiliary set)
+        return prep.held_out.gen.get_state() if prep.held_out is not None else torch.zeros(0, dtype=torch.uint8)
+
     def snapshot() -> dict:
         return {"step": step, "model": model.state_dict(), "heads": heads.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "method": method.state_dict(), "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-                "loader_rng": loader.gen.get_state(), "names": names, "buf": buf, "diag": diag,
+                "loader_rng": loader.gen.get_state(), "held_out_rng": held_out_rng(), "names": names, "buf": buf, "diag": diag,
                 "history": json.loads(json.dumps(history, default=_plain)), "checked": checked, "last_eval": last_eval, "first_step": first_step}
 
     if resumable and checkpoint.exists():
@@ -577,8 +580,9 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
         torch.set_rng_state(state["torch_rng"].cpu())
         if device.type == "cuda" and state["cuda_rng"]:
             torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]])
-        loader.gen.set_state(state["loader_rng"].to(loader.gen.device) if loader.gen.device.type != "cpu"
-                             else state["loader_rng"].cpu())
+        for lo, rng in ((loader, state["loader_rng"]), (prep.held_out, state["held_out_rng"])):
+            if lo is not None:  # a generator's state is a CPU byte tensor, a CUDA generator's too
+                lo.gen.set_state(rng.cpu())
         step, names, buf, diag = state["step"], state["names"], state["buf"], state["diag"]
         history, checked, last_eval, first_step = state["history"], state["checked"], state["last_eval"], state["first_step"]
         ctx.step, ctx.epoch = step - 1, (step - 1) // steps_per_epoch
