@@ -227,12 +227,19 @@ def _same_numbers(a, b):
 @pytest.mark.parametrize("changes", [
     dict(model="mlp6", method="asymmetric", method_options={"alpha": 0.5}, augment="crop_flip", steps=None, epochs=5),
     dict(model="resnet_ds", method="wamal", train_per_class=2, batch_size=10, steps=None, epochs=3),
-], ids=["asymmetric-mlp", "wamal-resnet"])
+    # the label pass on the auxiliary set: its data order must survive the kill too
+    dict(model="resnet_ds", method="wamal", train_per_class=2, test_per_class=2, batch_size=10, steps=None, epochs=3,
+         val_fraction=0.2, method_options={"aux_set": True}),
+    # a label-net step every primary step on a 3-batch auxiliary set: the kill lands mid-cycle
+    dict(model="resnet_ds", method="auxilearn", train_per_class=2, test_per_class=3, batch_size=10, steps=None,
+         epochs=3, val_fraction=0.2, method_options={"update_every": 1}),
+], ids=["asymmetric-mlp", "wamal-resnet", "wamal-aux-set", "auxilearn"])
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_numbers(tmp_path, monkeypatch, changes):
     from aux_core.train import run
     cfg = tiny(**changes)
     calm = run(cfg, cache=ResultsCache(tmp_path / "calm"), progress=False)
-    restore = _crash_after_checkpoints(monkeypatch, 1 if cfg.method == "wamal" else 2)
+    meta = cfg.method in ("wamal", "auxilearn")
+    restore = _crash_after_checkpoints(monkeypatch, 1 if meta else 2)
     with pytest.raises(Killed):
         run(cfg, cache=ResultsCache(tmp_path / "chaos"), progress=False)
     key, chaos = sweep.cache_key(cfg), ResultsCache(tmp_path / "chaos")
@@ -240,11 +247,11 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_numbers(tmp_path, m
     restore()
     resumed = run(cfg, cache=chaos, progress=False)
     _same_numbers(calm, resumed)
-    if cfg.method == "wamal":
+    if meta:
         assert resumed.metrics["extras"]["label_passes"] == [
             {**p, "seconds": q["seconds"]} for p, q in zip(calm.metrics["extras"]["label_passes"],
                                                           resumed.metrics["extras"]["label_passes"])]
-        assert resumed.metrics["extras"]["weights"] == calm.metrics["extras"]["weights"]
+        assert resumed.metrics["extras"].get("weights") == calm.metrics["extras"].get("weights")
     assert not chaos.checkpoint_path(key).exists()      # removed once the record is stored
 
 

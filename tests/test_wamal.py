@@ -11,7 +11,8 @@ from aux_core import data as data_lib
 from aux_core.loader import DeviceLoader
 from aux_core.methods import create_method, list_methods
 from aux_core.methods.meta import (LabelWeightNet, PrimaryNet, TwoLayerHead, batch_entropy, bounded_weight,
-                                   focal_loss, label_gradients, masked_log_softmax, meta_loss, training_terms)
+                                   focal_loss, implicit_meta_loss, label_gradients, masked_log_softmax, meta_loss,
+                                   primary_loss, training_terms)
 from aux_core.models import create_model, list_models
 from aux_core.models.base import TapModel
 from aux_core.train import RunConfig, StepContext, make_optimizer, prepare, run
@@ -399,3 +400,80 @@ def test_wrappers_work_on_every_registered_backbone(name):
     assert prim.shape == (2, 10) and aux.shape == (2, 30) and log_t.shape == (2, 30)
     assert torch.allclose(log_t.exp().sum(1), torch.ones(2))
     assert ((w >= 2 ** -2) & (w <= 2 ** 2)).all() and all(torch.isfinite(t).all() for t in (prim, aux, w))
+
+
+# ----------------------------------------------------------------------------- AuxiLearn
+
+def _flat_grad(outputs, inputs, **kw):
+    g = torch.autograd.grad(outputs, inputs, allow_unused=True, **kw)
+    return torch.cat([(torch.zeros_like(i) if gi is None else gi).flatten() for i, gi in zip(inputs, g)])
+
+
+@pytest.mark.parametrize("terms", [0, 3])
+def test_implicit_hypergradient_equals_its_dense_formula(terms):
+    """-J^T p + entropy ∇φ(sum p̄ log p̄), with the dense Hessian H of the training loss, the
+    dense mixed Jacobian J = ∇φ∇θ L_train and p = η Σ_{j<=terms} (I - ηH)^j ∇θ L_val."""
+    primary, label, _, _ = _tiny(r=None)
+    gen = torch.Generator().manual_seed(5)
+    x, xv = (torch.randn(8, 6, generator=gen, dtype=torch.float64) for _ in range(2))
+    y, yv = torch.arange(8) % 3, (torch.arange(8) + 1) % 3
+    step, ent_w = 0.05, 0.2
+    out = implicit_meta_loss(primary, label, (x, y), (xv, yv), terms=terms, step=step, entropy=ent_w)
+    label_gradients(out.objective, label)
+    got = torch.cat([p.grad.flatten() for p in label.parameters()])
+    assert all(p.grad is None for p in primary.parameters())
+
+    theta, phi = list(primary.parameters()), list(label.parameters())
+    log_t, w = label(x, y)
+    g = _flat_grad(sum(training_terms(*primary(x), y, log_t, w)), theta, create_graph=True)
+    H = torch.stack([_flat_grad(gi, theta, retain_graph=True) for gi in g])
+    J = torch.stack([_flat_grad(gi, phi, retain_graph=True) for gi in g])          # (|θ|, |φ|)
+    v = _flat_grad(primary_loss(primary(xv)[0], yv), theta)
+    A = torch.eye(len(v), dtype=v.dtype) - step * H
+    p = step * sum(torch.linalg.matrix_power(A, j) @ v for j in range(terms + 1))
+    entropy = _flat_grad(ent_w * batch_entropy(label(x, y)[0]), phi)
+    expected = -J.T @ p + entropy
+    assert torch.allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert (got - entropy).norm() > 1e-3 * got.norm()  # the implicit term is not negligible here
+    assert out.primary.item() == pytest.approx(primary_loss(primary(xv)[0], yv).item())
+
+
+def test_implicit_hypergradient_leaves_batch_norm_statistics_and_parameters_alone():
+    primary, label, x, y = _tiny(r=None)
+    state = {k: v.clone() for k, v in primary.state_dict().items()}
+    label_gradients(implicit_meta_loss(primary, label, (x, y), (x.flip(0), y.flip(0))).objective, label)
+    assert all(torch.equal(state[k], v) for k, v in primary.state_dict().items())
+    assert all(p.is_leaf and p.grad is None for p in primary.parameters())
+
+
+def test_auxilearn_options_are_checked():
+    a = create_method("auxilearn")
+    assert a.r is None and a.aux_set and a.neumann_terms == 3 and a.neumann_step == 1e-3
+    for options, message in [({"update_every": 0}, "update_every must be an integer >= 1"),
+                             ({"neumann_terms": -1}, "neumann_terms must be an integer >= 0"),
+                             ({"neumann_step": 0.0}, "neumann_step must be a number > 0"),
+                             ({"clip_norm": -1.0}, "clip_norm must be a number > 0"),
+                             ({"second_order": False}, "second_order does not apply"),
+                             ({"r": 5.0}, "has no weight head")]:
+        with pytest.raises(ValueError, match=message):
+            create_method("auxilearn", **options)
+    with pytest.raises(ValueError, match="terms .* must be an integer >= 0"):
+        implicit_meta_loss(*_tiny(r=None)[:2], (None, None), (None, None), terms=-1)
+
+
+@needs_cifar10
+def test_auxilearn_steps_its_label_net_every_few_steps_on_the_auxiliary_set():
+    with pytest.raises(ValueError, match="set RunConfig.val_fraction > 0"):
+        run(_tiny_run(method="auxilearn"), cache=False, progress=False)
+    # 5 steps an epoch (the auxiliary set comes from the images left over), 8 steps: label-net
+    # steps after steps 2 and 4 (epoch 1) and 6 (the partial epoch 2), none after the last
+    cfg = _tiny_run(method="auxilearn", steps=8, batch_size=10, train_per_class=5, val_fraction=0.2,
+                    method_options={"update_every": 2})
+    r = run(cfg, cache=False, progress=False)
+    assert r.status == "ok" and r.metrics["steps"] == 8
+    passes = r.metrics["extras"]["label_passes"]
+    assert [p["updates"] for p in passes] == [2, 1] and "weights" not in r.metrics["extras"]
+    assert all(math.isfinite(p["outer_primary_loss"]) and p["label_grad_norm"] > 0 for p in passes)
+    without = run(cfg.replace(val_fraction=0.0, method_options={"update_every": 2, "aux_set": False}),
+                  cache=False, progress=False)
+    assert without.status == "ok" and [p["updates"] for p in without.metrics["extras"]["label_passes"]] == [2, 1]

@@ -27,18 +27,24 @@ def test_protocol_follows_table_18_and_section_5_2():
     assert W.protocol("cpu", "WAMAL", method_options={"r": 5.0}) == W.protocol("cpu", "WAMAL")
     aux = W.protocol("cpu", "WAMAL", aux_set=True)
     assert aux.val_fraction == 0.1 and aux.method_options["aux_set"] is True
+    # AuxiLearn's auxiliary set is on unless asked otherwise (its default: no option in the key)
+    al, al_off = W.protocol("cpu", "AuxiLearn"), W.protocol("cpu", "AuxiLearn", aux_set=False)
+    assert al.val_fraction == 0.1 and "aux_set" not in al.method_options and al.method == "auxilearn"
+    assert al_off.val_fraction == 0.0 and al_off.method_options["aux_set"] is False
+    assert "aux_set" not in W.protocol("cpu", "MAXL", aux_set=False).method_options
     adam = W.protocol("cpu", "WAMAL", optimizer="adam", lr=1e-3)
     assert adam.optimizer == "adamw" and adam.weight_decay == 0.0
 
 
 @needs_cifar10
 @pytest.mark.parametrize("kwargs, match", [
-    ({"method": "AuxiLearn"}, "unknown method 'AuxiLearn'; available: Single Task, Human, MAXL, WAMAL"),
+    ({"method": "Auxilearn"}, "unknown method 'Auxilearn'; available: Single Task, Human, MAXL, WAMAL, AuxiLearn"),
     ({"backbone": "VGG19"}, "unknown WAMAL backbone 'VGG19'; available: VGG16, ResNet18, ResNet50"),
     ({"dataset": "MNIST"}, "unknown WAMAL dataset 'MNIST'; available: CIFAR-10, CIFAR-100-20, SVHN"),
     ({"optimizer": "rmsprop"}, "optimizer must be 'sgd' or 'adam'"),
     ({"method": "MAXL", "method_options": {"r": 5.0}}, "maxl has no weight head"),
-    ({"method": "Single Task", "aux_set": True}, "apply to MAXL and WAMAL"),
+    ({"method": "Single Task", "aux_set": True}, "apply to MAXL, WAMAL, AuxiLearn"),
+    ({"method": "Single Task", "aux_set": False}, "apply to MAXL, WAMAL, AuxiLearn"),
     ({"epochs": 0}, "epochs must be an integer >= 1"),
     ({"method_options": {"r": -1.0}}, "r must be a number >= 0"),
 ])

@@ -29,7 +29,9 @@ from ..train import RunConfig, make_splits
 from .common import direction_verdict, run_cells
 
 BACKBONES = {"VGG16": "vgg16", "ResNet18": "resnet18", "ResNet50": "resnet50"}
-METHODS = {"Single Task": "single_task", "Human": "human_aux", "MAXL": "maxl", "WAMAL": "wamal"}
+METHODS = {"Single Task": "single_task", "Human": "human_aux", "MAXL": "maxl", "WAMAL": "wamal",
+           "AuxiLearn": "auxilearn"}
+META = ("MAXL", "WAMAL", "AuxiLearn")  # the methods with a label(-weight) network
 DATASETS = {"CIFAR-10": "cifar10", "CIFAR-100-20": "cifar100-20", "SVHN": "svhn"}
 LABEL_LR = {"VGG16": 1e-3, "ResNet18": 1e-3, "ResNet50": 1e-2}  # Section 5.2 (ResNet18: Table 18's default)
 PAPER_SEEDS = (0, 1, 2)           # Tables 6-11: n = 3
@@ -60,13 +62,14 @@ def step_size_for(epochs: int) -> int:
 
 
 def protocol(profile: str, method: str = "WAMAL", backbone: str = "VGG16", label_backbone: str | None = None,
-             dataset: str = "CIFAR-10", optimizer: str = "sgd", lr: float = 0.01, aux_set: bool = False,
+             dataset: str = "CIFAR-10", optimizer: str = "sgd", lr: float = 0.01, aux_set: bool | None = None,
              epochs: int | None = None, method_options: dict | None = None, **changes) -> RunConfig:
     """One run of the paper's protocol at a profile's size. `method` is one of METHODS' labels,
     `backbone` the primary network and `label_backbone` the label-weight network's (Table 12;
     None: the same), `optimizer` "sgd" or "adam" (Table 15: Adam is AdamW with weight decay 0),
-    `aux_set` the 10% auxiliary set of Tables 3-5 (held out of the primary pass), `epochs`
-    a length other than the profile's cap of the paper's 200 (the StepLR period follows)."""
+    `aux_set` the 10% auxiliary set of Tables 3-5 (held out of the primary pass; None: the
+    method's default, which is on for AuxiLearn only), `epochs` a length other than the
+    profile's cap of the paper's 200 (the StepLR period follows)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
     for b in (backbone, label_backbone or backbone):
@@ -74,9 +77,11 @@ def protocol(profile: str, method: str = "WAMAL", backbone: str = "VGG16", label
             raise ValueError(f"unknown WAMAL backbone {b!r}; available: {', '.join(BACKBONES)}")
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    meta = method in ("MAXL", "WAMAL")
-    if (label_backbone is not None or aux_set) and not meta:
-        raise ValueError(f"label_backbone and aux_set apply to MAXL and WAMAL, not {method!r}")
+    meta = method in META
+    if (label_backbone is not None or aux_set is not None) and not meta:
+        raise ValueError(f"label_backbone and aux_set apply to {', '.join(META)}, not {method!r}")
+    if aux_set is None:
+        aux_set = meta and bool(option_defaults(METHODS[method])["aux_set"])
     p = get_profile(profile)
     if epochs is not None and not (isinstance(epochs, int) and epochs >= 1):
         raise ValueError(f"epochs must be an integer >= 1 (or None: the profile's cap), got {epochs!r}")
@@ -86,7 +91,7 @@ def protocol(profile: str, method: str = "WAMAL", backbone: str = "VGG16", label
         label = label_backbone or backbone
         options = {"meta_lr": LABEL_LR[label], "meta_step_size": step_size_for(epochs),
                    **({"label_model": BACKBONES[label]} if label_backbone else {}),
-                   **({"aux_set": True} if aux_set else {}), **options}
+                   "aux_set": aux_set, **options}
     defaults = option_defaults(METHODS[method])  # options at their default are left out: same key, same run
     options = {k: v for k, v in options.items() if k not in defaults or defaults[k] != v}
     cfg = dict(dataset=run_dataset(dataset), augment="crop_flip", model=BACKBONES[backbone], method=METHODS[method],
@@ -152,10 +157,11 @@ def optimizer_grid(profile: str, seeds, adam_lrs=ADAM_LRS, dataset="CIFAR-10", *
 
 def aux_set_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataFrame:
     """Tables 3-4: WAMAL with its label pass on the whole training set and on a held-out
-    10% auxiliary set, beside MAXL and single-task."""
+    10% auxiliary set, and AuxiLearn with and without one, beside MAXL and single-task."""
     rows = []
-    for label, method, aux in (("Single Task", "Single Task", False), ("MAXL", "MAXL", False),
-                               ("WAMAL", "WAMAL", False), ("WAMAL w/ Aux Set", "WAMAL", True)):
+    for label, method, aux in (("Single Task", "Single Task", None), ("MAXL", "MAXL", False),
+                               ("WAMAL", "WAMAL", False), ("WAMAL w/ Aux Set", "WAMAL", True),
+                               ("AuxiLearn", "AuxiLearn", True), ("AuxiLearn w/o Aux Set", "AuxiLearn", False)):
         for s in seeds:
             rows.append({"variant": label, "seed": s,
                          "config": protocol(profile, method, dataset=dataset, aux_set=aux, seed=s, **changes)})
@@ -502,9 +508,6 @@ def main(argv=None) -> None:
     run_sweep([c for n in names for c in grids[n]["config"]], executor="local", workers=args.workers)
 
 
-if __name__ == "__main__":
-    main()
-
 
 # ----------------------------------------------------------------------------- smoke caps
 
@@ -612,3 +615,7 @@ def load_gpu_results(folder=GPU_RESULTS) -> dict[str, pd.DataFrame]:
     from pathlib import Path
     folder = Path(folder)
     return {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ from .dks import DKS
 from .ds import DeepSupervision
 from .init_schemes import apply_init, check_init, list_init_schemes
 from .plain import Plain
-from .wamal import MAXL, WAMAL, HumanAux, SingleTask
+from .wamal import MAXL, WAMAL, AuxiLearn, HumanAux, SingleTask
 
 _REGISTRY: dict[str, type[Method]] = {}
 
@@ -20,7 +20,7 @@ def register(cls: type[Method]) -> type[Method]:
     return cls
 
 
-for _cls in (Plain, DeepSupervision, Asymmetric, DKS, WAMAL, MAXL, HumanAux, SingleTask):
+for _cls in (Plain, DeepSupervision, Asymmetric, DKS, WAMAL, MAXL, AuxiLearn, HumanAux, SingleTask):
     register(_cls)
 
 

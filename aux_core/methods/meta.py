@@ -8,6 +8,8 @@ plugs them into the training loop; everything here also works on its own.
                        WAMAL, a per-sample weight 2^(2 r sigmoid(.) - r) in [2^-r, 2^r]
   training loss        mean focal(primary) + mean_i w_i focal_i(aux, g_label)        (eq. 5)
   label-net loss       focal(primary) at θ+ = θ - α ∇θ training loss, + 0.2 sum p̄ log p̄ (eq. 4, 8)
+  AuxiLearn            the same label net, its hypergradient by implicit differentiation
+                       with a truncated Neumann series instead of the look-ahead
 
 Label distributions stay in log space: entries outside the primary class's block are exactly
 -inf (probability exactly 0), where the authors' code multiplies exp(logits) by the mask and
@@ -240,3 +242,59 @@ def label_gradients(objective: torch.Tensor, label_net: nn.Module) -> None:
     params = [p for p in label_net.parameters() if p.requires_grad]
     for p, g in zip(params, torch.autograd.grad(objective, params, allow_unused=True)):
         p.grad = torch.zeros_like(p) if g is None else g
+
+
+# ----------------------------------------------------------------------------- AuxiLearn
+
+NEUMANN_TERMS = 3          # AuxiLearn's truncation of the Neumann series
+NEUMANN_STEP = 1e-3        # ... and its step η (the notes: 1e-3 or 1e-4)
+
+
+def implicit_meta_loss(primary_net: nn.Module, label_net: LabelWeightNet, train: tuple[torch.Tensor, torch.Tensor],
+                       val: tuple[torch.Tensor, torch.Tensor], *, terms: int = NEUMANN_TERMS,
+                       step: float = NEUMANN_STEP, entropy: float = 0.2, gamma: float = 2.0) -> MetaLoss:
+    """AuxiLearn's hypergradient (Navon et al. 2021; Lorraine et al. 2020's Algorithm 2) as a
+    surrogate objective whose φ-gradient it is. Treating θ as the training loss's minimiser,
+    the implicit function theorem gives dL_val/dφ = -∇φ∇θ L_train · H⁻¹ ∇θ L_val with
+    H = ∇²θ L_train; H⁻¹ is replaced by the truncated Neumann series η Σ_{j=0..terms} (I - ηH)^j.
+
+    `train` = (x, y) is a training batch (the generated labels are on it), `val` = (x, y)
+    the batch whose primary loss is the outer objective (the auxiliary set, or the training
+    batch again without one). No look-ahead step: everything is at the current θ. The
+    objective is -(∇θ L_train · p) + entropy * sum p̄ log p̄ with p = η Σ (I - ηH)^j ∇θ L_val
+    held constant, so its φ-gradient is the implicit hypergradient plus the entropy term;
+    `primary` reports L_val at θ. Batch norm as in `meta_loss`: batch statistics on cloned
+    buffers, so the real running statistics never move. θ gets no .grad.
+    """
+    if isinstance(terms, bool) or not isinstance(terms, int) or terms < 0:
+        raise ValueError(f"terms (Neumann series terms) must be an integer >= 0, got {terms!r}")
+    if not step > 0:
+        raise ValueError(f"step (the Neumann series step) must be > 0, got {step!r}")
+    params = {n: p for n, p in primary_net.named_parameters() if p.requires_grad}
+    buffers = {n: b.clone() for n, b in primary_net.named_buffers()}
+    (x, y), (xv, yv) = train, val
+    was_training = primary_net.training
+    primary_net.train()
+    try:
+        lv = primary_loss(functional_call(primary_net, (params, buffers), (xv,))[0], yv, gamma)
+        v = torch.autograd.grad(lv, list(params.values()), allow_unused=True)
+        log_t, w = label_net(x, y)
+        ent = batch_entropy(log_t)
+        lt = sum(training_terms(*functional_call(primary_net, (params, buffers), (x,)), y, log_t, w, gamma))
+        g = torch.autograd.grad(lt, list(params.values()), create_graph=True, allow_unused=True)
+        # parameters the training loss does not read drop out of every product; those the primary
+        # loss does not read (the auxiliary head) start at 0 but fill in through H
+        live = [i for i, gi in enumerate(g) if gi is not None and gi.requires_grad]
+        theta = [list(params.values())[i] for i in live]
+        g = [g[i] for i in live]
+        v = [torch.zeros_like(t) if v[i] is None else v[i].detach() for t, i in zip(theta, live)]
+        total, term = list(v), list(v)
+        for _ in range(terms):
+            hv = torch.autograd.grad(g, theta, grad_outputs=term, retain_graph=True, allow_unused=True)
+            term = [t - step * (torch.zeros_like(t) if h is None else h) for t, h in zip(term, hv)]
+            total = [a + t for a, t in zip(total, term)]
+        p = [step * a for a in total]
+        objective = -sum((gi * pi).sum() for gi, pi in zip(g, p)) + entropy * ent
+    finally:
+        primary_net.train(was_training)
+    return MetaLoss(objective, lv.detach(), ent.detach(), None if w is None else w.detach())
