@@ -28,7 +28,9 @@ separate ones (measured in benchmarks/train_speed.py; see the book's performance
 from __future__ import annotations
 
 import copy
+import json
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -37,8 +39,9 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from . import data as data_lib
+from . import train as train_lib
 from .loader import Batch
-from .train import (CHECK_EVERY, RunConfig, RunResult, StepContext, _autocast, _elapsed, _eval_row,
+from .train import (CHECK_EVERY, RunConfig, RunResult, StepContext, _autocast, _elapsed, _eval_row, _plain,
                     diag_schedule, lr_multiplier, make_optimizer, make_splits, package, prepare,
                     training_device, widen)
 
@@ -69,8 +72,13 @@ class _Bundle(nn.Module):
         return torch.stack([widen(t) for t in terms.values()]), correct
 
 
-def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = True) -> list[RunResult]:
-    """Train configurations that differ only in `seed` as one vmapped computation."""
+def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = True,
+                checkpoint: Path | None = None) -> list[RunResult]:
+    """Train configurations that differ only in `seed` as one vmapped computation. With
+    `checkpoint`, the group is resumable as a single run is (`train._train`): every
+    `checkpoint_every` epochs the stacked weights, optimiser, schedule, RNG and every seed's
+    data order, and the history so far are saved atomically, and a group that finds its
+    checkpoint resumes from it (the same seeds: the path is keyed by the group's members)."""
     base = seedless(cfgs[0])
     if any(seedless(c) != base for c in cfgs[1:]):
         raise ValueError("train_group needs configurations that differ only in seed")
@@ -130,8 +138,40 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
     history = [[] for _ in cfgs]
     status, diverged_at, stopped = ["ok"] * S, [None] * S, [None] * S
     last_eval, checked, step, first_step = 0, 0, 0, 0.0
+    resumable = checkpoint is not None and cfg.checkpoint_every > 0
+
+    def snapshot() -> dict:
+        return {"step": step, "params": {k: v.detach() for k, v in params.items()}, "buffers": buffers,
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                "loader_rngs": [p.loader.gen.get_state() for p in preps], "names": names, "buf": buf, "diag": diag,
+                "history": json.loads(json.dumps(history, default=_plain)), "status": status,
+                "diverged_at": diverged_at, "stopped": stopped, "checked": checked, "last_eval": last_eval,
+                "first_step": first_step}
+
+    names = None
+    if resumable and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        with torch.no_grad():
+            for k, v in params.items():
+                v.copy_(state["params"][k])
+            for k, v in buffers.items():
+                v.copy_(state["buffers"][k])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if device.type == "cuda" and state["cuda_rng"]:
+            torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]])
+        for p, rng in zip(preps, state["loader_rngs"]):
+            p.loader.gen.set_state(rng.cpu())
+        step, names, buf, diag, history = state["step"], state["names"], state["buf"], state["diag"], state["history"]
+        status, diverged_at, stopped = state["status"], state["diverged_at"], state["stopped"]
+        checked, last_eval, first_step = state["checked"], state["last_eval"], state["first_step"]
+        ctx.term_names = names
     skeleton.train()
-    bar = tqdm(total=total, desc=f"{cfg.model}/{cfg.method}/{S} seeds", disable=not progress, leave=False)
+    bar = tqdm(total=total, initial=step, desc=f"{cfg.model}/{cfg.method}/{S} seeds", disable=not progress,
+               leave=False)
     t_train = time.perf_counter()
     while step < total and "ok" in status:
         for batches in zip(*(p.loader for p in preps)):
@@ -178,6 +218,9 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
                                                     buf[s, last_eval:step], names,
                                                     {k: (a[s], l[s]) for k, (a, l) in evals.items()}))
                 last_eval = step
+            if resumable and step % steps_per_epoch == 0 and step < total and "ok" in status \
+                    and (step // steps_per_epoch) % cfg.checkpoint_every == 0:
+                train_lib._save_checkpoint(checkpoint, snapshot())
             if step >= total or "ok" not in status:
                 break
     bar.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -406,18 +407,22 @@ def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, prog
                 group = [cfg for cfg in group if records[key_of[id(cfg)]] is None]
             if group:
                 ds = data_lib.load_dataset(group[0].dataset)
+                # a group resumes from the checkpoint of exactly its members
+                ckey = key_of[id(group[0])] if len(group) == 1 else hashlib.sha256(
+                    "|".join(sorted(key_of[id(c)] for c in group)).encode()).hexdigest()
+                ckpt = store.checkpoint_path(ckey) if store is not None else None
                 if len(group) == 1:
-                    ckpt = store.checkpoint_path(key_of[id(group[0])]) if store is not None else None
                     trained = [_train(group[0], ds, progress and not desc, ckpt)]
                 else:
                     from .multiseed import train_group
-                    trained = train_group(group, ds, progress and not desc)
+                    trained = train_group(group, ds, progress and not desc, ckpt)
                 for cfg, result in zip(group, trained):
                     result.key = key_of[id(cfg)]
                     if store is not None:
                         store.put(result.key, result.to_record())
-                        store.checkpoint_path(result.key).unlink(missing_ok=True)
                     fresh[result.key] = result
+                if ckpt is not None:
+                    ckpt.unlink(missing_ok=True)
         bar.update(len(records) if store is not None else len(group))
     bar.close()
     return [r if r is not None else fresh[k] for r, k in zip(results, keys)]

@@ -256,6 +256,26 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_numbers(tmp_path, m
 
 
 @needs_cifar10
+def test_a_seed_group_killed_after_a_checkpoint_resumes_to_the_same_numbers(tmp_path, monkeypatch):
+    """The multi-seed engine (vmap, the default on CUDA) checkpoints the whole group."""
+    from aux_core.train import run_all
+    cfgs = [tiny(model="resnet_ds", method="ds", augment="crop_flip", train_per_class=2, batch_size=10, steps=None,
+                 epochs=3, seed=s) for s in (0, 1)]
+    calm = run_all(cfgs, cache=ResultsCache(tmp_path / "calm"), progress=False, engine="vmap")
+    assert {r.metrics["engine"] for r in calm} == {"vmap"}
+    restore = _crash_after_checkpoints(monkeypatch, 2)
+    chaos = ResultsCache(tmp_path / "chaos")
+    with pytest.raises(Killed):
+        run_all(cfgs, cache=chaos, progress=False, engine="vmap")
+    assert len(list(chaos.root.glob("checkpoints/*.pt"))) == 1 and chaos.keys() == []
+    restore()
+    resumed = run_all(cfgs, cache=chaos, progress=False, engine="vmap")
+    for a, b in zip(calm, resumed):
+        _same_numbers(a, b)
+    assert list(chaos.root.glob("checkpoints/*.pt")) == []
+
+
+@needs_cifar10
 def test_a_sigkilled_run_resumes_from_its_checkpoint(tmp_path):
     """A real SIGKILL of a training process, then the same run again: same numbers."""
     import signal
