@@ -96,3 +96,20 @@ def test_ledger_on_the_committed_h100_runs():
     assert mx["ours"] == pytest.approx(100 * (w.mean() - m.mean())) and mx["verdict"] == "reproduced"
     assert ledger.filter(like="human", axis=0)["verdict"].eq("not measured").all()
     assert np.isnan(ledger.filter(like="80.2%", axis=0)["ours"]).all()   # no CIFAR100-20 here
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--profile", "huge"], "invalid choice: 'huge'"),
+    (["--seeds", "-1"], "--seeds must be >= 0, got -1"),
+    (["--seeds", "4"], "--seeds must be at most 3"),
+    (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["--workers", "two"], "--workers must be an integer, got 'two'"),
+    (["--grids", "main,tabel12"], r"unknown grid\(s\) \['tabel12'\]; available: all, main, resnet"),
+])
+def test_the_cli_refuses_bad_arguments_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUX_CORE_RESULTS", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_:
+        W.main(argv)
+    assert exit_.value.code == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []

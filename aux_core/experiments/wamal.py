@@ -491,22 +491,39 @@ def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes
 
 def main(argv=None) -> None:
     import argparse
+
+    from ..profiles import PROFILES
+
+    def count(low, what):
+        def parse(text):
+            try:
+                value = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
+            if not low <= value:
+                raise argparse.ArgumentTypeError(f"{what} must be >= {low}, got {value}")
+            return value
+        return parse
+
     ap = argparse.ArgumentParser(description="Train the WAMAL chapter's grids into the results cache.")
-    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--profile", default="cpu", choices=list(PROFILES))
     ap.add_argument("--grids", default="all", help=f"comma-separated, of: all, {', '.join(chapter_grids('smoke'))}")
-    ap.add_argument("--seeds", type=int, default=0, help="number of seeds (0: the profile's)")
-    ap.add_argument("--epochs", type=int, default=None, help="training length (default: the profile's cap)")
-    ap.add_argument("--workers", type=int, default=1, help="processes sharing the device and the cache")
+    ap.add_argument("--seeds", type=count(0, "--seeds"), default=0,
+                    help=f"number of the paper's seeds, at most {len(PAPER_SEEDS)} (0: the profile's)")
+    ap.add_argument("--epochs", type=count(1, "--epochs"), default=None, help="training length (default: the profile's cap)")
+    ap.add_argument("--workers", type=count(1, "--workers"), default=1, help="processes sharing the device and the cache")
     args = ap.parse_args(argv)
+    if args.seeds > len(PAPER_SEEDS):
+        ap.error(f"--seeds must be at most {len(PAPER_SEEDS)} (the paper's seeds {list(PAPER_SEEDS)}), got {args.seeds}")
+    names = None if args.grids == "all" else args.grids.split(",")
+    known = list(chapter_grids("smoke"))
+    unknown = sorted(set(names or []) - set(known))
+    if unknown:
+        ap.error(f"unknown grid(s) {unknown}; available: all, {', '.join(known)}")
     seeds = list(PAPER_SEEDS[:args.seeds]) if args.seeds else None
     grids = chapter_grids(args.profile, seeds, **({"epochs": args.epochs} if args.epochs else {}))
-    names = list(grids) if args.grids == "all" else args.grids.split(",")
-    unknown = sorted(set(names) - set(grids))
-    if unknown:
-        raise SystemExit(f"unknown grid(s) {unknown}; available: all, {', '.join(grids)}")
     from ..sweep import run_sweep
-    run_sweep([c for n in names for c in grids[n]["config"]], executor="local", workers=args.workers)
-
+    run_sweep([c for n in (names or grids) for c in grids[n]["config"]], executor="local", workers=args.workers)
 
 
 # ----------------------------------------------------------------------------- smoke caps
