@@ -247,11 +247,12 @@ def welch_table(runs: pd.DataFrame, pairs=PAIRS, label: str = "method", metric: 
 def main_table(runs: pd.DataFrame, paper_dataset: str = "CIFAR-100-20") -> pd.DataFrame:
     """Table 1's comparison for our runs (per backbone and method: mean ± std, 95% CI) with
     the paper's nearest row beside it: VGG16 on `paper_dataset` (the from-scratch protocol),
-    and for ResNet50 the paper's CIFAR-10 row (fine-tuned from ImageNet, which ours is not)."""
+    and for a ResNet the paper's ResNet50 CIFAR-10 row (fine-tuned from ImageNet, which ours is not)."""
     acc = accuracy_table(runs, by=("backbone", "method"))
     ref = reference.load("wamal")
     ref = ref[ref["table"] == "Table 1"]
-    where = {"VGG16": (paper_dataset, "VGG16", "from scratch"), "ResNet50": ("CIFAR-10", "ResNet50", "fine-tuned")}
+    resnet = ("CIFAR-10", "ResNet50", "fine-tuned")  # the paper's only ResNet row; ours, any ResNet from scratch
+    where = {"VGG16": (paper_dataset, "VGG16", "from scratch"), "ResNet18": resnet, "ResNet50": resnet}
     rows = []
     for b, m in zip(acc["backbone"], acc["method"]):
         d, row, how = where.get(b, (None, None, ""))
@@ -478,14 +479,17 @@ def chapter_results(profile: str, seeds=None, dataset: str = "CIFAR-10", r_value
 # ----------------------------------------------------------------------------- the whole chapter
 
 def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes) -> dict[str, pd.DataFrame]:
-    """Every grid the chapter's notebooks train, by name (the notebooks build the same cells)."""
+    """Every grid the chapter's notebooks train at their defaults, by name (the notebooks build
+    the same cells; the profile caps the long sweeps as they do)."""
     seeds = list(seeds) if seeds else get_profile(profile).seeds(PAPER_SEEDS)
     return {"main": grid(profile, seeds, dataset=dataset, **changes),
-            "resnet": grid(profile, seeds, backbones=("ResNet50",), dataset=dataset, **changes),
-            "backbones": backbone_grid(profile, seeds, dataset=dataset, **changes),
-            "ranges": range_grid(profile, seeds, dataset=dataset, **changes),
+            "resnet": grid(profile, seeds, backbones=(scratch_resnet(profile) or "ResNet50",), dataset=dataset,
+                           **changes),
+            "backbones": backbone_grid(profile, seeds, sized(profile, "backbones", BACKBONES), dataset=dataset, **changes),
+            "ranges": range_grid(profile, seeds, sized(profile, "r_values", R_GRID), dataset=dataset, **changes),
             "weight_norm": weight_norm_grid(profile, seeds, dataset=dataset, **changes),
-            "optimizers": optimizer_grid(profile, seeds, dataset=dataset, **changes),
+            "optimizers": optimizer_grid(profile, seeds, sized(profile, "adam_lrs", ADAM_LRS), dataset=dataset,
+                                         **changes),
             "aux_set": aux_set_grid(profile, seeds, dataset=dataset, **changes)}
 
 
@@ -526,19 +530,35 @@ def main(argv=None) -> None:
     run_sweep([c for n in (names or grids) for c in grids[n]["config"]], executor="local", workers=args.workers)
 
 
-# ----------------------------------------------------------------------------- smoke caps
+# ----------------------------------------------------------------------------- profile caps
 
-SMOKE = {"r_values": (0.0, 5.0, 40.0), "adam_lrs": (6.25e-4,), "backbones": ("VGG16",)}
+# The long sweeps at the small profiles: smoke (CI) keeps a few values, cpu (the book on two
+# CPU cores, where a WAMAL run takes about 2.5 minutes) every r but four of Adam's eleven
+# learning rates (the paper's best, 3.125e-4, among them) and the two cheaper backbones of
+# Table 12; gpu and paper run everything.
+CAPS = {"smoke": {"r_values": (0.0, 5.0, 40.0), "adam_lrs": (6.25e-4,), "backbones": ("VGG16",)},
+        "cpu": {"adam_lrs": (5e-5, 3.125e-4, 1.25e-3, 1e-2), "backbones": ("ResNet18", "VGG16")}}
+AXES = ("r_values", "adam_lrs", "backbones")
+# Table 1's CIFAR-10 row is a ResNet50 (fine-tuned there, from scratch here); at cpu the
+# from-scratch ResNet is a ResNet18 (a ResNet50 run costs 5 VGG16 runs on two cores)
+SCRATCH_RESNET = {"smoke": None, "cpu": "ResNet18"}
 
 
 def sized(profile: str, name: str, values) -> tuple:
-    """A grid axis at a profile: the smoke profile (CI) keeps a few values of the long sweeps
-    (r, Adam's learning rates, the backbone pairs); every other profile runs them all."""
+    """A grid axis at a profile: the values that profile's cap keeps (the first value where
+    none of them is asked for), or all of them where it has no cap."""
     get_profile(profile)
-    if name not in SMOKE:
-        raise ValueError(f"unknown grid axis {name!r}; available: {', '.join(SMOKE)}")
+    if name not in AXES:
+        raise ValueError(f"unknown grid axis {name!r}; available: {', '.join(AXES)}")
     values = tuple(values)
-    return tuple(v for v in values if v in SMOKE[name]) or values[:1] if profile == "smoke" else values
+    cap = CAPS.get(profile, {}).get(name)
+    return values if cap is None else (tuple(v for v in values if v in cap) or values[:1])
+
+
+def scratch_resnet(profile: str) -> str | None:
+    """The backbone of the from-scratch ResNet row of Table 1 at a profile (None: not run)."""
+    get_profile(profile)
+    return SCRATCH_RESNET.get(profile, "ResNet50")
 
 
 # ----------------------------------------------------------------------------- GPU-scale results
