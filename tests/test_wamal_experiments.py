@@ -102,6 +102,12 @@ def test_ledger_on_the_committed_h100_runs():
     w, m = (main[main["method"] == k]["test_acc"] for k in ("WAMAL", "MAXL"))
     assert mx["ours"] == pytest.approx(100 * (w.mean() - m.mean())) and mx["verdict"] == "reproduced"
     assert ledger.filter(like="human", axis=0)["verdict"].eq("not measured").all()
+    peak = ledger.filter(like="peaks at r = 5", axis=0).iloc[0]
+    rg = runs[(runs["grid"] == "ranges") & (runs["status"] == "ok")]
+    by_r = rg.groupby("r")["test_acc"].mean()
+    runner = by_r.drop(5.0).idxmax()
+    assert f"ours: r={runner:g}" in peak.name and "Table 13: r=2.5" in peak.name
+    assert peak["ours"] == pytest.approx(100 * (by_r[5.0] - by_r[runner])) and peak["paper"] == pytest.approx(0.86)
     assert np.isnan(ledger.filter(like="80.2%", axis=0)["ours"]).all()   # no CIFAR100-20 here
 
 
