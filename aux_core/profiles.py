@@ -33,6 +33,14 @@ class Profile:
         return paper_steps if self.max_steps is None else min(paper_steps, self.max_steps)
 
     def seeds(self, paper_seeds: Sequence[int]) -> list[int]:
+        """The first `max_seeds` of `paper_seeds` (a notebook's `seeds` parameter: checked here,
+        where every notebook reads it, so a wrong one fails before any training)."""
+        from .checks import is_int
+        if isinstance(paper_seeds, (str, bytes)) or not isinstance(paper_seeds, Sequence) or not paper_seeds:
+            raise ValueError(f"seeds must be a non-empty list of integers >= 0, e.g. [0, 1, 2]; got {paper_seeds!r}")
+        bad = [s for s in paper_seeds if not (is_int(s) and s >= 0)]
+        if bad or len(set(paper_seeds)) != len(paper_seeds):
+            raise ValueError(f"seeds must be distinct integers >= 0, e.g. [0, 1, 2]; got {list(paper_seeds)!r}")
         return list(paper_seeds if self.max_seeds is None else paper_seeds[: self.max_seeds])
 
     def data(self) -> dict:

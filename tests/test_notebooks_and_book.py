@@ -70,6 +70,7 @@ def test_lion_dg_bad_dataset_fails_before_training(tmp_path, monkeypatch):
     ("dks/ablation", {"cifar100": "imagenet"}, "cifar100 must be 'auto' or one of"),
     ("wamal/main_table", {"dataset": "MNIST"}, "unknown WAMAL dataset 'MNIST'; available: CIFAR-10, CIFAR-100-20, SVHN"),
     ("wamal/range", {"r_values": [-1.0]}, "r must be a number >= 0"),
+    ("wamal/cost", {"seeds": 3}, "seeds must be a non-empty list of integers >= 0"),
     ("wamal/backbones", {"backbones": ["VGG19"]}, "unknown WAMAL backbone 'VGG19'; available: VGG16, ResNet18, ResNet50"),
 ])
 def test_bad_chapter_parameters_fail_before_training(tmp_path, monkeypatch, nb, params, match):
@@ -91,3 +92,11 @@ def test_chapter_timings_merge_per_notebook_with_provenance(tmp_path):
     assert path.name.startswith("book-cpu-") and record["total_s"] == 7.0
     assert record["notebooks"]["a/x.ipynb"]["runs_trained"] == 0 and record["notebooks"]["b/y.ipynb"]["seconds"] == 5.0
     assert {"git_commit", "device", "measured_utc"} <= set(record["notebooks"]["b/y.ipynb"])
+
+
+@pytest.mark.parametrize("seeds", [3, "012", [], [0, -1], [1, 1], [0.5]])
+def test_a_bad_seeds_parameter_names_the_expected_form(seeds):
+    from aux_core.profiles import get_profile
+    with pytest.raises(ValueError, match=r"seeds must be (a non-empty list of|distinct) integers >= 0, e.g. \[0, 1, 2\]"):
+        get_profile("cpu").seeds(seeds)
+    assert get_profile("cpu").seeds([5, 6, 7, 8]) == [5, 6, 7] and get_profile("paper").seeds(range(4)) == [0, 1, 2, 3]
