@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[book] FAILED {name}: {type(err).__name__}: {str(err).strip().splitlines()[-1][:500]}", file=sys.stderr)
             return 1
         print(f"[book] {name} done in {timings[name]:.0f} s", flush=True)
-    if timings:
-        record_timings(args.profile, timings, trained)
+        # after each notebook, so a book run killed hours in keeps the timings it measured
+        record_timings(args.profile, {name: timings[name]}, {name: trained[name]})
     if not args.no_build:
         missing = [p for p in notebooks() if not (CHAPTERS / p.relative_to(NOTEBOOKS)).exists()]
         if missing:
