@@ -236,6 +236,7 @@ def _tiny_run(**changes):
 @pytest.mark.parametrize("model, method, options", [
     ("vgg16", "wamal", {}),                                            # the paper's setup, 3 steps
     ("resnet_ds", "maxl", {}),
+    ("resnet50_tv", "wamal", {}),                                      # Table 1's fine-tuning net (random init here)
     ("resnet_ds", "wamal", {"second_order": False, "weight_norm": True, "primary_head": "linear"}),
 ])
 def test_short_real_runs_finish_with_finite_metrics(model, method, options):

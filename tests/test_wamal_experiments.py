@@ -46,11 +46,28 @@ def test_protocol_follows_table_18_and_section_5_2():
     ({"method": "Single Task", "aux_set": True}, "apply to MAXL, WAMAL, AuxiLearn"),
     ({"method": "Single Task", "aux_set": False}, "apply to MAXL, WAMAL, AuxiLearn"),
     ({"epochs": 0}, "epochs must be an integer >= 1"),
+    ({"backbone": "VGG16", "pretrained": True}, "unknown WAMAL fine-tuning backbone 'VGG16'; available: ResNet50, ViT-B/16"),
     ({"method_options": {"r": -1.0}}, "r must be a number >= 0"),
 ])
 def test_bad_protocol_parameters_fail_with_the_allowed_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         W.protocol("cpu", **kwargs)
+
+
+@needs_cifar10
+def test_fine_tuning_follows_table_17(monkeypatch, tmp_path):
+    """ImageNet-pretrained ResNet50 on CIFAR-10: 75 epochs (StepLR at 50), batch 256, both
+    networks pretrained. The weights are not offline here, so their file check is stubbed
+    (making the config only checks the file; nothing is loaded on the meta device)."""
+    from aux_core.models import pretrained
+    monkeypatch.setattr(pretrained, "locate_weights", lambda url, root=None: tmp_path / "w.pth")
+    cfg = W.protocol("paper", "WAMAL", "ResNet50", pretrained=True)
+    assert (cfg.model, cfg.model_options, cfg.epochs, cfg.step_size, cfg.batch_size) == (
+        "resnet50_tv", {"pretrained": True}, 75, 50, 256)
+    assert cfg.method_options["meta_lr"] == 1e-2 and "label_model" not in cfg.method_options
+    assert W.protocol("cpu", "WAMAL", "ResNet50", pretrained=True).epochs == 3
+    cells = W.finetune_grid("cpu", [0])
+    assert list(cells["backbone"].unique()) == ["ResNet50 (ImageNet)"] and len(cells) == 3
 
 
 def test_missing_dataset_names_the_fix(monkeypatch):
@@ -118,6 +135,7 @@ def test_ledger_on_the_committed_h100_runs():
     (["--epochs", "0"], "--epochs must be >= 1, got 0"),
     (["--workers", "two"], "--workers must be an integer, got 'two'"),
     (["--grids", "main,tabel12"], r"unknown grid\(s\) \['tabel12'\]; available: all, main, resnet"),
+    (["--grids", "finetune"], r"pretrained weights not found at .*resnet50-11ad3fa6\.pth"),  # none offline
 ])
 def test_the_cli_refuses_bad_arguments_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("AUX_CORE_RESULTS", str(tmp_path))

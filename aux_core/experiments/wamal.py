@@ -29,11 +29,16 @@ from ..train import RunConfig, make_splits
 from .common import direction_verdict, run_cells
 
 BACKBONES = {"VGG16": "vgg16", "ResNet18": "resnet18", "ResNet50": "resnet50"}
+# Table 1's fine-tuning rows: torchvision's ImageNet-pretrained networks (Table 17: 75 epochs;
+# CIFAR-10 at 32 px, batch 256). Their weights live in <data dir>/weights (aux_core.models.pretrained).
+FINETUNED = {"ResNet50": "resnet50_tv", "ViT-B/16": "vit_b16"}
+FINETUNE_EPOCHS = 75
+FINETUNE_BATCH = {"CIFAR-10": 256}  # Table 17 (CUB-200, Pets, Food-101 at 224 px: 64; not offline here)
 METHODS = {"Single Task": "single_task", "Human": "human_aux", "MAXL": "maxl", "WAMAL": "wamal",
            "AuxiLearn": "auxilearn"}
 META = ("MAXL", "WAMAL", "AuxiLearn")  # the methods with a label(-weight) network
 DATASETS = {"CIFAR-10": "cifar10", "CIFAR-100-20": "cifar100-20", "SVHN": "svhn"}
-LABEL_LR = {"VGG16": 1e-3, "ResNet18": 1e-3, "ResNet50": 1e-2}  # Section 5.2 (ResNet18: Table 18's default)
+LABEL_LR = {"VGG16": 1e-3, "ResNet18": 1e-3, "ResNet50": 1e-2, "ViT-B/16": 1e-3}  # Section 5.2 (ResNet18: Table 18's default)
 PAPER_SEEDS = (0, 1, 2)           # Tables 6-11: n = 3
 PAPER_EPOCHS = 200
 PAPER_STEP = 50                   # StepLR period (epochs) of both optimisers
@@ -56,25 +61,30 @@ def run_dataset(dataset: str) -> str:
     return name
 
 
-def step_size_for(epochs: int) -> int:
-    """Table 18's StepLR period (50 of 200 epochs) at the same share of a shorter run."""
-    return max(1, round(PAPER_STEP * epochs / PAPER_EPOCHS))
+def step_size_for(epochs: int, paper_epochs: int = PAPER_EPOCHS) -> int:
+    """Table 18's StepLR period (50 epochs of the paper's 200, or of 75 when fine-tuning) at
+    the same share of a shorter run."""
+    return max(1, round(PAPER_STEP * epochs / paper_epochs))
 
 
 def protocol(profile: str, method: str = "WAMAL", backbone: str = "VGG16", label_backbone: str | None = None,
              dataset: str = "CIFAR-10", optimizer: str = "sgd", lr: float = 0.01, aux_set: bool | None = None,
-             epochs: int | None = None, method_options: dict | None = None, **changes) -> RunConfig:
+             epochs: int | None = None, method_options: dict | None = None, pretrained: bool = False,
+             **changes) -> RunConfig:
     """One run of the paper's protocol at a profile's size. `method` is one of METHODS' labels,
     `backbone` the primary network and `label_backbone` the label-weight network's (Table 12;
     None: the same), `optimizer` "sgd" or "adam" (Table 15: Adam is AdamW with weight decay 0),
     `aux_set` the 10% auxiliary set of Tables 3-5 (held out of the primary pass; None: the
     method's default, which is on for AuxiLearn only), `epochs` a length other than the
-    profile's cap of the paper's 200 (the StepLR period follows)."""
+    profile's cap of the paper's 200 (the StepLR period follows). `pretrained`: fine-tune
+    torchvision's ImageNet weights (FINETUNED backbones, both networks; 75 epochs, Table 17's batch)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+    models = FINETUNED if pretrained else BACKBONES
     for b in (backbone, label_backbone or backbone):
-        if b not in BACKBONES:
-            raise ValueError(f"unknown WAMAL backbone {b!r}; available: {', '.join(BACKBONES)}")
+        if b not in models:
+            raise ValueError(f"unknown WAMAL {'fine-tuning ' if pretrained else ''}backbone {b!r}; "
+                             f"available: {', '.join(models)}")
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     meta = method in META
@@ -85,19 +95,28 @@ def protocol(profile: str, method: str = "WAMAL", backbone: str = "VGG16", label
     p = get_profile(profile)
     if epochs is not None and not (isinstance(epochs, int) and epochs >= 1):
         raise ValueError(f"epochs must be an integer >= 1 (or None: the profile's cap), got {epochs!r}")
-    epochs = epochs or p.epochs(PAPER_EPOCHS)
+    paper_epochs = FINETUNE_EPOCHS if pretrained else PAPER_EPOCHS
+    epochs = epochs or p.epochs(paper_epochs)
+    step = step_size_for(epochs, paper_epochs)
     options = dict(method_options or {})
     if meta:
         label = label_backbone or backbone
-        options = {"meta_lr": LABEL_LR[label], "meta_step_size": step_size_for(epochs),
-                   **({"label_model": BACKBONES[label]} if label_backbone else {}),
+        options = {"meta_lr": LABEL_LR[label], "meta_step_size": step,
+                   **({"label_model": models[label]} if label_backbone else {}),
                    "aux_set": aux_set, **options}
     defaults = option_defaults(METHODS[method])  # options at their default are left out: same key, same run
     options = {k: v for k, v in options.items() if k not in defaults or defaults[k] != v}
-    cfg = dict(dataset=run_dataset(dataset), augment="crop_flip", model=BACKBONES[backbone], method=METHODS[method],
+    if pretrained and dataset not in FINETUNE_BATCH:
+        raise ValueError(f"fine-tuning runs on {', '.join(FINETUNE_BATCH)} here, not {dataset!r}")
+    batch = FINETUNE_BATCH[dataset] if pretrained else 100
+    if p.train_per_class is not None and p.train_per_class * 10 < batch:
+        batch = 100  # a profile's subset smaller than one of Table 17's batches (smoke: 200 images)
+    cfg = dict(dataset=run_dataset(dataset), augment="crop_flip", model=models[backbone],
+               model_options={"pretrained": True} if pretrained else {}, method=METHODS[method],
                method_options=options, optimizer="sgd" if optimizer == "sgd" else "adamw", lr=lr, momentum=0.0,
-               weight_decay=0.0, schedule="step", step_size=step_size_for(epochs), gamma=0.5, epochs=epochs,
-               batch_size=100, val_fraction=0.1 if aux_set else 0.0, seed=PAPER_SEEDS[0], **p.data())
+               weight_decay=0.0, schedule="step", step_size=step, gamma=0.5, epochs=epochs,
+               batch_size=batch, val_fraction=0.1 if aux_set else 0.0,
+               seed=PAPER_SEEDS[0], **p.data())
     cfg.update(changes)
     return RunConfig(**cfg)
 
@@ -127,6 +146,22 @@ def backbone_grid(profile: str, seeds, backbones=tuple(BACKBONES), dataset="CIFA
                                dataset=dataset, seed=seed, **changes)
                 rows.append({"label_backbone": label, "backbone": primary, "seed": seed, "config": cfg})
     return pd.DataFrame(rows).assign(dataset=dataset, method="WAMAL")
+
+
+def finetune_grid(profile: str, seeds, methods=("Single Task", "MAXL", "WAMAL"), backbones=("ResNet50",),
+                  dataset="CIFAR-10", **changes) -> pd.DataFrame:
+    """Table 1's fine-tuning row that can run here: ImageNet-pretrained ResNet50 on CIFAR-10
+    (needs torchvision's weights file in <data dir>/weights; making the configs checks it)."""
+    rows = [{"dataset": dataset, "backbone": f"{b} (ImageNet)", "method": m, "seed": seed,
+             "config": protocol(profile, m, b, dataset=dataset, seed=seed, pretrained=True, **changes)}
+            for b in backbones for m in methods for seed in seeds]
+    return pd.DataFrame(rows)
+
+
+def finetune_ready(backbone: str = "ResNet50") -> bool:
+    """Whether the pretrained weights of a fine-tuning backbone are in the data directory."""
+    from ..models.pretrained import WEIGHTS, weights_path
+    return weights_path(WEIGHTS[FINETUNED[backbone]].url).exists()
 
 
 def range_grid(profile: str, seeds, r_values=R_GRID, dataset="CIFAR-10", **changes) -> pd.DataFrame:
@@ -247,12 +282,14 @@ def welch_table(runs: pd.DataFrame, pairs=PAIRS, label: str = "method", metric: 
 def main_table(runs: pd.DataFrame, paper_dataset: str = "CIFAR-100-20") -> pd.DataFrame:
     """Table 1's comparison for our runs (per backbone and method: mean ± std, 95% CI) with
     the paper's nearest row beside it: VGG16 on `paper_dataset` (the from-scratch protocol),
-    and for a ResNet the paper's ResNet50 CIFAR-10 row (fine-tuned from ImageNet, which ours is not)."""
+    and for a ResNet the paper's ResNet50 CIFAR-10 row (fine-tuned from ImageNet, as our
+    "ResNet50 (ImageNet)" runs are and our from-scratch ResNets are not)."""
     acc = accuracy_table(runs, by=("backbone", "method"))
     ref = reference.load("wamal")
     ref = ref[ref["table"] == "Table 1"]
     resnet = ("CIFAR-10", "ResNet50", "fine-tuned")  # the paper's only ResNet row; ours, any ResNet from scratch
-    where = {"VGG16": (paper_dataset, "VGG16", "from scratch"), "ResNet18": resnet, "ResNet50": resnet}
+    where = {"VGG16": (paper_dataset, "VGG16", "from scratch"), "ResNet18": resnet, "ResNet50": resnet,
+             "ResNet50 (ImageNet)": resnet}
     rows = []
     for b, m in zip(acc["backbone"], acc["method"]):
         d, row, how = where.get(b, (None, None, ""))
@@ -517,7 +554,8 @@ def main(argv=None) -> None:
 
     ap = argparse.ArgumentParser(description="Train the WAMAL chapter's grids into the results cache.")
     ap.add_argument("--profile", default="cpu", choices=list(PROFILES))
-    ap.add_argument("--grids", default="all", help=f"comma-separated, of: all, {', '.join(chapter_grids('smoke'))}")
+    ap.add_argument("--grids", default="all", help=f"comma-separated, of: all, {', '.join(chapter_grids('smoke'))}, "
+                    "finetune (ImageNet-pretrained ResNet50 on CIFAR-10: needs torchvision's weights, not in 'all')")
     ap.add_argument("--seeds", type=count(0, "--seeds"), default=0,
                     help=f"number of the paper's seeds, at most {len(PAPER_SEEDS)} (0: the profile's)")
     ap.add_argument("--epochs", type=count(1, "--epochs"), default=None, help="training length (default: the profile's cap)")
@@ -526,12 +564,18 @@ def main(argv=None) -> None:
     if args.seeds > len(PAPER_SEEDS):
         ap.error(f"--seeds must be at most {len(PAPER_SEEDS)} (the paper's seeds {list(PAPER_SEEDS)}), got {args.seeds}")
     names = None if args.grids == "all" else args.grids.split(",")
-    known = list(chapter_grids("smoke"))
+    known = [*chapter_grids("smoke"), "finetune"]
     unknown = sorted(set(names or []) - set(known))
     if unknown:
         ap.error(f"unknown grid(s) {unknown}; available: all, {', '.join(known)}")
     seeds = list(PAPER_SEEDS[:args.seeds]) if args.seeds else None
-    grids = chapter_grids(args.profile, seeds, **({"epochs": args.epochs} if args.epochs else {}))
+    changes = {"epochs": args.epochs} if args.epochs else {}
+    grids = chapter_grids(args.profile, seeds, **changes)
+    if "finetune" in (names or []):
+        try:
+            grids["finetune"] = finetune_grid(args.profile, seeds or get_profile(args.profile).seeds(PAPER_SEEDS), **changes)
+        except data_lib.DataError as err:
+            ap.error(str(err))
     from ..sweep import run_sweep
     run_sweep([c for n in (names or grids) for c in grids[n]["config"]], executor="local", workers=args.workers)
 

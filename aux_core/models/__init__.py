@@ -14,6 +14,7 @@ from .cnn import CNN
 from .densenet import DenseNetDS
 from .mlp import MLP
 from .mobilenet import MobileNet
+from .pretrained import TorchvisionResNet50, TorchvisionViTB16
 from .resnet import CifarResNet, OnPathResNet
 from .resnet_tv import ImageNetStyleResNet
 from .vgg import VGG
@@ -52,6 +53,9 @@ register("mobilenet", MobileNet)
 register("vgg16", VGG)
 register("resnet18", functools.partial(ImageNetStyleResNet, block="basic", blocks=(2, 2, 2, 2)))
 register("resnet50", functools.partial(ImageNetStyleResNet, block="bottleneck", blocks=(3, 4, 6, 3)))
+# ...and its fine-tuning rows: torchvision's own ResNet-50 and ViT-B/16, `pretrained=True` for ImageNet weights
+register("resnet50_tv", TorchvisionResNet50)
+register("vit_b16", TorchvisionViTB16)
 
 
 def list_models() -> list[str]:
