@@ -75,6 +75,16 @@ def load_pretrained(module: nn.Module, url: str, root: Path | None = None, skip:
         raise ValueError(f"{path} does not fit {type(module).__name__}: missing {missing[:4]}, unexpected {unexpected[:4]}")
 
 
+def headless(name: str, builder, classifier: str, pretrained: bool) -> nn.Module:
+    """torchvision's network from `builder`, with ImageNet weights where asked, and its
+    classifier (attribute `classifier`) replaced by the identity: the tap model adds its own."""
+    net = builder(weights=None)
+    if pretrained:
+        load_pretrained(net, WEIGHTS[name].url, skip=f"{classifier}.")
+    setattr(net, classifier, nn.Identity())
+    return net
+
+
 class TorchvisionResNet50(TapModel):
     """torchvision's ResNet-50 (7x7 stride-2 stem and max-pool, as pretrained), taps after
     layers 1-3, a 2048-d feature. A 32 px image reaches layer 4 at 1x1, as in the paper's
@@ -82,10 +92,7 @@ class TorchvisionResNet50(TapModel):
 
     def __init__(self, num_classes: int, pretrained: bool = False):
         super().__init__()
-        self.net = torchvision.models.resnet50(weights=None)
-        if pretrained:
-            load_pretrained(self.net, WEIGHTS["resnet50_tv"].url, skip="fc.")
-        self.net.fc = nn.Identity()
+        self.net = headless("resnet50_tv", torchvision.models.resnet50, "fc", pretrained)
         self.tap_names = ("layer1", "layer2", "layer3")
         self.num_features = 2048
         self.head = nn.Linear(2048, num_classes)
@@ -108,10 +115,7 @@ class TorchvisionViTB16(TapModel):
 
     def __init__(self, num_classes: int, pretrained: bool = False):
         super().__init__()
-        self.net = torchvision.models.vit_b_16(weights=None)
-        if pretrained:
-            load_pretrained(self.net, WEIGHTS["vit_b16"].url, skip="heads.")
-        self.net.heads = nn.Identity()
+        self.net = headless("vit_b16", torchvision.models.vit_b_16, "heads", pretrained)
         self.tap_names = ("block4", "block8")
         self.num_features = self.net.hidden_dim
         self.head = nn.Linear(self.net.hidden_dim, num_classes)
