@@ -1,19 +1,22 @@
-"""The results cache: one JSON record per run, keyed by everything that changes a result.
+"""The local results cache, with the committed results store behind it.
 
-key = sha256(canonical JSON of the config's result-affecting fields, code version, data
-checksum). Records are written to a temporary file in the same folder and renamed into
-place, so a reader sees a whole record or none. Each record carries its provenance and the
-sha256 of its own content (`content_sha256`): a record that fails it (truncated, edited,
-bit rot) is moved aside to `<key>.json.corrupt` and reported as a miss, so it is recomputed
-and never returned. `lock(key)` is an advisory per-key lock (flock, released by the kernel
-when its holder dies, SIGKILL included): processes that would compute the same key take
-turns, and the second finds the first's record instead of training again.
+A lookup reads this machine's cache (one JSON record per key, untracked) and then the store
+(`aux_core.store`, committed); a new record goes into the cache, and into the store too when
+publishing is switched on (AUX_CORE_PUBLISH=1). Keys are `aux_core.records.make_key`: the
+result-affecting config, the data checksum and the numerics version, never the code version.
+
+A record made by an older code version is served (it carries the numerics version of this
+code) unless refreshing is switched on (AUX_CORE_REFRESH=1), when it counts as missing and is
+retrained. Records are written to a temporary file and renamed into place, so a reader sees a
+whole record or none; each carries the sha256 of its own content, and a cache record that
+fails it (truncated, edited) is moved aside to `<key>.json.corrupt` and recomputed.
+`lock(key)` is an advisory per-key lock (flock, released by the kernel when its holder dies,
+SIGKILL included): processes that would compute the same key take turns.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import tempfile
@@ -21,31 +24,35 @@ import warnings
 from pathlib import Path
 
 from . import settings
+from .records import content_hash, is_stale, make_key
+from .store import Store
+
+__all__ = ["ResultsCache", "TrainingRefused", "make_key", "content_hash"]
 
 
-def make_key(config: dict, code_version: str, data_checksum: str) -> str:
-    payload = json.dumps({"config": config, "code": code_version, "data": data_checksum},
-                         sort_keys=True, separators=(",", ":"), default=list)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def content_hash(record: dict) -> str:
-    """sha256 of a record's canonical JSON, without its own `content_sha256` field."""
-    body = {k: v for k, v in record.items() if k != "content_sha256"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True, default=list)
-    return hashlib.sha256(text.encode()).hexdigest()
+class TrainingRefused(LookupError):
+    """A result is missing where training is switched off (AUX_CORE_NO_TRAINING=1: the book build)."""
 
 
 class ResultsCache:
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, store: Store | None | bool = True):
         self.root = Path(root) if root is not None else settings.results_dir() / "cache"
+        self.store = Store() if store is True else (store if isinstance(store, Store) else None)
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
-        """The record stored under `key`, or None: missing, unreadable, foreign (another
-        key) or failing its checksum (then moved aside as `<key>.json.corrupt`)."""
+        """The record of `key` from this cache or the store, or None: missing, unreadable,
+        failing its checksum, or made by an older code version while refreshing."""
+        record = self.local(key)
+        if record is None and self.store is not None:
+            record = self.store.get(key)
+        if record is not None and settings.refresh_stale() and is_stale(record):
+            return None
+        return record
+
+    def local(self, key: str) -> dict | None:
         p = self.path(key)
         try:
             record = json.loads(p.read_text())
@@ -68,11 +75,14 @@ class ResultsCache:
             os.replace(p, p.with_name(p.name + ".corrupt"))
 
     def put(self, key: str, record: dict) -> Path:
+        """Store `record` under `key` here (labelled with the chapter and profile it was made
+        for), and in the store as well when publishing."""
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
-        body = {**{k: v for k, v in record.items() if k != "content_sha256"}, "key": key}
-        text = json.dumps(body, allow_nan=True, default=list)
-        body = json.loads(text)                 # the record as a reader will see it
+        body = {k: v for k, v in record.items() if k != "content_sha256"}
+        body["labels"] = body.get("labels") or settings.labels()
+        body["key"] = key
+        body = json.loads(json.dumps(body, allow_nan=True, default=list))   # the record as a reader will see it
         body["content_sha256"] = content_hash(body)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".json")
         try:
@@ -84,6 +94,11 @@ class ResultsCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if settings.publish() and self.store is not None:
+            report = self.store.add([(str(p), body)])
+            for k, shard, why in report.conflicts:
+                warnings.warn(f"results store: not published, {k[:12]} is stored in {shard} with other numbers ({why})",
+                              stacklevel=2)
         return p
 
     def checkpoint_path(self, key: str) -> Path:
@@ -117,12 +132,13 @@ class ResultsCache:
                 n += 1
         return n
 
-    def get_or_compute(self, key: str, compute) -> tuple[dict, bool]:
+    def get_or_compute(self, key: str, compute, what: str = "an analysis") -> tuple[dict, bool]:
         """(record, cached): the stored record, or `compute()`'s, stored first. For analyses that
         are not training runs (loss landscapes); `compute` returns a JSON-able dict."""
         record = self.get(key)
         if record is not None:
             return record, True
+        refuse_training([what])
         with self.lock(key):
             record = self.get(key)        # another process may have computed it meanwhile
             if record is not None:
@@ -134,5 +150,17 @@ class ResultsCache:
         return self.get(key) is not None
 
     def keys(self) -> list[str]:
+        """The keys of this machine's cache (the store's are `self.store.keys()`)."""
         # a write killed half-way leaves a .tmp-*.json file behind: never a result
         return sorted(p.stem for p in self.root.glob("*/*.json") if not p.name.startswith("."))
+
+
+def refuse_training(missing: list[str]) -> None:
+    """Raise TrainingRefused, naming what is missing, where training is switched off."""
+    if missing and not settings.training_allowed():
+        shown = "; ".join(missing[:5]) + (f"; and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise TrainingRefused(
+            f"{len(missing)} result(s) are in neither the results store nor the local cache, and training is "
+            f"switched off ({settings.NO_TRAINING_ENV}=1): {shown}. Train them with this notebook at the same "
+            f"profile (unset {settings.NO_TRAINING_ENV}), or build the book at a profile the store holds "
+            "(`python -m aux_core.store summary`).")

@@ -336,7 +336,8 @@ def _load_bundle_source(bundle: str, root: Path, download: bool) -> dict:
         f"no data for {bundle!r}. Looked in:\n  bundle {bpath} (not found)\n"
         f"  torchvision files in {folder}: missing {', '.join(f.name for f in missing)}\n"
         f"Fix: put {bpath.name} in {root}, or point {settings.DATA_ENV} at a folder that has it "
-        f"(e.g. {settings.DATA_ENV}=../shared/data in this workplace), or set {settings.DOWNLOAD_ENV}=1 / "
+        f"(an absolute path, or one relative to the repository root {settings.REPO_ROOT}; e.g. "
+        f"{settings.DATA_ENV}=$PWD/../shared/data), or set {settings.DOWNLOAD_ENV}=1 / "
         f"pass download=True to download with torchvision (needs internet)."
         + ("" if not download else " (download was allowed but did not produce the files)"))
 

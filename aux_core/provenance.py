@@ -1,4 +1,7 @@
-"""Where a result came from: code version, commit, device, library versions, data checksum."""
+"""Where a result came from: code version, commit, device, library versions, data checksum.
+
+The code version is provenance only (a record made by older code is still found, and labelled
+as such); what keys a record is its config, its data and `records.NUMERICS_VERSION`."""
 from __future__ import annotations
 
 import datetime
@@ -12,8 +15,8 @@ import torch
 
 from .settings import REPO_ROOT
 
-# Source that changes what a training run computes; a change here changes every cache key.
-# The book driver, cache, statistics and reference data are deliberately not in the list.
+# Source that changes what a training run computes: its hash says which code made a record.
+# The book driver, cache, store, statistics and reference data are deliberately not in the list.
 RESULT_AFFECTING = ("data.py", "loader.py", "train.py", "multiseed.py", "models", "methods", "analysis")
 
 
@@ -60,13 +63,23 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.lru_cache(maxsize=None)
+def library_versions() -> dict:
+    import numpy
+    import torchvision
+    return {"torchvision": torchvision.__version__, "numpy": numpy.__version__}
+
+
 def collect(device: torch.device, data_checksum: str, data_source: str) -> dict:
+    from .records import NUMERICS_VERSION
     return {
         "code_version": code_version(),
+        "numerics_version": NUMERICS_VERSION,
         "git_commit": git_commit(),
         "device": device_name(device),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
+        **library_versions(),
         "platform": platform.platform(),
         "data_checksum": data_checksum,
         "data_source": data_source,

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from . import data as data_lib
-from .cache import ResultsCache, make_key
-from .provenance import code_version
+from .cache import ResultsCache, refuse_training
+from .records import run_key
 from .train import RunConfig, RunResult, run_all
 
 
@@ -51,7 +51,7 @@ def expand(base: RunConfig, **axes: Sequence) -> list[RunConfig]:
 
 
 def cache_key(cfg: RunConfig) -> str:
-    return make_key(cfg.key_fields(), code_version(), data_lib.load_dataset(cfg.dataset).checksum)
+    return run_key(cfg.key_fields(), data_lib.load_dataset(cfg.dataset).checksum)
 
 
 def run_sweep(configs: Sequence[RunConfig], executor: str = "local", workers: int = 1,
@@ -67,6 +67,7 @@ def run_sweep(configs: Sequence[RunConfig], executor: str = "local", workers: in
     keys = [cache_key(c) for c in configs]
     missing = {k: c for k, c in zip(keys, configs) if store.get(k) is None}
     if missing:
+        refuse_training([f"{c.model}/{c.method} seed {c.seed}" for c in missing.values()])
         run_executor(list(missing.values()), store, workers, progress)
     out = []
     for k, c in zip(keys, configs):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -33,20 +34,21 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from . import data as data_lib
+from . import settings
 from .analysis import ProbeBatch, run_probes
-from .cache import ResultsCache, make_key
+from .cache import ResultsCache, refuse_training
 from .checks import is_int, is_number
 from .loader import AUGMENTATIONS, DeviceLoader
 from .methods import Batch, Method, apply_init, check_init, create_method, list_init_schemes
 from .models import TapModel, create_model
-from .provenance import code_version, collect
+from .provenance import collect
+from .records import EXECUTION_FIELDS, is_stale, run_key
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "step", "multistep")
 DEVICES = ("auto", "cpu", "cuda")
 CHECK_EVERY = 50           # steps between divergence checks (one host sync each)
 CALIBRATION_SAMPLES = 256  # images handed to data-driven initialisations (LSUV)
-EXECUTION_FIELDS = ("device", "compile", "checkpoint_every")  # change speed, placement or safety, not results
 
 
 @dataclass
@@ -109,7 +111,6 @@ class RunConfig:
 
     def validate(self) -> None:
         """Fail before any work, naming the allowed values."""
-        from .analysis import check_probes
         from .models import list_models, model_options
         from .methods import list_methods
 
@@ -131,16 +132,10 @@ class RunConfig:
         one_of("device", DEVICES)
         unknown = sorted(set(self.model_options) - set(model_options(self.model)))
         check(not unknown, f"model {self.model!r} has no option(s) {unknown}; allowed: {sorted(model_options(self.model))}")
-        method = create_method(self.method, **self.method_options)  # validates the method's options
-        with torch.device("meta"):  # builds no weights: only the model's structure is needed
-            meta_model = create_model(self.model, 10, **self.model_options)
-        if getattr(method, "taps", None) is not None:
-            unknown = [t for t in method.taps if t not in meta_model.tap_names]
-            check(not unknown, f"unknown tap(s) {unknown} for model {self.model!r}; its taps: {list(meta_model.tap_names)}")
-        check_init(self.init, meta_model)
-        check_probes(self.probes, meta_model, self.method)
-        check(not meta_model.taps_are_logits or self.method in ("plain", "ds"),
-              f"model {self.model!r} carries its auxiliary heads on its path; use method 'ds' or 'plain'")
+        # pretrained weights are looked for on disk every time; a structure alone is checked once
+        structure = _check_structure.__wrapped__ if self.model_options.get("pretrained") else _check_structure
+        structure(self.model, json.dumps(self.model_options, sort_keys=True), self.method,
+                  json.dumps(self.method_options, sort_keys=True, default=list), self.init, self.probes)
         for name in ("batch_size", "eval_batch_size", "step_log_every", "convergence_window", "probe_images"):
             check(is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
         for name in ("eval_every", "grad_diag_every", "seed", "data_seed", "step_size", "checkpoint_every"):
@@ -176,6 +171,25 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
+@functools.lru_cache(maxsize=4096)
+def _check_structure(model: str, model_options: str, method_name: str, method_options: str, init: str,
+                     probes: tuple) -> None:
+    """The checks that build the model on the meta device (no weights), once per structure: a
+    grid of a thousand configs differing in seed or learning rate builds each network once."""
+    from .analysis import check_probes
+    method = create_method(method_name, **json.loads(method_options))  # validates the method's options
+    with torch.device("meta"):
+        meta_model = create_model(model, 10, **json.loads(model_options))
+    if getattr(method, "taps", None) is not None:
+        unknown = [t for t in method.taps if t not in meta_model.tap_names]
+        if unknown:
+            raise ValueError(f"unknown tap(s) {unknown} for model {model!r}; its taps: {list(meta_model.tap_names)}")
+    check_init(init, meta_model)
+    check_probes(probes, meta_model, method_name)
+    if meta_model.taps_are_logits and method_name not in ("plain", "ds"):
+        raise ValueError(f"model {model!r} carries its auxiliary heads on its path; use method 'ds' or 'plain'")
+
+
 @dataclass
 class RunResult:
     config: dict                  # RunConfig.to_dict()
@@ -188,18 +202,25 @@ class RunResult:
     diagnostics: pd.DataFrame     # one row per gradient-diagnostic step (may be empty)
     provenance: dict
     key: str = ""
-    cached: bool = False          # True when returned from the results cache
+    cached: bool = False          # True when returned from the results cache or store
+    labels: dict = field(default_factory=dict)   # the chapter and profile it was made for
+
+    @property
+    def stale(self) -> bool:
+        """Made by another version of the result-affecting code (served all the same; see aux_core.records)."""
+        return is_stale({"provenance": self.provenance})
 
     def to_record(self) -> dict:
         frames = {k: getattr(self, k).to_dict(orient="list") for k in ("history", "steps", "diagnostics")}
-        return {"config": self.config, "status": self.status, "metrics": self.metrics,
+        return {"kind": "run", "config": self.config, "status": self.status, "metrics": self.metrics,
                 "provenance": self.provenance, **frames}
 
     @classmethod
     def from_record(cls, record: dict, cached: bool = False) -> "RunResult":
         frames = {k: pd.DataFrame(record[k]) for k in ("history", "steps", "diagnostics")}
         return cls(config=record["config"], status=record["status"], metrics=record["metrics"],
-                   provenance=record["provenance"], key=record.get("key", ""), cached=cached, **frames)
+                   provenance=record["provenance"], key=record.get("key", ""), cached=cached,
+                   labels=record.get("labels") or {}, **frames)
 
 
 @dataclass
@@ -385,13 +406,14 @@ def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, prog
     keys, results, todo = [], [None] * len(configs), {}
     for i, cfg in enumerate(configs):
         ds = data_lib.load_dataset(cfg.dataset)
-        key = make_key(cfg.key_fields(), code_version(), ds.checksum)
+        key = run_key(cfg.key_fields(), ds.checksum)
         keys.append(key)
         if store is not None and (record := store.get(key)) is not None:
             results[i] = RunResult.from_record(record, cached=True)
         else:
             todo.setdefault(key, cfg)
     key_of = {id(cfg): key for key, cfg in todo.items()}
+    refuse_training([f"{c.model}/{c.method} seed {c.seed} on {c.dataset}" for c in todo.values()])
     batches = _engine_batches(list(todo.values()), engine, max_group)
     bar = tqdm(total=len(todo), desc=desc, disable=not (progress and desc and todo))
     fresh = {}
@@ -417,7 +439,7 @@ def run_all(configs: list[RunConfig], *, cache: ResultsCache | bool = True, prog
                     from .multiseed import train_group
                     trained = train_group(group, ds, progress and not desc, ckpt)
                 for cfg, result in zip(group, trained):
-                    result.key = key_of[id(cfg)]
+                    result.key, result.labels = key_of[id(cfg)], settings.labels()
                     if store is not None:
                         store.put(result.key, result.to_record())
                     fresh[result.key] = result

@@ -1,20 +1,31 @@
-"""Shared test settings: real data from the shared folder, a private results cache."""
+"""Shared test settings: real data from the shared folder; a private, empty results cache and
+results store for the whole session, unit tests and nbval's notebook kernels alike (set here,
+at import, so the kernels inherit them), so no test reads or writes the project's own."""
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
+COMMITTED_STORE = REPO / "results" / "store"
 
 if "AUX_CORE_DATA" not in os.environ and (SHARED / "cifar10.npz").exists():
     os.environ["AUX_CORE_DATA"] = str(SHARED)
+_SESSION = Path(tempfile.mkdtemp(prefix="aux-core-tests-"))
+os.environ["AUX_CORE_RESULTS"] = str(_SESSION / "results")
+os.environ["AUX_CORE_STORE"] = str(_SESSION / "store")
+for _switch in ("AUX_CORE_PUBLISH", "AUX_CORE_REFRESH", "AUX_CORE_NO_TRAINING", "AUX_CORE_LABELS"):
+    os.environ.pop(_switch, None)
 
 
 @pytest.fixture(autouse=True)
 def _private_results(tmp_path_factory, monkeypatch):
-    """Unit tests never read or write the project's results cache."""
-    monkeypatch.setenv("AUX_CORE_RESULTS", str(tmp_path_factory.getbasetemp() / "results"))
+    """Each unit test's results go to the session's temporary folder, never to the project's."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("AUX_CORE_RESULTS", str(base / "results"))
+    monkeypatch.setenv("AUX_CORE_STORE", str(base / "store"))
 
 
 def cifar10_available() -> bool:

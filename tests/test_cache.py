@@ -3,19 +3,21 @@ import json
 import os
 
 from aux_core.cache import ResultsCache, make_key
+from aux_core.records import NUMERICS_VERSION
 
 
-def test_key_changes_with_config_code_and_data():
-    base = make_key({"lr": 1e-3, "seed": 0}, "code1", "data1")
-    assert base == make_key({"seed": 0, "lr": 1e-3}, "code1", "data1")  # order-free
-    assert base != make_key({"lr": 3e-3, "seed": 0}, "code1", "data1")
-    assert base != make_key({"lr": 1e-3, "seed": 0}, "code2", "data1")
-    assert base != make_key({"lr": 1e-3, "seed": 0}, "code1", "data2")
+def test_key_changes_with_config_data_and_numerics_version_not_code():
+    base = make_key({"lr": 1e-3, "seed": 0}, "data1")
+    assert base == make_key({"seed": 0, "lr": 1e-3}, "data1")  # order-free
+    assert base != make_key({"lr": 3e-3, "seed": 0}, "data1")
+    assert base != make_key({"lr": 1e-3, "seed": 0}, "data2")
+    assert base != make_key({"lr": 1e-3, "seed": 0}, "data1", numerics=NUMERICS_VERSION + 1)
+    assert make_key.__code__.co_varnames[:3] == ("config", "data_checksum", "numerics")  # no code version
 
 
 def test_put_get_round_trip_and_miss(tmp_path):
     cache = ResultsCache(tmp_path)
-    key = make_key({"a": 1}, "c", "d")
+    key = make_key({"a": 1}, "d")
     assert cache.get(key) is None and key not in cache
     cache.put(key, {"metrics": {"acc": 0.5}, "nan": float("nan")})
     rec = cache.get(key)
@@ -25,7 +27,7 @@ def test_put_get_round_trip_and_miss(tmp_path):
 
 def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
     cache = ResultsCache(tmp_path)
-    key = make_key({"a": 2}, "c", "d")
+    key = make_key({"a": 2}, "d")
     cache.put(key, {"v": 1})
 
     def crash(*args, **kwargs):
@@ -41,7 +43,7 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
 
 def test_truncated_or_foreign_record_is_a_miss(tmp_path):
     cache = ResultsCache(tmp_path)
-    key = make_key({"a": 3}, "c", "d")
+    key = make_key({"a": 3}, "d")
     cache.put(key, {"v": 1})
     text = cache.path(key).read_text()
     cache.path(key).write_text(text[: len(text) // 2])

@@ -3,6 +3,7 @@ notebook in the table of contents, clear failure on a bad parameter, nothing hal
 import json
 from pathlib import Path
 
+import numpy as np
 import papermill as pm
 import pytest
 import yaml
@@ -47,37 +48,86 @@ def test_every_notebook_is_in_the_table_of_contents():
 def test_bad_parameter_fails_at_once_and_leaves_no_chapter(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "CHAPTERS", tmp_path)
     nb = book.NOTEBOOKS / "pipeline" / "plain_vs_ds.ipynb"
-    with pytest.raises(pm.PapermillExecutionError, match="available|not one of"):
+    with pytest.raises(pm.PapermillExecutionError, match="models=\\['resnet9000'\\] is not allowed: it must be a non-empty list, each item one of: "):
         book.execute(nb, "smoke", {"models": ["resnet9000"]})
     assert list(tmp_path.rglob("*.ipynb")) == []
 
 
-def test_lion_dg_bad_dataset_fails_before_training(tmp_path, monkeypatch):
-    monkeypatch.setattr(book, "CHAPTERS", tmp_path)
-    nb = book.NOTEBOOKS / "lion_dg" / "table1.ipynb"
-    with pytest.raises(pm.PapermillExecutionError, match="cifar100 must be 'auto' or one of"):
-        book.execute(nb, "smoke", {"cifar100": "imagenet"})
-    assert list(tmp_path.rglob("*.ipynb")) == []
-
-
 @pytest.mark.parametrize("nb, params, match", [
-    ("asymmetric/table1", {"archs": ["ResNet"]}, "unknown architecture 'ResNet'; the paper's are: MLP, CNN, ViT-6L"),
-    ("asymmetric/table1", {"hparams": "grid"}, "hparams='grid' is not one of: table13, search"),
-    ("asymmetric/noise", {"rates": [0.0, 1.0]}, "label_noise must be in \\[0, 1\\)"),
-    ("asymmetric/landscape", {"loss": "bce"}, "loss 'bce' is not one of: main, total"),
-    ("dks/main_table", {"backbones": ["ResNet-33"]}, "unknown DKS backbone 'ResNet-33'; available: ResNet-32, "),
-    ("dks/noise", {"noise_rates": [0.0, 1.0]}, "label_noise must be in \\[0, 1\\)"),
-    ("dks/ablation", {"cifar100": "imagenet"}, "cifar100 must be 'auto' or one of"),
-    ("wamal/main_table", {"dataset": "MNIST"}, "unknown WAMAL dataset 'MNIST'; available: CIFAR-10, CIFAR-100-20, SVHN"),
-    ("wamal/range", {"r_values": [-1.0]}, "r must be a number >= 0"),
-    ("wamal/cost", {"seeds": 3}, "seeds must be a non-empty list of integers >= 0"),
-    ("wamal/backbones", {"backbones": ["VGG19"]}, "unknown WAMAL backbone 'VGG19'; available: VGG16, ResNet18, ResNet50"),
+    ("lion_dg/table1", {"seed": 7}, "unknown parameter\\(s\\) \\['seed'\\]; this notebook's parameters are: profile, seeds, "),
+    ("lion_dg/table1", {"threshold": -0.5}, "threshold=-0.5 is not allowed: it must be a number in \\(0, 1\\]"),
+    ("lion_dg/table1", {"seeds": "[7, 8]"}, "parameter seeds must be a list, got '\\[7, 8\\]'; papermill's -p passes text, give a list as YAML: -y"),
+    ("asymmetric/table1", {"archs": ["ResNet"]}, "archs=\\['ResNet'\\] is not allowed: it must be a non-empty list, each item one of: MLP, CNN, ViT-6L"),
+    ("asymmetric/statistics", {"alpha_level": 1.5}, "alpha_level=1.5 is not allowed: it must be a number in \\(0, 1\\)"),
+    ("dks/main_table", {"backbones": ["ResNet-33"]}, "each item one of: ResNet-32, ResNet-110, "),
+    ("wamal/main_table", {"dataset": "MNIST"}, "dataset='MNIST' is not allowed: it must be one of: CIFAR-10, CIFAR-100-20, SVHN"),
+    ("wamal/range", {"r_values": [-1.0]}, "r_values=\\[-1.0\\] is not allowed: it must be a non-empty list, each item a number >= 0"),
+    ("performance/speed", {"check_seeds": 1}, "check_seeds=1 is not allowed: it must be an integer >= 2"),
 ])
 def test_bad_chapter_parameters_fail_before_training(tmp_path, monkeypatch, nb, params, match):
+    """Unknown names (papermill only warns), wrong types and out-of-range values are refused by
+    the notebook's first cell (aux_core.notebook.setup), before any training."""
     monkeypatch.setattr(book, "CHAPTERS", tmp_path)
     with pytest.raises(pm.PapermillExecutionError, match=match):
         book.execute(book.NOTEBOOKS / f"{nb}.ipynb", "smoke", params)
     assert list(tmp_path.rglob("*.ipynb")) == []
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(book.NOTEBOOKS)))
+def test_every_parameter_has_a_range_rule_and_setup_names_its_notebook(nb):
+    """Each notebook calls aux_core.notebook.setup with its own chapter and name, and every
+    declared parameter is checked by a shared rule or one the notebook passes."""
+    from aux_core.notebook import RULES
+    code = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+    text = "".join("".join(c["source"]) for c in code)
+    call = f'nb.setup(globals(), "{nb.parent.name}", "{nb.stem}"'
+    assert call in text, f"{nb.name} does not call {call}"
+    passed = text.split(call, 1)[1].split(")\n", 1)[0]
+    for name in pm.inspect_notebook(str(nb)):
+        assert name in RULES or f"{name}=" in passed, f"{nb.name}: parameter {name} has no range rule"
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("cifar100", "imagenet", "cifar100='imagenet' is not allowed: it must be one of: auto, cifar10, "),
+    ("profile", "huge", "profile='huge' is not allowed: it must be one of: smoke, cpu, gpu, paper, published"),
+    ("rates", [0.0, 1.0], r"rates=\[0.0, 1.0\] is not allowed: it must be a non-empty list, each item a number in \[0, 1\)"),
+    ("noise_rates", [], r"noise_rates=\[\] is not allowed: it must be a non-empty list"),
+    ("seeds", [1, 1], r"seeds=\[1, 1\] is not allowed: it must be a non-empty list of distinct integers >= 0"),
+    ("grid", 1, "grid=1 is not allowed: it must be an integer >= 2"),
+    ("tail", 0.0, r"tail=0.0 is not allowed: it must be a number in \(0, 1\]"),
+    ("adam_lrs", [0.0], r"adam_lrs=\[0.0\] is not allowed: it must be a non-empty list, each item a number > 0"),
+    ("epochs", 2.5, "parameter epochs must be a int, got 2.5"),
+])
+def test_shared_rules_refuse_out_of_range_values(name, value, match):
+    from aux_core import notebook
+    typ = type(value) if not isinstance(value, float) or name != "epochs" else int
+    with pytest.raises(notebook.ParameterError, match=match):
+        notebook.check({"__annotations__": {name: typ}, name: value})
+
+
+def test_parameter_checks_directly():
+    from aux_core import notebook
+    ns = {"__annotations__": {"threshold": float, "seeds": list, "flag": bool}, "threshold": 1, "seeds": [0],
+          "flag": True, "np": np, "DATASETS": ("cifar10",), "In": ["", "# Parameters\nthreshold = 1\n"], "_": None}
+    flag = notebook.anything()
+    assert notebook.check(ns, flag=flag) == {"threshold": 1, "seeds": [0], "flag": True}   # an int is a float
+    with pytest.raises(notebook.ParameterError, match=r"unknown parameter\(s\) \['tresh'\]"):
+        notebook.check({**ns, "In": ["# Parameters\ntresh = 0.5\nthreshold = 1\n"], "tresh": 0.5}, flag=flag)
+    with pytest.raises(notebook.ParameterError, match="flag must be a bool"):
+        notebook.check({**ns, "flag": 1}, flag=flag)
+    with pytest.raises(notebook.ParameterError, match="no range rule"):
+        notebook.check({"__annotations__": {"mystery": int}, "mystery": 1})
+
+
+def test_relative_data_and_results_folders_resolve_against_the_repository(monkeypatch, tmp_path):
+    from aux_core import settings
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(settings.DATA_ENV, "data")
+    monkeypatch.setenv(settings.STORE_ENV, "results/store")
+    assert settings.data_dir() == settings.REPO_ROOT / "data"
+    assert settings.store_dir() == settings.REPO_ROOT / "results" / "store"
+    monkeypatch.setenv(settings.DATA_ENV, str(tmp_path))
+    assert settings.data_dir() == tmp_path
 
 
 def test_unknown_profile_is_refused():

@@ -27,7 +27,7 @@ def tiny(**changes) -> RunConfig:
 
 def test_a_tampered_record_fails_its_checksum_is_moved_aside_and_recomputed(tmp_path):
     cache = ResultsCache(tmp_path)
-    key = make_key({"a": 1}, "c", "d")
+    key = make_key({"a": 1}, "d")
     cache.put(key, {"metrics": {"acc": 0.5}, "nan": float("nan")})
     assert cache.get(key)["metrics"]["acc"] == 0.5            # NaN survives the checksum round trip
     record = json.loads(cache.path(key).read_text())
@@ -43,7 +43,7 @@ def test_a_tampered_record_fails_its_checksum_is_moved_aside_and_recomputed(tmp_
 
 def test_a_truncated_record_is_a_miss_and_is_moved_aside(tmp_path):
     cache = ResultsCache(tmp_path)
-    key = make_key({"a": 2}, "c", "d")
+    key = make_key({"a": 2}, "d")
     cache.put(key, {"v": list(range(100))})
     text = cache.path(key).read_text()
     cache.path(key).write_text(text[: len(text) // 2])
@@ -63,7 +63,7 @@ def _compute_once(root: str, key: str, log: str) -> None:
 
 
 def test_two_processes_computing_one_key_compute_it_once(tmp_path):
-    key = make_key({"a": 3}, "c", "d")
+    key = make_key({"a": 3}, "d")
     log = tmp_path / "log"
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_compute_once, args=(str(tmp_path / "cache"), key, str(log))) for _ in range(2)]

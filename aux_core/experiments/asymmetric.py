@@ -25,6 +25,7 @@ Our readings where the paper is silent, all parameters of the functions below:
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -36,10 +37,11 @@ from .. import data as data_lib
 from .. import reference as ref
 from .. import stats
 from ..analysis import landscape as landscape_lib
-from ..cache import ResultsCache, make_key
+from ..cache import ResultsCache
+from ..records import make_key
 from ..loader import DeviceLoader
 from ..profiles import get_profile
-from ..provenance import code_version, collect
+from ..provenance import collect
 from ..sweep import staged_search
 from ..train import RunConfig, RunResult
 from .common import dataset_for, run_cells, sign_verdict
@@ -71,6 +73,7 @@ LANDSCAPE_SIZE = {"smoke": (3, 32), "cpu": (7, 64)}   # (grid points per axis, i
 
 # ----------------------------------------------------------------------------- protocol
 
+@functools.lru_cache(maxsize=None)
 def table13(arch: str, n_branches: int) -> tuple[float, float, float]:
     """(learning rate, weight decay, alpha) of Table 13 for N_branches, or for the listed N
     nearest on a log scale when Table 13 has no row for it."""
@@ -85,9 +88,18 @@ def _check_arch(arch: str) -> None:
         raise ValueError(f"unknown architecture {arch!r}; the paper's are: {', '.join(MODELS)}")
 
 
+def _class_counts(dataset: str) -> list[int]:
+    return _counts_of(dataset, data_lib.load_dataset(dataset).checksum)
+
+
+@functools.lru_cache(maxsize=None)
+def _counts_of(dataset: str, checksum: str) -> list[int]:   # keyed on the data, not just its name
+    return torch.bincount(data_lib.load_dataset(dataset).train.y).tolist()
+
+
 def _train_size(dataset: str, per_class: int | None, val_fraction: float) -> int:
     """Training images a config will see (for step counts before any run), as make_splits."""
-    counts = torch.bincount(data_lib.load_dataset(dataset).train.y).tolist()
+    counts = _class_counts(dataset)
     left = [c - round(val_fraction * c) if val_fraction > 0 else c for c in counts]
     return per_class * len(counts) if per_class is not None else sum(left)
 
@@ -171,7 +183,7 @@ def few_shot_cells(profile: str, seeds, *, tables=tuple(FEW_SHOT), cifar100: str
     for table in tables:
         arch, paper_ds, n, levels = FEW_SHOT[table]
         ds = dataset_for(paper_ds, cifar100)
-        have = min(torch.bincount(data_lib.load_dataset(ds).train.y).tolist())
+        have = min(_class_counts(ds))
         for k in (samples or {}).get(table, levels):
             if (cap is not None and k > cap) or k > have:
                 continue
@@ -197,6 +209,21 @@ def noise_cells(profile: str, seeds, *, tables=tuple(NOISE), rates=NOISE_RATES, 
                                 | _cell(profile, arch, n, arm, seed, table13(arch, n), dataset=ds, epochs=epochs,
                                         val_fraction=0.0, label_noise=rate))
     return pd.DataFrame(rows)
+
+
+def chapter_grids(profile: str) -> dict[str, pd.DataFrame | list[dict]]:
+    """Every grid the chapter's notebooks train (cells) or compute (landscape configs) at their
+    defaults, by name (NOTEBOOK_GRIDS says which notebook reads which)."""
+    seeds = get_profile(profile).seeds(PAPER_SEEDS)
+    return {"table1": table1_cells(profile, seeds), "cifar10": cifar10_cells(profile, seeds),
+            "few_shot": few_shot_cells(profile, seeds), "noise": noise_cells(profile, seeds),
+            "all_active": all_active_cells(profile, seeds), "landscapes": landscape_configs(profile, seeds)}
+
+
+NOTEBOOK_GRIDS = {"table1": ("table1",), "gradients": ("table1",), "dynamics": ("table1",), "attention": ("table1",),
+                  "few_shot": ("few_shot",), "noise": ("noise",), "cifar10": ("cifar10",), "all_active": ("all_active",),
+                  "landscape": ("landscapes",), "overview": ("table1", "landscapes"), "findings": ("table1", "landscapes"),
+                  "statistics": ("table1", "cifar10", "few_shot", "noise", "all_active", "landscapes")}
 
 
 # ----------------------------------------------------------------------------- search (C.1)
@@ -402,9 +429,8 @@ def landscape(arch: str, n_branches: int, *, kind: str, dataset: str, grid: int,
     if kind not in landscape_lib.DIRECTIONS:
         raise ValueError(f"direction kind {kind!r} is not one of: {', '.join(landscape_lib.DIRECTIONS)}")
     _check_landscape_args(grid, samples, span, loss, alpha)
-    config = {"analysis": "landscape", "model": MODELS[arch], "n_branches": n_branches, "kind": kind,
-              "dataset": dataset, "grid": grid, "samples": samples, "seed": seed, "span": span, "alpha": alpha,
-              "loss": loss, "data_seed": data_seed}
+    config = landscape_config(arch, n_branches, kind=kind, dataset=dataset, grid=grid, samples=samples, seed=seed,
+                              span=span, alpha=alpha, loss=loss, data_seed=data_seed)
     ds = data_lib.load_dataset(dataset)
     store = cache or ResultsCache()
 
@@ -417,8 +443,26 @@ def landscape(arch: str, n_branches: int, *, kind: str, dataset: str, grid: int,
         prov["wall_time_s"] = time.perf_counter() - t0
         return {"config": config, **out, "provenance": prov}
 
-    record, _ = store.get_or_compute(make_key(config, code_version(), ds.checksum), compute)
+    record, _ = store.get_or_compute(make_key(config, ds.checksum), compute, f"the {kind} landscape of {arch}, N = {n_branches}, seed {seed}")
     return record
+
+
+def landscape_config(arch: str, n_branches: int, *, kind: str, dataset: str, grid: int, samples: int, seed: int,
+                     span: float = 1.0, alpha: float = 1.0, loss: str = "main", data_seed: int = 0) -> dict:
+    """What keys a landscape record (with the data's checksum): everything that changes it."""
+    return {"analysis": "landscape", "model": MODELS[arch], "n_branches": n_branches, "kind": kind,
+            "dataset": dataset, "grid": grid, "samples": samples, "seed": seed, "span": span, "alpha": alpha,
+            "loss": loss, "data_seed": data_seed}
+
+
+def landscape_configs(profile: str, seeds, *, archs=tuple(MODELS), branches=(0, *LANDSCAPE_BRANCHES),
+                      kinds=landscape_lib.DIRECTIONS, cifar100: str = "auto", grid: int = 51, samples: int = 500,
+                      span: float = 1.0, alpha: float = 1.0, loss: str = "main") -> list[dict]:
+    """The config of every landscape `landscape_grid` computes, in its order."""
+    g, s = landscape_size(profile, grid, samples)
+    return [landscape_config(a, n, kind=k, dataset=dataset_for("CIFAR-10" if a == "MLP" else "CIFAR-100", cifar100),
+                             grid=g, samples=s, seed=seed, span=span, alpha=alpha, loss=loss)
+            for a in archs for n in branches for k in kinds for seed in seeds]
 
 
 def _check_landscape_args(grid, samples, span, loss, alpha) -> None:
@@ -442,11 +486,13 @@ def landscape_grid(profile: str, seeds, *, archs=tuple(MODELS), branches=(0, *LA
     the record. MLP runs on CIFAR-10 (Table 5), CNN and ViT-6L on the CIFAR-100 data (Table 6)."""
     from tqdm.auto import tqdm
     _check_landscape_args(grid, samples, span, loss, alpha)
-    g, s = landscape_size(profile, grid, samples)
-    todo = [(a, n, k, seed) for a in archs for n in branches for k in kinds for seed in seeds]
+    todo = landscape_configs(profile, seeds, archs=archs, branches=branches, kinds=kinds, cifar100=cifar100, grid=grid,
+                             samples=samples, span=span, alpha=alpha, loss=loss)
+    arch_of = {m: a for a, m in MODELS.items()}
     rows = []
-    for arch, n, kind, seed in tqdm(todo, desc="landscapes", disable=not progress):
-        ds = dataset_for("CIFAR-10" if arch == "MLP" else "CIFAR-100", cifar100)
+    for c in tqdm(todo, desc="landscapes", disable=not progress):
+        arch, n, kind, seed, ds, g, s = (arch_of[c["model"]], c["n_branches"], c["kind"], c["seed"], c["dataset"],
+                                         c["grid"], c["samples"])
         rec = landscape(arch, n, kind=kind, dataset=ds, grid=g, samples=s, seed=seed, span=span, alpha=alpha, loss=loss)
         rows.append({"arch": arch, "n": n, "kind": kind, "seed": seed, "dataset_run": ds, "grid": g, "samples": s,
                      "params": rec["params"], "active_params": rec["active_params"], "std_loss": rec["std_loss"],

@@ -28,10 +28,45 @@ def dataset_for(paper_dataset: str, cifar100: str = "auto") -> str:
 
 def run_cells(cells: pd.DataFrame, progress: bool = True, desc: str = "runs") -> pd.DataFrame:
     """`cells` (one RunConfig per row, column `config`) with a `result` column; identical
-    configurations train once, finished ones come from the results cache."""
+    configurations train once, finished ones come from the results store or cache. Prints
+    what the numbers rest on (`describe`)."""
     out = cells.copy()
     out["result"] = run_all(list(cells["config"]), progress=progress, desc=desc)
+    if progress and len(out):
+        print(describe(list(out["result"])))
     return out
+
+
+def describe(results) -> str:
+    """One line on what a table's numbers rest on: profile, data, length, seeds, device, and how
+    many runs came from stored records and how many of those an older code version made."""
+    results = list({r.key or id(r): r for r in results}.values())
+    if not results:
+        return "no runs"
+    cfgs = [r.config for r in results]
+    m = results[0].metrics
+    profiles = sorted({r.labels.get("profile", "") for r in results} - {""})
+    datasets = sorted({c["dataset"] for c in cfgs})
+    sources = sorted({r.provenance.get("data_source", "").split(" (")[0].rsplit("/", 1)[-1] for r in results} - {""})
+    epochs = sorted({round(r.metrics.get("epochs", 0), 2) for r in results})
+    steps = sorted({r.metrics.get("steps", 0) for r in results})
+    seeds = sorted({c["seed"] for c in cfgs})
+    devices = sorted({r.provenance.get("device", "?").removeprefix("cpu: ") for r in results})
+    stored, stale = sum(r.cached for r in results), sum(r.stale for r in results)
+    length = (f"{_span(steps)} steps" if cfgs[0].get("steps") is not None
+              else f"{_span(epochs)} epochs ({_span(steps)} steps)")
+    return (f"{len(results)} runs"
+            + (f" · profile {', '.join(profiles)}" if profiles else "")
+            + f" · data {', '.join(datasets)}" + (f" ({', '.join(sources)})" if sources else "")
+            + f", {m.get('train_images', '?'):,} training / {m.get('test_images', '?'):,} test images"
+            + f" · {length} · seeds {', '.join(map(str, seeds))} · device {'; '.join(devices)}"
+            + f" · {stored} from stored records"
+            + (f", {stale} of them made by an older code version" if stale else ""))
+
+
+def _span(values) -> str:
+    values = [int(v) if float(v).is_integer() else v for v in values]
+    return str(values[0]) if len(values) == 1 else f"{min(values)}-{max(values)}"
 
 
 def sign_verdict(paper: float, lo: float, hi: float) -> str:

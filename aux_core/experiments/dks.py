@@ -39,6 +39,7 @@ METHODS = {"baseline": ("plain", {}), "DS": ("ds", {"alpha": 1.0}), "DKS": ("dks
 PAPER_SEEDS = (0, 1, 2, 3, 4)      # the paper reports the mean of 5 runs
 PAPER_EPOCHS = 200
 PAPER_MILESTONES = (60, 120, 160)
+NOISE_RATES = (0.0, 0.4)           # the noisy-label notebook's default rates (the paper's are not in the supplement)
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -89,6 +90,30 @@ def grid(profile: str, seeds, backbones=("ResNet-32",), methods=tuple(METHODS), 
                     rows.append({"backbone": b, "method": m, "design": d if m != "baseline" else "",
                                  "seed": seed, "dataset_run": cfg.dataset, "config": cfg})
     return pd.DataFrame(rows)
+
+
+def ablation_grid(profile: str, seeds, backbone: str = "ResNet-32", **changes) -> pd.DataFrame:
+    """Table 6: DKS with each of the supplement's branch designs."""
+    return grid(profile, seeds, backbones=(backbone,), methods=("DKS",), designs=tuple(ABLATION.values()), **changes)
+
+
+def noise_grid(profile: str, seeds, backbone: str = "ResNet-32", rates=NOISE_RATES, **changes) -> pd.DataFrame:
+    """The main comparison with a share `rate` of the training labels replaced at random."""
+    return pd.concat([grid(profile, seeds, backbones=(backbone,), label_noise=float(rate), **changes)
+                      .assign(noise=float(rate)) for rate in rates], ignore_index=True)
+
+
+def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
+    """Every grid the chapter's notebooks train at their defaults, by name (NOTEBOOK_GRIDS says
+    which notebook reads which); the notebooks build their cells with the same functions."""
+    seeds = get_profile(profile).seeds(PAPER_SEEDS)
+    return {"main": grid(profile, seeds), "gradients": gradient_grid(profile, seeds),
+            "ablation": ablation_grid(profile, seeds), "noise": noise_grid(profile, seeds)}
+
+
+NOTEBOOK_GRIDS = {"main_table": ("main",), "curves": ("main",), "ablation": ("ablation",), "gradients": ("gradients",),
+                  "noise": ("noise",), "overview": ("main", "gradients", "ablation"),
+                  "findings": ("main", "gradients", "ablation"), "designs": ()}
 
 
 def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "DKS runs") -> pd.DataFrame:
@@ -385,8 +410,7 @@ def chapter_results(profile: str, seeds=None, backbone: str = "ResNet-32", cifar
     seeds = list(seeds) if seeds else get_profile(profile).seeds(PAPER_SEEDS)
     main = run_grid(grid(profile, seeds, backbones=(backbone,), cifar100=cifar100), progress, "DKS main")
     probe = run_grid(gradient_grid(profile, seeds, backbone, cifar100=cifar100), progress, "DKS gradients")
-    ablation = run_grid(grid(profile, seeds, backbones=(backbone,), methods=("DKS",),
-                             designs=tuple(ABLATION.values()), cifar100=cifar100), progress, "DKS designs")
+    ablation = run_grid(ablation_grid(profile, seeds, backbone, cifar100=cifar100), progress, "DKS designs")
     out = {"seeds": seeds, "main": main, "main_runs": per_run(main), "late": late_errors(curves(main)),
            "consistency": consistency_summary(gradient_consistency(probe)), "ablation": ablation_table(ablation)}
     from .. import reference

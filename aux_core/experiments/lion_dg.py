@@ -39,6 +39,10 @@ ARCHS = {"DenseNet-DS": "densenet_ds", "ResNet-DS": "resnet_ds"}
 INITS = {"He-init": "he", "LION-DG": "lion_dg", "LSUV": "lsuv", "Hybrid": "lion_lsuv"}
 RESIDUAL_INITS = {"Fixup": "fixup", "ReZero": "rezero"}
 OTHER_INITS = {"GradInit": "gradinit"}   # tried by the paper, no numbers reported ("much slower")
+DESIGNS = {"ResNet-DS (side tap)": "resnet_ds", "ResNet-DS (on path)": "resnet_ds_onpath"}  # Theorem 1
+WARMUP_FRACTION = 0.1    # the explicit warm-up's length T as a fraction of the run (Corollary 1)
+GROWTH_STEPS = 40        # early steps in which Proposition 2 tracks the head norm
+SGD_LR = 0.05            # learning rate of the plain-SGD run of Proposition 2
 
 
 def window_for(steps: int) -> int:
@@ -93,6 +97,38 @@ def baselines_grid(profile: str, seeds, warmup_fraction: float | None = None, gr
         ramp = {"alpha": alpha, "warmup_steps": max(1, round(warmup_fraction * steps))}
         parts.append(grid(profile, seeds, inits={"He + warm-up": "he"}, **one, method_options=ramp, **changes))
     return pd.concat(parts, ignore_index=True)
+
+
+def growth_grid(profile: str, seed: int, paper_steps: int = PAPER_STEPS, alpha: float = ALPHA,
+                growth_steps: int = GROWTH_STEPS, sgd_lr: float = SGD_LR) -> pd.DataFrame:
+    """Proposition 2: LION-DG on CIFAR-10 DenseNet-DS diagnosed at every one of its first
+    `growth_steps` steps, with plain SGD (the proposition's setting) and with the paper's AdamW."""
+    n = min(get_profile(profile).steps(paper_steps), growth_steps)
+    every = dict(grad_diag_every=0, grad_diag_steps=tuple(range(n)), seed=seed)
+    sgd = protocol(profile, paper_steps=n, alpha=alpha, init="lion_dg", optimizer="sgd", lr=sgd_lr, momentum=0.0,
+                   weight_decay=0.0, **every)
+    adamw = protocol(profile, paper_steps=n, alpha=alpha, init="lion_dg", **every)
+    return pd.DataFrame([{"optimizer": "SGD", "config": sgd}, {"optimizer": "AdamW", "config": adamw}])
+
+
+def designs_grid(profile: str, seeds, **changes) -> pd.DataFrame:
+    """Theorem 1: He against LION-DG on ResNet-DS with side taps and with on-path heads (CIFAR-10)."""
+    return grid(profile, seeds, datasets=("CIFAR-10",), archs=DESIGNS, inits={k: INITS[k] for k in ("He-init", "LION-DG")},
+                **changes)
+
+
+def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
+    """Every grid the chapter's notebooks train at their defaults, by name (NOTEBOOK_GRIDS says
+    which notebook reads which); the notebooks build their cells with the same functions."""
+    seeds = get_profile(profile).seeds(PAPER_SEEDS)
+    return {"table1": grid(profile, seeds),
+            "baselines": baselines_grid(profile, seeds, warmup_fraction=WARMUP_FRACTION, gradinit=True),
+            "growth": growth_grid(profile, seeds[0]),
+            "designs": designs_grid(profile, seeds)}
+
+
+NOTEBOOK_GRIDS = {"table1": ("table1",), "fixup_rezero": ("table1", "baselines"), "overview": ("table1", "baselines"),
+                  "dynamics": ("table1", "growth", "designs"), "architecture": ()}
 
 
 def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "LION-DG runs") -> pd.DataFrame:

@@ -21,10 +21,10 @@ import pandas as pd
 import torch
 
 from .. import data as data_lib
+from .. import records as R
 from .. import reference, stats
 from ..methods import method_options as option_defaults
 from ..profiles import get_profile
-from ..settings import REPO_ROOT
 from ..train import RunConfig, make_splits
 from .common import direction_verdict, run_cells
 
@@ -525,15 +525,21 @@ def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes
     """Every grid the chapter's notebooks train at their defaults, by name (the notebooks build
     the same cells; the profile caps the long sweeps as they do)."""
     seeds = list(seeds) if seeds else get_profile(profile).seeds(PAPER_SEEDS)
+    resnet = scratch_resnet(profile)   # none at smoke, as main_table trains it
     return {"main": grid(profile, seeds, dataset=dataset, **changes),
-            "resnet": grid(profile, seeds, backbones=(scratch_resnet(profile) or "ResNet50",), dataset=dataset,
-                           **changes),
+            "resnet": (grid(profile, seeds, backbones=(resnet,), dataset=dataset, **changes) if resnet
+                       else pd.DataFrame({"config": []})),
             "backbones": backbone_grid(profile, seeds, sized(profile, "backbones", BACKBONES), dataset=dataset, **changes),
             "ranges": range_grid(profile, seeds, sized(profile, "r_values", R_GRID), dataset=dataset, **changes),
             "weight_norm": weight_norm_grid(profile, seeds, dataset=dataset, **changes),
             "optimizers": optimizer_grid(profile, seeds, sized(profile, "adam_lrs", ADAM_LRS), dataset=dataset,
                                          **changes),
             "aux_set": aux_set_grid(profile, seeds, dataset=dataset, **changes)}
+
+
+NOTEBOOK_GRIDS = {"main_table": ("main", "resnet"), "backbones": ("backbones",), "range": ("ranges",),
+                  "ablations": ("weight_norm", "optimizers", "aux_set"), "weights": ("main",), "cost": ("main", "aux_set"),
+                  "overview": ("main", "ranges", "optimizers"), "findings": ("main", "ranges", "optimizers", "aux_set")}
 
 
 def main(argv=None) -> None:
@@ -613,9 +619,6 @@ def scratch_resnet(profile: str) -> str | None:
 
 # ----------------------------------------------------------------------------- GPU-scale results
 
-GPU_RESULTS = REPO_ROOT / "results" / "gpu" / "wamal"
-
-
 def gpu_grids() -> dict[str, pd.DataFrame]:
     """The runs of this chapter made on an H100 at the gpu profile's data (all 50,000 CIFAR-10
     training images) but fewer epochs than its cap, which the session's device time allowed:
@@ -625,83 +628,84 @@ def gpu_grids() -> dict[str, pd.DataFrame]:
             "timing": grid("gpu", [0], epochs=2)}
 
 
-def cached_results(cells: pd.DataFrame) -> pd.DataFrame:
-    """`cells` with the `result` of every config from the results cache; never trains (a
-    missing record raises, naming the command that makes it)."""
-    from ..cache import ResultsCache, make_key
-    from ..provenance import code_version
+HIST_BINS = np.linspace(0, 1, 41)   # the unscaled weights' histogram (40 bins over (0, 1))
+GPU_RUN_COLUMNS = ("dataset", "backbone", "method", "seed", "r", "status", "dataset_run", "test_acc", "test_loss",
+                   "late_acc", "late_loss", "epochs", "seconds_per_epoch", "wall_time_s", "device", "run_key", "grid",
+                   "primary_epoch_s", "label_pass_s", "code_version", "git_commit", "data_checksum", "created_utc")
+H100_CLASS_WEIGHTS = "wamal_h100_class_weights"   # the analysis record of the migrated per-class weights
+
+
+def gpu_results(store=None) -> dict[str, pd.DataFrame]:
+    """The frames the chapter shows for `gpu_grids`, from the results store: a run's full record
+    where the store has one, else its migrated H100 summary (kind "migrated_run": what the CSV
+    export of 2026-11-25 carried). {} where the store has neither. Frames: runs (one row per
+    run, with provenance), curves, label_passes, weight_hist and class_weights (main grid)."""
+    from ..store import Store
     from ..train import RunResult
-    cache, out = ResultsCache(), []
-    checks = {}
-    for cfg in cells["config"]:
-        if cfg.dataset not in checks:
-            checks[cfg.dataset] = data_lib.load_dataset(cfg.dataset).checksum
-        record = cache.get(make_key(cfg.key_fields(), code_version(), checks[cfg.dataset]))
-        if record is None:
-            raise LookupError(f"no cached result for {cfg.model}/{cfg.method} seed {cfg.seed}; train it with "
-                              "python -m aux_core.experiments.wamal (see --help) on a GPU first")
-        out.append(RunResult.from_record(record, cached=True))
-    return cells.assign(result=out)
-
-
-def export_gpu_results(out=GPU_RESULTS) -> list:
-    """Write the GPU runs (gpu_grids, from the cache) as small CSV files with their
-    provenance, for the book to show without a GPU: runs.csv (one row per run), curves.csv,
-    label_passes.csv, weights.csv (a histogram of each WAMAL run's unscaled weights and the
-    per-class weight statistics)."""
-    import json
-    from pathlib import Path
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    runs, curve, passes, hist, classes = [], [], [], [], []
+    store = store if store is not None else Store()
+    shard = list(store.shard_records("wamal/gpu"))
+    migrated = {(r["grid"], R.result_config_json(r["config"])): r for r in shard if r.get("kind") == "migrated_run"}
+    frames = {k: [] for k in ("runs", "curves", "label_passes", "weight_hist", "class_weights")}
     for name, cells in gpu_grids().items():
-        done = cached_results(cells)
-        if "r" not in done:
-            done["r"] = np.nan
-        pr = per_run(done).assign(grid=name)
-        secs = epoch_seconds(done)
-        pr["primary_epoch_s"], pr["label_pass_s"] = secs["primary_epoch_s"].values, secs["label_pass_s"].values
-        pr["code_version"] = [r.provenance.get("code_version", "") for r in done["result"]]
-        pr["git_commit"] = [r.provenance.get("git_commit", "") for r in done["result"]]
-        pr["data_checksum"] = [r.provenance.get("data_checksum", "") for r in done["result"]]
-        pr["created_utc"] = [r.provenance.get("created_utc", "") for r in done["result"]]
-        runs.append(pr)
-        curve.append(curves(done).assign(grid=name, r=np.repeat(done["r"].values, [len(r.history) for r in done["result"]])))
-        passes.append(label_passes(done, keys=("method", "r", "seed")).assign(grid=name))
-        w = weights_frame(done, keys=("method", "r", "seed"))
-        if len(w):
-            w = w[w["method"] == "WAMAL"]
-            bins = np.linspace(0, 1, 41)
-            for (r, seed), g in w.groupby(["r", "seed"], dropna=False):
-                counts, _ = np.histogram(g["unit"], bins)
-                hist.append(pd.DataFrame({"grid": name, "r": r, "seed": seed, "bin_low": bins[:-1], "bin_high": bins[1:],
-                                          "count": counts}))
-            if name == "main":
-                classes.append(class_weight_stats(w).assign(grid=name))
-    files = {"runs.csv": runs, "curves.csv": curve, "label_passes.csv": passes, "weight_hist.csv": hist,
-             "class_weights.csv": classes}
-    written = []
-    for fname, frames in files.items():
-        frames = [f for f in frames if len(f)]
-        if frames:
-            pd.concat(frames, ignore_index=True).to_csv(out / fname, index=False)
-            written.append(out / fname)
-    from ..provenance import code_version, git_commit
-    readme = {"what": " ".join(gpu_grids.__doc__.split()), "code_version": code_version(),
-              "exported_at_commit": git_commit(),
-              "note": "the runs' git_commit reads +dirty: they ran from an uncommitted tree whose result-affecting "
-                      "files (code_version) are those of the export commit", "command": "python -m aux_core.experiments.wamal --profile gpu "
-              "--grids main --epochs 4 --workers 9; ... --grids ranges --seeds 2 --epochs 2 --workers 14; "
-              "... --grids main --seeds 1 --epochs 2 (timing, alone)", "exported_by": "aux_core.experiments.wamal.export_gpu_results"}
-    (out / "README.json").write_text(json.dumps(readme, indent=1) + "\n")
-    return written
+        cells = cells.assign(r=cells["r"] if "r" in cells else np.nan)
+        full = [store.get(R.run_key(c.key_fields(), data_lib.load_dataset(c.dataset).checksum)) for c in cells["config"]]
+        if all(f is not None for f in full):
+            _gpu_frames_from_runs(name, cells.assign(result=[RunResult.from_record(f, cached=True) for f in full]), frames)
+            continue
+        for _, cell in cells.iterrows():
+            m = migrated.get((name, R.result_config_json(cell["config"].to_dict())))
+            if m is not None:
+                _gpu_frames_from_migrated(name, m, frames)
+    if not frames["class_weights"]:   # the migrated per-class statistics of the main grid's WAMAL runs
+        frames["class_weights"] = [pd.DataFrame(r["rows"]).assign(grid="main") for r in shard
+                                   if r.get("config", {}).get("analysis") == H100_CLASS_WEIGHTS]
+    out = {k: pd.concat(v, ignore_index=True) for k, v in frames.items() if v}
+    if "runs" in out:
+        out["runs"] = out["runs"][[c for c in GPU_RUN_COLUMNS if c in out["runs"]]
+                                  + [c for c in out["runs"] if c not in GPU_RUN_COLUMNS]]
+    return out
 
 
-def load_gpu_results(folder=GPU_RESULTS) -> dict[str, pd.DataFrame]:
-    """The committed GPU results (export_gpu_results), or {} where there are none."""
-    from pathlib import Path
-    folder = Path(folder)
-    return {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+def _gpu_frames_from_migrated(name: str, rec: dict, frames: dict) -> None:
+    s, prov = {k: np.nan if v is None else v for k, v in rec["summary"].items()}, rec["provenance"]
+    frames["runs"].append(pd.DataFrame([{**s, "status": rec["status"], "grid": name, "device": prov["device"],
+                                         "run_key": prov["run_key"],
+                                         "code_version": prov["code_version"], "git_commit": prov["git_commit"],
+                                         "data_checksum": prov["data_checksum"], "created_utc": prov["created_utc"],
+                                         "wall_time_s": prov["wall_time_s"]}]))
+    keys = {"method": s["method"], "seed": s["seed"], "r": s["r"]}
+    if rec["history"]["epoch"]:
+        frames["curves"].append(pd.DataFrame(rec["history"]).assign(**keys, grid=name))
+    if rec["label_passes"]:
+        frames["label_passes"].append(pd.DataFrame(rec["label_passes"]).assign(**keys, grid=name))
+    if rec["weight_hist"]["count"]:
+        frames["weight_hist"].append(pd.DataFrame(rec["weight_hist"]).assign(grid=name, r=s["r"], seed=s["seed"]))
+
+
+def _gpu_frames_from_runs(name: str, done: pd.DataFrame, frames: dict) -> None:
+    pr = per_run(done).assign(grid=name)
+    secs = epoch_seconds(done)
+    pr["primary_epoch_s"], pr["label_pass_s"] = secs["primary_epoch_s"].values, secs["label_pass_s"].values
+    for col in ("code_version", "git_commit", "data_checksum", "created_utc"):
+        pr[col] = [r.provenance.get(col, "") for r in done["result"]]
+    frames["runs"].append(pr)
+    frames["curves"].append(curves(done).assign(grid=name, r=np.repeat(done["r"].values,
+                                                                      [len(r.history) for r in done["result"]])))
+    frames["label_passes"].append(label_passes(done, keys=("method", "r", "seed")).assign(grid=name))
+    w = weights_frame(done, keys=("method", "r", "seed"))
+    if len(w):
+        w = w[w["method"] == "WAMAL"]
+        for (r, seed), g in w.groupby(["r", "seed"], dropna=False):
+            counts, _ = np.histogram(g["unit"], HIST_BINS)
+            frames["weight_hist"].append(pd.DataFrame({"grid": name, "r": r, "seed": seed, "bin_low": HIST_BINS[:-1],
+                                                       "bin_high": HIST_BINS[1:], "count": counts}))
+        if name == "main":
+            frames["class_weights"].append(class_weight_stats(w).assign(grid=name))
+
+
+def load_gpu_results(store=None) -> dict[str, pd.DataFrame]:
+    """The chapter's GPU results from the store (`gpu_results`), or {} where there are none."""
+    return gpu_results(store)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,438 @@
+"""The results store: every result the book shows, committed with the code (results/store/).
+
+    python -m aux_core.store summary [--json]        what is stored, per chapter and profile
+    python -m aux_core.store merge FILE_OR_DIR...    add records made elsewhere (idempotent)
+    python -m aux_core.store export --only wamal/gpu --out DIR   a subset as files to send back
+    python -m aux_core.store verify                  every record against its checksum and key
+
+Layout: one gzip JSON-lines shard per chapter and profile, `<chapter>/<profile>.jsonl.gz`, one
+record a line (`aux_core.records`), the key first. Long lists of float32 numbers (the per-step
+logs, per-image weights) are packed as base64 float32, which loses nothing: they were float32
+on the device. Per-step logs are kept whole where a chapter reads them (runs with a convergence
+threshold: LION-DG's steps-to-threshold) and thinned to at most `STEP_ROWS` rows otherwise.
+
+A record's key is derived from its content when it is added, never taken from its maker. The
+same key with the same numbers is skipped; with other numbers it is a conflict, reported and
+never overwritten (`replace=True` says otherwise explicitly).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import gzip
+import io
+import json
+import os
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import records as R
+from . import settings
+
+STEP_ROWS = 512            # per-step log rows kept where no chapter reads every step
+PACK_MIN = 32              # lists at least this long are packed
+SIZE_LIMIT = 30 * 2 ** 20  # the whole store, in bytes (a test holds it to this)
+UNLABELLED = ("unlabelled", "any")
+
+
+# ----------------------------------------------------------------------------- the line format
+
+def _pack(obj):
+    """Long homogeneous numeric lists as base64 arrays; lossless (float32-exact floats only)."""
+    if isinstance(obj, dict):
+        return {k: _pack(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        if len(obj) >= PACK_MIN:
+            if all(type(v) is float for v in obj):
+                a = np.asarray(obj, dtype=np.float64)
+                f = a.astype(np.float32)
+                if np.array_equal(f.astype(np.float64), a, equal_nan=True):
+                    return {"__f32__": base64.b64encode(f.tobytes()).decode()}
+            elif all(type(v) is int for v in obj):
+                a = np.asarray(obj)
+                if a.dtype == np.int64 and a.min() >= -2 ** 31 and a.max() < 2 ** 31:
+                    return {"__i32__": base64.b64encode(a.astype(np.int32).tobytes()).decode()}
+        return [_pack(v) for v in obj]
+    return obj
+
+
+def _unpack(obj):
+    if isinstance(obj, dict):
+        if len(obj) == 1 and ("__f32__" in obj or "__i32__" in obj):
+            kind, text = next(iter(obj.items()))
+            dtype = np.float32 if kind == "__f32__" else np.int32
+            return np.frombuffer(base64.b64decode(text), dtype=dtype).tolist()
+        return {k: _unpack(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_unpack(v) for v in obj]
+    return obj
+
+
+def to_line(record: dict) -> str:
+    body = {"key": record["key"], **{k: v for k, v in record.items() if k != "key"}}
+    return json.dumps(_pack(body), allow_nan=True, separators=(",", ":"), default=list)
+
+
+def from_line(line: str) -> dict:
+    return _unpack(json.loads(line))
+
+
+def _line_key(line: str) -> str:
+    # lines start with {"key":"<64 hex>" (to_line writes the key first): no JSON parse to index
+    if line.startswith('{"key":"') and line[72:73] == '"':
+        return line[8:72]
+    return json.loads(line)["key"]
+
+
+# ----------------------------------------------------------------------------- records for the store
+
+def compact(record: dict) -> dict:
+    """The record as the store keeps it: per-step logs thinned where no chapter reads every step
+    (idempotent; what was thinned is said in `compacted`)."""
+    steps = record.get("steps")
+    config = record.get("config", {})
+    if not isinstance(steps, dict) or not steps or config.get("convergence_threshold") is not None:
+        return record
+    n = len(next(iter(steps.values())))
+    if n <= STEP_ROWS:
+        return record
+    every = -(-n // STEP_ROWS)
+    keep = list(range(every - 1, n, every))
+    if keep[-1] != n - 1:
+        keep.append(n - 1)
+    thinned = {k: [v[i] for i in keep] for k, v in steps.items()}
+    return {**record, "steps": thinned, "compacted": {"steps_every": every, "steps_logged": n}}
+
+
+def seal(record: dict) -> dict:
+    """The record with its derived key and content checksum, as stored and as read back."""
+    body = json.loads(json.dumps({k: v for k, v in record.items() if k not in ("key", "content_sha256")},
+                                 allow_nan=True, default=list))
+    body.setdefault("kind", R.record_kind(body))
+    body["key"] = R.record_key(body)
+    body["content_sha256"] = R.content_hash(body)
+    return body
+
+
+def verified(record: dict) -> bool:
+    return record.get("content_sha256") == R.content_hash(record) and record.get("key") == R.record_key(record)
+
+
+def shard_of(record: dict) -> str:
+    labels = record.get("labels") or {}
+    chapter, profile = labels.get("chapter") or UNLABELLED[0], labels.get("profile") or UNLABELLED[1]
+    return f"{chapter}/{profile}"
+
+
+@dataclass
+class MergeReport:
+    added: int = 0
+    same: int = 0
+    replaced: int = 0
+    conflicts: list = field(default_factory=list)   # (key, shard, what differs)
+    invalid: list = field(default_factory=list)     # (source, why)
+
+    def __str__(self) -> str:
+        return (f"{self.added} added, {self.same} already stored, {self.replaced} replaced, "
+                f"{len(self.conflicts)} conflicts, {len(self.invalid)} invalid")
+
+
+# ----------------------------------------------------------------------------- the store
+
+class Store:
+    """The committed shards under `root`; read lazily, appended to under a per-shard lock."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else settings.store_dir()
+        self._index: dict[str, tuple[str, str]] | None = None   # key -> (shard, line)
+
+    def shards(self) -> list[Path]:
+        return sorted(self.root.glob("*/*.jsonl.gz")) if self.root.is_dir() else []
+
+    def shard_path(self, shard: str) -> Path:
+        return self.root / f"{shard}.jsonl.gz"
+
+    def _load(self) -> dict[str, tuple[str, str]]:
+        if self._index is None:
+            index = {}
+            for path in self.shards():
+                shard = str(path.relative_to(self.root).with_suffix("").with_suffix(""))
+                for line in gzip.decompress(path.read_bytes()).decode().splitlines():
+                    if line.strip():
+                        index.setdefault(_line_key(line), (shard, line))
+            self._index = index
+        return self._index
+
+    def reload(self) -> None:
+        self._index = None
+
+    def keys(self) -> list[str]:
+        return sorted(self._load())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._load()
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def shard_for(self, key: str) -> str | None:
+        hit = self._load().get(key)
+        return hit[0] if hit else None
+
+    def get(self, key: str) -> dict | None:
+        """The stored record of `key`, checked against its checksum (None where it fails: the
+        committed file is left alone, `verify` names it)."""
+        hit = self._load().get(key)
+        if hit is None:
+            return None
+        record = from_line(hit[1])
+        if not verified(record):
+            warnings.warn(f"results store: the record {key[:12]} in {hit[0]} fails its checksum or key; "
+                          "run `python -m aux_core.store verify`", stacklevel=2)
+            return None
+        return record
+
+    def shard_records(self, shard: str):
+        """The verified records of one shard ("<chapter>/<profile>")."""
+        for key, (where, _) in sorted(self._load().items()):
+            if where == shard and (record := self.get(key)) is not None:
+                yield record
+
+    def records(self):
+        for key in self.keys():
+            record = self.get(key)
+            if record is not None:
+                yield record
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.shards())
+
+    @contextlib.contextmanager
+    def _locked(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def add(self, records, shard: str | None = None, replace: bool = False) -> MergeReport:
+        """Add `records` (each to `shard`, or to the shard of its labels). A record whose key is
+        stored with the same numbers is skipped; with other numbers it is a conflict, kept out
+        unless `replace`."""
+        report, todo = MergeReport(), {}
+        self.reload()                           # another process may have appended meanwhile
+        index = self._load()
+        for source, record in records:
+            try:
+                record = seal(compact(record))
+            except (KeyError, TypeError, ValueError) as err:
+                report.invalid.append((source, f"not a result record ({type(err).__name__}: {err})"))
+                continue
+            key = record["key"]
+            old = self.get(key) if key in index else todo.get(key, (None, None))[1]
+            if old is not None and R.same_numbers(old, record):
+                report.same += 1
+                continue
+            if old is not None and not replace:
+                report.conflicts.append((key, self.shard_for(key) or shard or shard_of(record), _difference(old, record)))
+                continue
+            if old is not None:
+                report.replaced += 1
+            else:
+                report.added += 1
+            todo[key] = (shard or self.shard_for(key) or shard_of(record), record)
+        by_shard: dict[str, list[dict]] = {}
+        for target, record in todo.values():
+            by_shard.setdefault(target, []).append(record)
+        for target, batch in sorted(by_shard.items()):
+            self._write(target, batch)
+        self.reload()
+        return report
+
+    def _write(self, shard: str, batch: list[dict]) -> None:
+        path = self.shard_path(shard)
+        new = {r["key"] for r in batch}
+        with self._locked(path):
+            kept = []
+            if path.exists():
+                kept = [ln for ln in gzip.decompress(path.read_bytes()).decode().splitlines()
+                        if ln.strip() and _line_key(ln) not in new]
+            # keys found in other shards (a replaced record) leave those shards
+            for other in {self._load()[k][0] for k in new if k in self._load()} - {shard}:
+                self._drop(other, new)
+            lines = kept + [to_line(r) for r in sorted(batch, key=lambda r: r["key"])]
+            _atomic_write(path, _gzip("\n".join(lines) + "\n"))
+
+    def _drop(self, shard: str, keys: set[str]) -> None:
+        path = self.shard_path(shard)
+        lines = [ln for ln in gzip.decompress(path.read_bytes()).decode().splitlines()
+                 if ln.strip() and _line_key(ln) not in keys]
+        if lines:
+            _atomic_write(path, _gzip("\n".join(lines) + "\n"))
+        else:
+            path.unlink()
+
+    def verify(self) -> list[tuple[str, str]]:
+        """(shard, key) of every stored line that fails its checksum or whose key is not its own."""
+        bad = []
+        for key, (shard, line) in self._load().items():
+            record = from_line(line)
+            if not verified(record) or record["key"] != key:
+                bad.append((shard, key))
+        return bad
+
+
+def _gzip(text: str) -> bytes:
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as f:  # same content, same bytes
+        f.write(text.encode())
+    return buf.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".gz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)   # mkstemp's 0600 would follow the file into git
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _difference(old: dict, new: dict) -> str:
+    a, b = R.numbers(old), R.numbers(new)
+    fields = sorted(k for k in set(a) | set(b) if R.canonical(a.get(k)) != R.canonical(b.get(k)))
+    metrics = [k for k in sorted(set(a.get("metrics", {})) | set(b.get("metrics", {})))
+               if R.canonical(a.get("metrics", {}).get(k)) != R.canonical(b.get("metrics", {}).get(k))]
+    where = (old.get("provenance", {}).get("device", "?"), new.get("provenance", {}).get("device", "?"))
+    return (f"differs in {', '.join(fields)}" + (f" (metrics {', '.join(metrics[:4])})" if metrics else "")
+            + f"; stored from {where[0]}, new from {where[1]}")
+
+
+# ----------------------------------------------------------------------------- reading record files
+
+def read_records(paths) -> list[tuple[str, dict]]:
+    """(source, record) from shards (*.jsonl.gz), JSON-lines files, single JSON records, and folders
+    of them (a store, an export, or a local results cache)."""
+    out = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                           and p.name.endswith((".jsonl.gz", ".jsonl", ".json")))
+            out += read_records(files)
+            continue
+        try:
+            if path.name.endswith(".gz"):
+                text = gzip.decompress(path.read_bytes()).decode()
+            else:
+                text = path.read_text()
+        except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as err:
+            raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err})") from err
+        if path.name.endswith(".json"):
+            out.append((str(path), json.loads(text)))
+        else:
+            out += [(f"{path}:{i + 1}", from_line(ln)) for i, ln in enumerate(text.splitlines()) if ln.strip()]
+    return out
+
+
+def merge(paths, store: Store | None = None, replace: bool = False) -> MergeReport:
+    """Add every record under `paths` to the store; a record failing the checksum it carries is
+    refused (a cache record written before checksums existed has none and is accepted)."""
+    store = store or Store()
+    good, report = [], MergeReport()
+    for source, record in read_records(paths):
+        if not isinstance(record, dict) or "config" not in record:
+            report.invalid.append((source, "not a result record"))
+        elif "content_sha256" in record and record["content_sha256"] != R.content_hash(record):
+            report.invalid.append((source, "fails its content checksum"))
+        else:
+            good.append((source, record))
+    result = store.add(good, replace=replace)
+    result.invalid = report.invalid + result.invalid
+    return result
+
+
+def export(out: str | Path, only: list[str] | None = None, sources=None) -> list[Path]:
+    """Write the records of the shards matching `only` (e.g. "wamal", "wamal/gpu"; all if
+    None) from `sources` (default: the local results cache, then the store) as shard files
+    under `out`: what a GPU machine sends back, one file per shard."""
+    from .cache import ResultsCache
+    picked: dict[str, dict] = {}
+    for source in sources if sources is not None else (ResultsCache().root, Store().root):
+        if Path(source).exists():
+            for _, record in read_records([source]):
+                if isinstance(record, dict) and "config" in record:
+                    sealed = seal(compact(record))
+                    picked.setdefault(sealed["key"], sealed)
+    shards: dict[str, list[dict]] = {}
+    for record in picked.values():
+        shard = shard_of(record)
+        if only is None or any(shard == o or shard.startswith(o.rstrip("/") + "/") for o in only):
+            shards.setdefault(shard, []).append(record)
+    written = []
+    for shard, batch in sorted(shards.items()):
+        path = Path(out) / f"{shard}.jsonl.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, _gzip("\n".join(to_line(r) for r in sorted(batch, key=lambda r: r["key"])) + "\n"))
+        written.append(path)
+    return written
+
+
+# ----------------------------------------------------------------------------- the command line
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m aux_core.store", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("summary", help="runs and analyses stored and needed, per chapter and profile")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    m = sub.add_parser("merge", help="add records from shards, exports, JSON records or a results cache folder")
+    m.add_argument("paths", nargs="+", type=Path)
+    m.add_argument("--replace", action="store_true", help="overwrite stored records whose numbers differ")
+    e = sub.add_parser("export", help="write a subset of the local cache and the store as shard files")
+    e.add_argument("--only", action="append", help="chapter or chapter/profile (repeatable; default: all)")
+    e.add_argument("--out", type=Path, required=True)
+    sub.add_parser("verify", help="check every stored record against its checksum and key")
+    args = ap.parse_args(argv)
+
+    if args.command == "merge":
+        missing = [str(p) for p in args.paths if not p.exists()]
+        if missing:
+            ap.error(f"no such file or folder: {', '.join(missing)}")
+        report = merge(args.paths, replace=args.replace)
+        print(f"merge: {report}")
+        for key, shard, why in report.conflicts:
+            print(f"  CONFLICT {key[:16]} in {shard}: {why}", file=sys.stderr)
+        for source, why in report.invalid:
+            print(f"  INVALID {source}: {why}", file=sys.stderr)
+        return 1 if report.conflicts or report.invalid else 0
+    if args.command == "export":
+        written = export(args.out, args.only)
+        print("\n".join(str(p) for p in written) or "export: nothing matched")
+        return 0 if written else 1
+    if args.command == "verify":
+        bad = Store().verify()
+        for shard, key in bad:
+            print(f"BAD {shard}: {key}", file=sys.stderr)
+        print(f"verify: {len(Store())} records, {len(bad)} bad")
+        return 1 if bad else 0
+    from .experiments.chapters import summary, summary_text
+    rows = summary(Store())
+    print(json.dumps(rows, indent=1) if args.json else summary_text(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
