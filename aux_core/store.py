@@ -40,6 +40,7 @@ STEP_ROWS = 512            # per-step log rows kept where no chapter reads every
 PACK_MIN = 32              # lists at least this long are packed
 SIZE_LIMIT = 30 * 2 ** 20  # the whole store, in bytes (a test holds it to this)
 UNLABELLED = ("unlabelled", "any")
+_INDEXES: dict[Path, tuple[tuple, dict]] = {}   # root -> (the shards' paths, mtimes and sizes, index)
 
 
 # ----------------------------------------------------------------------------- the line format
@@ -161,13 +162,17 @@ class Store:
 
     def _load(self) -> dict[str, tuple[str, str]]:
         if self._index is None:
-            index = {}
-            for path in self.shards():
-                shard = str(path.relative_to(self.root).with_suffix("").with_suffix(""))
-                for line in gzip.decompress(path.read_bytes()).decode().splitlines():
-                    if line.strip():
-                        index.setdefault(_line_key(line), (shard, line))
-            self._index = index
+            # one index per process and state of the files: every ResultsCache() of a notebook shares it
+            state = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in self.shards())
+            if _INDEXES.get(self.root) is None or _INDEXES[self.root][0] != state:
+                index = {}
+                for path in self.shards():
+                    shard = str(path.relative_to(self.root).with_suffix("").with_suffix(""))
+                    for line in gzip.decompress(path.read_bytes()).decode().splitlines():
+                        if line.strip():
+                            index.setdefault(_line_key(line), (shard, line))
+                _INDEXES[self.root] = (state, index)
+            self._index = _INDEXES[self.root][1]
         return self._index
 
     def reload(self) -> None:
@@ -347,10 +352,28 @@ def read_records(paths) -> list[tuple[str, dict]]:
     return out
 
 
-def merge(paths, store: Store | None = None, replace: bool = False) -> MergeReport:
+def grid_labels() -> dict[str, dict]:
+    """{key: labels} of every result a chapter's grids need, at the smallest profile that needs
+    it (for records made before records carried labels)."""
+    from .experiments.chapters import CHAPTERS, needed
+    owner = {}
+    for profile in ("smoke", "cpu", "gpu", "paper"):
+        for chapter in CHAPTERS:
+            for keys in needed(chapter, profile).values():
+                for key in keys:
+                    owner.setdefault(key, {"chapter": chapter, "profile": profile})
+    return owner
+
+
+def merge(paths, store: Store | None = None, replace: bool = False, label: str | None = None) -> MergeReport:
     """Add every record under `paths` to the store; a record failing the checksum it carries is
-    refused (a cache record written before checksums existed has none and is accepted)."""
-    store = store or Store()
+    refused (a cache record written before checksums existed has none and is accepted). `label`
+    labels the records that carry none: "chapter/profile", or "grids" (the chapter and profile
+    whose grids need the record; records no grid needs stay unlabelled)."""
+    store = store if store is not None else Store()
+    if label not in (None, "grids") and label.count("/") != 1:
+        raise ValueError(f"label must be 'grids' or 'chapter/profile', got {label!r}")
+    owners = grid_labels() if label == "grids" else {}
     good, report = [], MergeReport()
     for source, record in read_records(paths):
         if not isinstance(record, dict) or "config" not in record:
@@ -358,6 +381,10 @@ def merge(paths, store: Store | None = None, replace: bool = False) -> MergeRepo
         elif "content_sha256" in record and record["content_sha256"] != R.content_hash(record):
             report.invalid.append((source, "fails its content checksum"))
         else:
+            if label and not (record.get("labels") or {}).get("chapter"):
+                chapter, _, profile = label.partition("/")
+                fixed = owners.get(R.record_key(record)) if label == "grids" else {"chapter": chapter, "profile": profile}
+                record = {**record, "labels": fixed} if fixed else record
             good.append((source, record))
     result = store.add(good, replace=replace)
     result.invalid = report.invalid + result.invalid
@@ -398,9 +425,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("summary", help="runs and analyses stored and needed, per chapter and profile")
     s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--readme", action="store_true", help="write the summary into README.md (between its markers)")
     m = sub.add_parser("merge", help="add records from shards, exports, JSON records or a results cache folder")
     m.add_argument("paths", nargs="+", type=Path)
     m.add_argument("--replace", action="store_true", help="overwrite stored records whose numbers differ")
+    m.add_argument("--label", help="for records without labels: CHAPTER/PROFILE, or 'grids' (the chapter grid that "
+                   "needs each record)")
     e = sub.add_parser("export", help="write a subset of the local cache and the store as shard files")
     e.add_argument("--only", action="append", help="chapter or chapter/profile (repeatable; default: all)")
     e.add_argument("--out", type=Path, required=True)
@@ -411,7 +441,10 @@ def main(argv: list[str] | None = None) -> int:
         missing = [str(p) for p in args.paths if not p.exists()]
         if missing:
             ap.error(f"no such file or folder: {', '.join(missing)}")
-        report = merge(args.paths, replace=args.replace)
+        try:
+            report = merge(args.paths, replace=args.replace, label=args.label)
+        except ValueError as err:
+            ap.error(str(err))
         print(f"merge: {report}")
         for key, shard, why in report.conflicts:
             print(f"  CONFLICT {key[:16]} in {shard}: {why}", file=sys.stderr)
@@ -428,8 +461,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"BAD {shard}: {key}", file=sys.stderr)
         print(f"verify: {len(Store())} records, {len(bad)} bad")
         return 1 if bad else 0
-    from .experiments.chapters import summary, summary_text
+    from .experiments.chapters import README_END, README_START, readme_block, summary, summary_text
     rows = summary(Store())
+    if args.readme:
+        readme = settings.REPO_ROOT / "README.md"
+        text = readme.read_text()
+        if README_START not in text or README_END not in text:
+            ap.error(f"README.md has no {README_START} ... {README_END} markers")
+        head, rest = text.split(README_START, 1)
+        readme.write_text(head + readme_block(rows) + rest.split(README_END, 1)[1])
     print(json.dumps(rows, indent=1) if args.json else summary_text(rows))
     return 0
 

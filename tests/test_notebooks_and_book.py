@@ -1,7 +1,6 @@
 """Notebook and book structure: one parameters cell, typed documented parameters, every
 notebook in the table of contents, clear failure on a bad parameter, nothing half-written."""
 import json
-from pathlib import Path
 
 import numpy as np
 import papermill as pm

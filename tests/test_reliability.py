@@ -286,7 +286,7 @@ def test_a_sigkilled_run_resumes_from_its_checkpoint(tmp_path):
     cfg = tiny(steps=None, epochs=12, train_per_class=5, batch_size=10)
     env = {**os.environ, "AUX_CORE_RESULTS": str(tmp_path / "chaos")}
     code = ("from aux_core.train import RunConfig, run; import json, sys; "
-            f"run(RunConfig(**json.loads(sys.argv[1])), progress=False)")
+            "run(RunConfig(**json.loads(sys.argv[1])), progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict())], env=env)
     key, chaos = sweep.cache_key(cfg), ResultsCache(tmp_path / "chaos" / "cache")   # the child's default cache
     ckpt = chaos.checkpoint_path(key)

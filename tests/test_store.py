@@ -167,3 +167,22 @@ def test_the_committed_store_is_sound_and_small():
         prov = record["provenance"]
         assert {"code_version", "git_commit", "device", "data_checksum", "wall_time_s"} <= set(prov), record["key"]
         assert record["labels"]["chapter"] and record["labels"]["profile"]
+
+
+@needs_cifar10
+def test_the_readme_summary_is_the_committed_stores():
+    from aux_core.experiments import chapters
+    readme = (COMMITTED_STORE.parent.parent / "README.md").read_text()
+    assert chapters.readme_block(chapters.summary(S.Store(COMMITTED_STORE))) in readme, \
+        "README.md's store summary is out of date: run python -m aux_core.store summary --readme"
+
+
+def test_label_from_grids_and_a_given_label(tmp_path):
+    rec = run_record()
+    rec.pop("labels")
+    (tmp_path / "r.json").write_text(json.dumps(rec))
+    store = S.Store(tmp_path / "store")
+    S.merge([tmp_path / "r.json"], store=store, label="dks/cpu")
+    assert [p.relative_to(store.root).as_posix() for p in store.shards()] == ["dks/cpu.jsonl.gz"]
+    with pytest.raises(ValueError, match="label must be"):
+        S.merge([tmp_path / "r.json"], store=store, label="dks")

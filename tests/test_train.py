@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from aux_core.cache import ResultsCache
 from aux_core.train import RunConfig, lr_multiplier, run, steps_to_threshold

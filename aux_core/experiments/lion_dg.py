@@ -28,7 +28,7 @@ from .. import stats
 from ..methods import apply_init, create_method
 from ..models import create_model
 from ..profiles import get_profile
-from ..train import RunConfig, RunResult, run_all, steps_to_threshold  # run_all: notebooks call L.run_all
+from ..train import RunConfig, RunResult, steps_to_threshold
 from .common import PAPER_DATASETS, dataset_for, run_cells
 
 PAPER_SEEDS = (42, 123, 456)
