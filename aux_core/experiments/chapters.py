@@ -58,11 +58,15 @@ def notebook_keys(chapter: str, notebook: str, profile: str) -> set[str]:
 
 def published_profile(chapter: str, notebook: str, store=None) -> str | None:
     """The largest profile whose results `notebook` needs are all in the store (a notebook that
-    needs none gets its chapter's largest), or None."""
+    needs none gets its chapter's largest; one that needs the same results at every profile,
+    smoke), or None."""
     from ..store import Store
     store = store if store is not None else Store()
     have = set(store.keys())
     names = module(chapter).NOTEBOOK_GRIDS.get(notebook)
+    if names and len({frozenset(notebook_keys(chapter, notebook, p)) for p in PUBLISH_ORDER}) == 1:
+        # the same results at every profile (a check that does not scale): shown as what it is, smoke-sized
+        return "smoke" if notebook_keys(chapter, notebook, "smoke") <= have else None
     for profile in PUBLISH_ORDER:
         if names == ():   # trains nothing: shown at the chapter's largest complete profile
             if any(notebook_keys(chapter, nb, profile) <= have for nb, g in module(chapter).NOTEBOOK_GRIDS.items() if g):
@@ -92,7 +96,7 @@ def summary(store) -> list[dict]:
         need = set()
         if chapter in CHAPTERS and profile in PROFILES:
             need = {k for keys in needed(chapter, profile).values() for k in keys}
-        if not recs and not (need & have):
+        if not recs:
             continue
         kinds = Counter(record_kind(r) for r in recs)
         rows.append({"chapter": chapter, "profile": profile, "runs": kinds.get("run", 0),

@@ -124,11 +124,13 @@ def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
     return {"table1": grid(profile, seeds),
             "baselines": baselines_grid(profile, seeds, warmup_fraction=WARMUP_FRACTION, gradinit=True),
             "growth": growth_grid(profile, seeds[0]),
-            "designs": designs_grid(profile, seeds)}
+            "designs": designs_grid(profile, seeds),
+            "gradient_flow": [gradient_flow_config(ARCHS, INITS),
+                              gradient_flow_config(DESIGNS, {k: INITS[k] for k in ("He-init", "LION-DG")})]}
 
 
 NOTEBOOK_GRIDS = {"table1": ("table1",), "fixup_rezero": ("table1", "baselines"), "overview": ("table1", "baselines"),
-                  "dynamics": ("table1", "growth", "designs"), "architecture": ()}
+                  "dynamics": ("table1", "growth", "designs", "gradient_flow"), "architecture": ()}
 
 
 def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "LION-DG runs") -> pd.DataFrame:
@@ -259,6 +261,47 @@ def gradient_flow_at_init(model_name: str, init: str, x: torch.Tensor, y: torch.
         return float(torch.stack(squares).sum().sqrt()) if squares else 0.0
 
     return GradientFlow(norm(main, backbone), norm(aux, backbone), norm(main, head_params), norm(aux, head_params))
+
+
+FLOW_BATCH = 128   # real CIFAR-10 training images the step-0 gradients are computed on
+
+
+def gradient_flow_config(networks: dict, inits: dict, alpha: float = ALPHA, batch_seed: int = 0) -> dict:
+    """What keys a table of step-0 gradient norms (with the data's checksum)."""
+    return {"analysis": "gradient_flow_at_init", "dataset": "cifar10", "networks": dict(networks), "inits": dict(inits),
+            "alpha": alpha, "batch": FLOW_BATCH, "batch_seed": batch_seed}
+
+
+def gradient_flow_table(networks: dict, inits: dict, alpha: float = ALPHA, batch_seed: int = 0,
+                        cache=None) -> pd.DataFrame:
+    """One row per (network, init): the four step-0 gradient norms of `gradient_flow_at_init` on one
+    shuffled batch of real training images; an analysis record of the results store."""
+    import time
+
+    from .. import data as data_lib
+    from ..cache import ResultsCache
+    from ..loader import DeviceLoader
+    from ..provenance import collect
+    from ..records import make_key
+    config = gradient_flow_config(networks, inits, alpha, batch_seed)
+    ds = data_lib.load_dataset(config["dataset"])
+
+    def compute() -> dict:
+        t0 = time.perf_counter()
+        batch = next(iter(DeviceLoader(ds.train.x, ds.train.y, FLOW_BATCH, mean=ds.mean, std=ds.std, shuffle=True,
+                                       seed=batch_seed)))
+        rows = []
+        for label, model in networks.items():
+            for init_label, init in inits.items():
+                g = gradient_flow_at_init(model, init, batch.x, batch.y, alpha=alpha)
+                rows.append({"network": label, "init": init_label, **g.__dict__})
+        prov = collect(torch.device("cpu"), ds.checksum, ds.source)
+        prov["wall_time_s"] = time.perf_counter() - t0
+        return {"kind": "analysis", "config": config, "rows": rows, "provenance": prov}
+
+    record, _ = (cache or ResultsCache()).get_or_compute(make_key(config, ds.checksum), compute,
+                                                         "the step-0 gradient norms")
+    return pd.DataFrame(record["rows"])
 
 
 def weight_growth(result: RunResult, first: int | None = None) -> pd.DataFrame:
