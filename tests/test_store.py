@@ -186,3 +186,12 @@ def test_label_from_grids_and_a_given_label(tmp_path):
     assert [p.relative_to(store.root).as_posix() for p in store.shards()] == ["dks/cpu.jsonl.gz"]
     with pytest.raises(ValueError, match="label must be"):
         S.merge([tmp_path / "r.json"], store=store, label="dks")
+
+
+def test_tests_and_their_notebook_kernels_use_private_folders():
+    """conftest sets these at import, so nbval's kernels inherit them: no test writes into the
+    committed store or the project's own results cache."""
+    import os
+    for name in (settings.RESULTS_ENV, settings.STORE_ENV):
+        assert not os.environ[name].startswith(str(COMMITTED_STORE.parent)), name
+    assert settings.store_dir() != COMMITTED_STORE and COMMITTED_STORE.parent not in settings.results_dir().parents
