@@ -13,7 +13,13 @@ COMMITTED_STORE = REPO / "results" / "store"
 
 if "AUX_CORE_DATA" not in os.environ and (SHARED / "cifar10.npz").exists():
     os.environ["AUX_CORE_DATA"] = str(SHARED)
-_SESSION = Path(tempfile.mkdtemp(prefix="aux-core-tests-"))
+# one folder for the whole session: pytest-xdist's workers inherit it from the controller, so the
+# notebooks on both workers share their runs (two processes reaching one key take turns on its lock)
+if "AUX_CORE_TEST_SESSION" not in os.environ:
+    os.environ["AUX_CORE_TEST_SESSION"] = tempfile.mkdtemp(prefix="aux-core-tests-")
+_SESSION = Path(os.environ["AUX_CORE_TEST_SESSION"])
+if "PYTEST_XDIST_WORKER" in os.environ:   # several workers share the cores: one intra-op thread each
+    os.environ["OMP_NUM_THREADS"] = "1"
 os.environ["AUX_CORE_RESULTS"] = str(_SESSION / "results")
 os.environ["AUX_CORE_STORE"] = str(_SESSION / "store")
 for _switch in ("AUX_CORE_PUBLISH", "AUX_CORE_REFRESH", "AUX_CORE_NO_TRAINING", "AUX_CORE_LABELS"):
