@@ -10,6 +10,8 @@ import pytest
 from aux_core import records as R
 from aux_core import settings
 from aux_core import store as S
+from aux_core.store import exchange as X
+from aux_core.store.cli import main
 from aux_core.cache import ResultsCache, TrainingRefused
 from conftest import COMMITTED_STORE, needs_cifar10
 
@@ -64,7 +66,7 @@ def test_packing_is_lossless_and_compaction_keeps_what_chapters_read():
     assert "__f32__" in line and "__i32__" in line and S.from_line(line) == rec
     assert S.verified(S.from_line(line))
     doubles = {"x": [0.1 * i for i in range(100)]}          # not float32-exact: kept as JSON numbers
-    assert "__f32__" not in json.dumps(S._pack(doubles)) and S._unpack(S._pack(doubles)) == doubles
+    assert "__f32__" not in json.dumps(S.pack(doubles)) and S.unpack(S.pack(doubles)) == doubles
     thin = S.compact(rec)
     assert len(thin["steps"]["step"]) <= S.STEP_ROWS and thin["steps"]["step"][-1] == 2000
     assert thin["compacted"] == {"steps_every": 4, "steps_logged": 2000} and S.compact(thin) == thin
@@ -88,19 +90,19 @@ def test_export_then_merge_elsewhere_round_trips(tmp_path):
     cache = tmp_path / "cache"
     for rec in (run_record(0), run_record(1, labels=("wamal", "gpu"))):
         ResultsCache(cache, store=False).put(R.record_key(rec), rec)
-    files = S.export(tmp_path / "out", only=["wamal"], sources=[cache])
+    files = X.export(tmp_path / "out", only=["wamal"], sources=[cache])
     assert [p.relative_to(tmp_path / "out").as_posix() for p in files] == ["wamal/gpu.jsonl.gz"]
     target = S.Store(tmp_path / "store")
-    report = S.merge([tmp_path / "out"], store=target)
-    assert report.added == 1 and S.merge([tmp_path / "out"], store=target).same == 1
-    assert S.merge([cache], store=target).added == 1             # a local cache folder merges too
+    report = X.merge([tmp_path / "out"], store=target)
+    assert report.added == 1 and X.merge([tmp_path / "out"], store=target).same == 1
+    assert X.merge([cache], store=target).added == 1             # a local cache folder merges too
 
 
 def test_merge_refuses_a_record_that_fails_the_checksum_it_carries(tmp_path):
     rec = S.seal(run_record())
     rec["metrics"]["final_test_acc"] = 0.0
     (tmp_path / "r.json").write_text(json.dumps(rec))
-    report = S.merge([tmp_path / "r.json"], store=S.Store(tmp_path / "store"))
+    report = X.merge([tmp_path / "r.json"], store=S.Store(tmp_path / "store"))
     assert report.added == 0 and report.invalid and "checksum" in report.invalid[0][1]
 
 
@@ -108,13 +110,13 @@ def test_cli_merge_and_summary(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(settings.STORE_ENV, str(tmp_path / "store"))
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.json").write_text(json.dumps(run_record()))
-    assert S.main(["merge", str(tmp_path / "in")]) == 0 and "1 added" in capsys.readouterr().out
+    assert main(["merge", str(tmp_path / "in")]) == 0 and "1 added" in capsys.readouterr().out
     clash = run_record(acc=0.1)
     (tmp_path / "in" / "a.json").write_text(json.dumps(clash))
-    assert S.main(["merge", str(tmp_path / "in")]) == 1 and "CONFLICT" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "in")]) == 1 and "CONFLICT" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        S.main(["merge", str(tmp_path / "missing")])
-    assert S.main(["verify"]) == 0
+        main(["merge", str(tmp_path / "missing")])
+    assert main(["verify"]) == 0
 
 
 @needs_cifar10
@@ -182,10 +184,10 @@ def test_label_from_grids_and_a_given_label(tmp_path):
     rec.pop("labels")
     (tmp_path / "r.json").write_text(json.dumps(rec))
     store = S.Store(tmp_path / "store")
-    S.merge([tmp_path / "r.json"], store=store, label="dks/cpu")
+    X.merge([tmp_path / "r.json"], store=store, label="dks/cpu")
     assert [p.relative_to(store.root).as_posix() for p in store.shards()] == ["dks/cpu.jsonl.gz"]
     with pytest.raises(ValueError, match="label must be"):
-        S.merge([tmp_path / "r.json"], store=store, label="dks")
+        X.merge([tmp_path / "r.json"], store=store, label="dks")
 
 
 def test_tests_and_their_notebook_kernels_use_private_folders():

@@ -1,9 +1,6 @@
 """The results store: every result the book shows, committed with the code (results/store/).
-
-    python -m aux_core.store summary [--json]        what is stored, per chapter and profile
-    python -m aux_core.store merge FILE_OR_DIR...    add records made elsewhere (idempotent)
-    python -m aux_core.store export --only wamal/gpu --out DIR   a subset as files to send back
-    python -m aux_core.store verify                  every record against its checksum and key
+Its files are read and written here; `exchange` moves records in and out (merge, export) and
+`cli` is `python -m aux_core.store`.
 
 Layout: one gzip JSON-lines shard per chapter and profile, `<chapter>/<profile>.jsonl.gz`, one
 record a line (`aux_core.records`), the key first. Long lists of float32 numbers (the per-step
@@ -17,7 +14,6 @@ never overwritten (`replace=True` says otherwise explicitly).
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import fcntl
@@ -25,7 +21,6 @@ import gzip
 import io
 import json
 import os
-import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -33,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import records as R
-from . import settings
+from .. import records as R
+from .. import settings
 
 STEP_ROWS = 512            # per-step log rows kept where no chapter reads every step
 PACK_MIN = 32              # lists at least this long are packed
@@ -45,10 +40,10 @@ _INDEXES: dict[Path, tuple[tuple, dict]] = {}   # root -> (the shards' paths, mt
 
 # ----------------------------------------------------------------------------- the line format
 
-def _pack(obj):
+def pack(obj):
     """Long homogeneous numeric lists as base64 arrays; lossless (float32-exact floats only)."""
     if isinstance(obj, dict):
-        return {k: _pack(v) for k, v in obj.items()}
+        return {k: pack(v) for k, v in obj.items()}
     if isinstance(obj, list):
         if len(obj) >= PACK_MIN:
             if all(type(v) is float for v in obj):
@@ -60,29 +55,29 @@ def _pack(obj):
                 a = np.asarray(obj)
                 if a.dtype == np.int64 and a.min() >= -2 ** 31 and a.max() < 2 ** 31:
                     return {"__i32__": base64.b64encode(a.astype(np.int32).tobytes()).decode()}
-        return [_pack(v) for v in obj]
+        return [pack(v) for v in obj]
     return obj
 
 
-def _unpack(obj):
+def unpack(obj):
     if isinstance(obj, dict):
         if len(obj) == 1 and ("__f32__" in obj or "__i32__" in obj):
             kind, text = next(iter(obj.items()))
             dtype = np.float32 if kind == "__f32__" else np.int32
             return np.frombuffer(base64.b64decode(text), dtype=dtype).tolist()
-        return {k: _unpack(v) for k, v in obj.items()}
+        return {k: unpack(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_unpack(v) for v in obj]
+        return [unpack(v) for v in obj]
     return obj
 
 
 def to_line(record: dict) -> str:
     body = {"key": record["key"], **{k: v for k, v in record.items() if k != "key"}}
-    return json.dumps(_pack(body), allow_nan=True, separators=(",", ":"), default=list)
+    return json.dumps(pack(body), allow_nan=True, separators=(",", ":"), default=list)
 
 
 def from_line(line: str) -> dict:
-    return _unpack(json.loads(line))
+    return unpack(json.loads(line))
 
 
 def _line_key(line: str) -> str:
@@ -275,14 +270,14 @@ class Store:
             for other in {self._load()[k][0] for k in new if k in self._load()} - {shard}:
                 self._drop(other, new)
             lines = kept + [to_line(r) for r in sorted(batch, key=lambda r: r["key"])]
-            _atomic_write(path, _gzip("\n".join(lines) + "\n"))
+            write_atomically(path, gzip_text("\n".join(lines) + "\n"))
 
     def _drop(self, shard: str, keys: set[str]) -> None:
         path = self.shard_path(shard)
         lines = [ln for ln in gzip.decompress(path.read_bytes()).decode().splitlines()
                  if ln.strip() and _line_key(ln) not in keys]
         if lines:
-            _atomic_write(path, _gzip("\n".join(lines) + "\n"))
+            write_atomically(path, gzip_text("\n".join(lines) + "\n"))
         else:
             path.unlink()
 
@@ -296,14 +291,14 @@ class Store:
         return bad
 
 
-def _gzip(text: str) -> bytes:
+def gzip_text(text: str) -> bytes:
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as f:  # same content, same bytes
         f.write(text.encode())
     return buf.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".gz")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -324,155 +319,3 @@ def _difference(old: dict, new: dict) -> str:
     where = (old.get("provenance", {}).get("device", "?"), new.get("provenance", {}).get("device", "?"))
     return (f"differs in {', '.join(fields)}" + (f" (metrics {', '.join(metrics[:4])})" if metrics else "")
             + f"; stored from {where[0]}, new from {where[1]}")
-
-
-# ----------------------------------------------------------------------------- reading record files
-
-def read_records(paths) -> list[tuple[str, dict]]:
-    """(source, record) from shards (*.jsonl.gz), JSON-lines files, single JSON records, and folders
-    of them (a store, an export, or a local results cache)."""
-    out = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                           and p.name.endswith((".jsonl.gz", ".jsonl", ".json")))
-            out += read_records(files)
-            continue
-        try:
-            if path.name.endswith(".gz"):
-                text = gzip.decompress(path.read_bytes()).decode()
-            else:
-                text = path.read_text()
-        except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as err:
-            raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err})") from err
-        if path.name.endswith(".json"):
-            out.append((str(path), json.loads(text)))
-        else:
-            out += [(f"{path}:{i + 1}", from_line(ln)) for i, ln in enumerate(text.splitlines()) if ln.strip()]
-    return out
-
-
-def grid_labels() -> dict[str, dict]:
-    """{key: labels} of every result a chapter's grids need, at the smallest profile that needs
-    it (for records made before records carried labels)."""
-    from .experiments.chapters import CHAPTERS, needed
-    owner = {}
-    for profile in ("smoke", "cpu", "gpu", "paper"):
-        for chapter in CHAPTERS:
-            for keys in needed(chapter, profile).values():
-                for key in keys:
-                    owner.setdefault(key, {"chapter": chapter, "profile": profile})
-    return owner
-
-
-def merge(paths, store: Store | None = None, replace: bool = False, label: str | None = None) -> MergeReport:
-    """Add every record under `paths` to the store; a record failing the checksum it carries is
-    refused (a cache record written before checksums existed has none and is accepted). `label`
-    labels the records that carry none: "chapter/profile", or "grids" (the chapter and profile
-    whose grids need the record; records no grid needs stay unlabelled)."""
-    store = store if store is not None else Store()
-    if label not in (None, "grids") and label.count("/") != 1:
-        raise ValueError(f"label must be 'grids' or 'chapter/profile', got {label!r}")
-    owners = grid_labels() if label == "grids" else {}
-    good, report = [], MergeReport()
-    for source, record in read_records(paths):
-        if not isinstance(record, dict) or "config" not in record:
-            report.invalid.append((source, "not a result record"))
-        elif "content_sha256" in record and record["content_sha256"] != R.content_hash(record):
-            report.invalid.append((source, "fails its content checksum"))
-        else:
-            if label and not (record.get("labels") or {}).get("chapter"):
-                chapter, _, profile = label.partition("/")
-                fixed = owners.get(R.record_key(record)) if label == "grids" else {"chapter": chapter, "profile": profile}
-                record = {**record, "labels": fixed} if fixed else record
-            good.append((source, record))
-    result = store.add(good, replace=replace)
-    result.invalid = report.invalid + result.invalid
-    return result
-
-
-def export(out: str | Path, only: list[str] | None = None, sources=None) -> list[Path]:
-    """Write the records of the shards matching `only` (e.g. "wamal", "wamal/gpu"; all if
-    None) from `sources` (default: the local results cache, then the store) as shard files
-    under `out`: what a GPU machine sends back, one file per shard."""
-    from .cache import ResultsCache
-    picked: dict[str, dict] = {}
-    for source in sources if sources is not None else (ResultsCache().root, Store().root):
-        if Path(source).exists():
-            for _, record in read_records([source]):
-                if isinstance(record, dict) and "config" in record:
-                    sealed = seal(compact(record))
-                    picked.setdefault(sealed["key"], sealed)
-    shards: dict[str, list[dict]] = {}
-    for record in picked.values():
-        shard = shard_of(record)
-        if only is None or any(shard == o or shard.startswith(o.rstrip("/") + "/") for o in only):
-            shards.setdefault(shard, []).append(record)
-    written = []
-    for shard, batch in sorted(shards.items()):
-        path = Path(out) / f"{shard}.jsonl.gz"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, _gzip("\n".join(to_line(r) for r in sorted(batch, key=lambda r: r["key"])) + "\n"))
-        written.append(path)
-    return written
-
-
-# ----------------------------------------------------------------------------- the command line
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m aux_core.store", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("summary", help="runs and analyses stored and needed, per chapter and profile")
-    s.add_argument("--json", action="store_true", help="print JSON")
-    s.add_argument("--readme", action="store_true", help="write the summary into README.md (between its markers)")
-    m = sub.add_parser("merge", help="add records from shards, exports, JSON records or a results cache folder")
-    m.add_argument("paths", nargs="+", type=Path)
-    m.add_argument("--replace", action="store_true", help="overwrite stored records whose numbers differ")
-    m.add_argument("--label", help="for records without labels: CHAPTER/PROFILE, or 'grids' (the chapter grid that "
-                   "needs each record)")
-    e = sub.add_parser("export", help="write a subset of the local cache and the store as shard files")
-    e.add_argument("--only", action="append", help="chapter or chapter/profile (repeatable; default: all)")
-    e.add_argument("--out", type=Path, required=True)
-    sub.add_parser("verify", help="check every stored record against its checksum and key")
-    args = ap.parse_args(argv)
-
-    if args.command == "merge":
-        missing = [str(p) for p in args.paths if not p.exists()]
-        if missing:
-            ap.error(f"no such file or folder: {', '.join(missing)}")
-        try:
-            report = merge(args.paths, replace=args.replace, label=args.label)
-        except ValueError as err:
-            ap.error(str(err))
-        print(f"merge: {report}")
-        for key, shard, why in report.conflicts:
-            print(f"  CONFLICT {key[:16]} in {shard}: {why}", file=sys.stderr)
-        for source, why in report.invalid:
-            print(f"  INVALID {source}: {why}", file=sys.stderr)
-        return 1 if report.conflicts or report.invalid else 0
-    if args.command == "export":
-        written = export(args.out, args.only)
-        print("\n".join(str(p) for p in written) or "export: nothing matched")
-        return 0 if written else 1
-    if args.command == "verify":
-        bad = Store().verify()
-        for shard, key in bad:
-            print(f"BAD {shard}: {key}", file=sys.stderr)
-        print(f"verify: {len(Store())} records, {len(bad)} bad")
-        return 1 if bad else 0
-    from .experiments.chapters import README_END, README_START, readme_block, summary, summary_text
-    rows = summary(Store())
-    if args.readme:
-        readme = settings.REPO_ROOT / "README.md"
-        text = readme.read_text()
-        if README_START not in text or README_END not in text:
-            ap.error(f"README.md has no {README_START} ... {README_END} markers")
-        head, rest = text.split(README_START, 1)
-        readme.write_text(head + readme_block(rows) + rest.split(README_END, 1)[1])
-    print(json.dumps(rows, indent=1) if args.json else summary_text(rows))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
