@@ -733,3 +733,20 @@ def _eval_row(step: int, steps_per_epoch: int, lr: float, window: torch.Tensor, 
     for i, name in enumerate(evals):
         row[f"{name}_acc"], row[f"{name}_loss"] = values[2 + len(names) + 2 * i: 4 + len(names) + 2 * i]
     return row
+
+
+def checkpoint_round_trip(cfg: RunConfig) -> float:
+    """Largest relative difference between `cfg` trained straight through and the same run
+    resumed from its first checkpoint (saved and loaded as `run_all` does): 0 where
+    checkpoints restore everything. `cfg` needs at least two epochs and checkpoint_every=1."""
+    if cfg.epochs is None or cfg.epochs < 2 or cfg.checkpoint_every != 1:
+        raise ValueError("a checkpoint round trip needs epochs >= 2 and checkpoint_every=1")
+    ds = data_lib.load_dataset(cfg.dataset)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "round-trip.pt"
+        straight = _train(cfg, ds, False, path)      # leaves its last checkpoint behind (run_all removes it)
+        resumed = _train(cfg, ds, False, path)       # starts from that checkpoint
+    a, b = straight.steps["loss"].to_numpy(), resumed.steps["loss"].to_numpy()
+    if a.shape != b.shape:
+        return float("inf")
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-12)))

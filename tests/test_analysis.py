@@ -70,11 +70,26 @@ def test_surface_centre_is_the_initial_loss_and_parameters_are_restored():
     s, f = setup_for(2)
     before = {n: p.detach().clone() for n, p in s.named.items()}
     d1, d2 = land.direction(s, "filter", 1), land.direction(s, "filter", 2)
-    z = land.surface(s, f, d1, d2, grid=5, span=0.5)
+    z = land.surface_pointwise(s, f, d1, d2, grid=5, span=0.5)
     assert z.shape == (5, 5) and z[2, 2] == pytest.approx(float(f().detach()), rel=1e-6)
     assert all(torch.equal(before[n], p) for n, p in s.named.items())
     r = land.roughness(z)
     assert r["range_loss"] >= r["std_loss"] > 0 and r["mean_grad"] > 0
+
+
+@pytest.mark.parametrize("model,n_branches,loss", [("mlp6", 0, "main"), ("mlp6", 3, "total"), ("cnn6", 2, "total"),
+                                                   ("vit6", 1, "main")])
+def test_a_batched_landscape_equals_the_point_by_point_one(model, n_branches, loss):
+    s = land.build(model, 10, n_branches, alpha=1.0, seed=3)
+    batch = small_batch(8)
+    f = land.loss_fn(s, batch, loss)
+    s.active = land.find_active(s, f)
+    d1, d2 = land.direction(s, "filter", 1), land.direction(s, "filter", 2)
+    before = {n: p.detach().clone() for n, p in s.named.items()}
+    pointwise = land.surface_pointwise(s, f, d1, d2, grid=4, span=0.5)
+    batched = land.surface(s, batch, d1, d2, grid=4, span=0.5, loss=loss, points_per_pass=3)   # uneven last pass
+    np.testing.assert_allclose(batched, pointwise, rtol=1e-5)
+    assert all(torch.equal(before[n], p) for n, p in s.named.items())
 
 
 def test_main_loss_landscape_under_filter_directions_ignores_branches():

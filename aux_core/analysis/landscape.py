@@ -104,10 +104,15 @@ def direction(setup: Setup, kind: str, seed: int) -> dict[str, torch.Tensor]:
     return out
 
 
+def coefficients(grid: int, span: float) -> np.ndarray:
+    return np.linspace(-span, span, grid)
+
+
 @torch.inference_mode()
-def surface(setup: Setup, f, d1: dict, d2: dict, grid: int, span: float = 1.0) -> np.ndarray:
-    """Loss on the grid [a_i, b_j] (rows: d1 coefficient a, columns: d2 coefficient b)."""
-    coords = np.linspace(-span, span, grid)
+def surface_pointwise(setup: Setup, f, d1: dict, d2: dict, grid: int, span: float = 1.0) -> np.ndarray:
+    """Loss on the grid [a_i, b_j] (rows: d1 coefficient a, columns: d2 coefficient b), one point
+    at a time: the parameters are moved in place and restored (the reference for `surface`)."""
+    coords = coefficients(grid, span)
     names = sorted(set(d1) | set(d2))
     origin = {n: setup.named[n].detach().clone() for n in names}
     zero = {n: torch.zeros_like(origin[n]) for n in names}
@@ -124,6 +129,49 @@ def surface(setup: Setup, f, d1: dict, d2: dict, grid: int, span: float = 1.0) -
     return z
 
 
+class _Loss(torch.nn.Module):
+    """Model and heads under the names of `Setup.named`, so that one functional_call swaps in a
+    grid point's parameters; its forward is `loss_fn`'s loss."""
+
+    def __init__(self, setup: Setup, loss: str):
+        super().__init__()
+        self.model, self.heads, self.method, self.loss = setup.model, setup.heads, setup.method, loss
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits, taps = self.model(x)
+        terms = self.method.loss_terms(logits, taps, Batch(x, y), SimpleNamespace(heads=self.heads, step=0))
+        return terms["main"] if self.loss == "main" else torch.stack(list(terms.values())).sum()
+
+
+@torch.inference_mode()
+def surface(setup: Setup, batch: Batch, d1: dict, d2: dict, grid: int, span: float = 1.0, loss: str = "main",
+            points_per_pass: int | None = None) -> np.ndarray:
+    """`surface_pointwise`'s grid, `points_per_pass` grid points per batched forward pass
+    (torch.func.vmap over the points' parameters; default: as many as keep a pass near 16k
+    images). Equal to the pointwise surface to float32 rounding (a test checks)."""
+    from torch.func import functional_call, vmap
+    coords = torch.as_tensor(coefficients(grid, span), dtype=torch.float32)
+    names = sorted(set(d1) | set(d2))
+    origin = {n: setup.named[n].detach() for n in names}
+    zero = {n: torch.zeros_like(origin[n]) for n in names}
+    a, b = torch.meshgrid(coords, coords, indexing="ij")
+    a, b = a.reshape(-1).to(batch.x.device), b.reshape(-1).to(batch.x.device)
+    net = _Loss(setup, loss)
+    per_pass = points_per_pass or max(1, 16_384 // len(batch.x))
+
+    def at(params):
+        return functional_call(net, params, (batch.x, batch.y))
+
+    out = []
+    for lo in range(0, len(a), per_pass):
+        ca, cb = a[lo:lo + per_pass], b[lo:lo + per_pass]
+        shape = (-1,) + (1,) * 8
+        params = {n: origin[n] + ca.view(shape[:origin[n].dim() + 1]) * d1.get(n, zero[n])
+                  + cb.view(shape[:origin[n].dim() + 1]) * d2.get(n, zero[n]) for n in names}
+        out.append(vmap(at, in_dims=({n: 0 for n in names},), randomness="error")(params).float())
+    return torch.cat(out).view(grid, grid).double().cpu().numpy()
+
+
 def roughness(z: np.ndarray) -> dict[str, float]:
     """The paper's Std(Loss), Range(Loss) and Mean(Grad) (gradient per grid step)."""
     gy, gx = np.gradient(z)
@@ -132,15 +180,35 @@ def roughness(z: np.ndarray) -> dict[str, float]:
 
 
 def compute(model_name: str, num_classes: int, n_branches: int, batch: Batch, *, kind: str, grid: int,
-            span: float = 1.0, alpha: float = 1.0, loss: str = "main", seed: int = 0) -> dict:
-    """One landscape: the surface, its roughness and the parameter counts."""
+            span: float = 1.0, alpha: float = 1.0, loss: str = "main", seed: int = 0,
+            device: str | torch.device = "cpu") -> dict:
+    """One landscape: the surface, its roughness and the parameter counts. On `device` the
+    grid points run batched (`surface`); the network, its directions and the images are the
+    same draws on every device (made on the CPU, then moved), and convolutions stay in full
+    float32 (no TF32), since the surfaces differ in the third decimal. On the CPU the points
+    run one by one: there the batched pass is 2-3x slower for the CNN and the ViT."""
     if loss not in LOSSES:
         raise ValueError(f"loss {loss!r} is not one of: {', '.join(LOSSES)}")
+    device = torch.device(device)
     setup = build(model_name, num_classes, n_branches, alpha, seed)
     f = loss_fn(setup, batch, loss)
     setup.active = find_active(setup, f)
     d1, d2 = direction(setup, kind, 2 * seed + 1), direction(setup, kind, 2 * seed + 2)
-    z = surface(setup, f, d1, d2, grid, span)
+    if device.type != "cpu":
+        setup.model.to(device), setup.heads.to(device)
+        setup.named = {**{f"model.{n}": p for n, p in setup.model.named_parameters()},
+                       **{f"heads.{n}": p for n, p in setup.heads.named_parameters()}}
+        d1, d2 = ({n: t.to(device) for n, t in d.items()} for d in (d1, d2))
+        batch = Batch(batch.x.to(device), batch.y.to(device))
+    if device.type == "cpu":   # batched (grouped) convolutions are 2-3x slower per point there (measured)
+        z = surface_pointwise(setup, f, d1, d2, grid, span)
+    else:
+        tf32 = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = False
+        try:
+            z = surface(setup, batch, d1, d2, grid, span, loss)
+        finally:
+            torch.backends.cudnn.allow_tf32 = tf32
     return {"surface": z.tolist(), **roughness(z), "center_loss": float(z[grid // 2, grid // 2]),
             "params": sum(p.numel() for p in setup.named.values()),
             "active_params": sum(setup.named[n].numel() for n in setup.active)}

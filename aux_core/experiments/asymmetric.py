@@ -43,7 +43,7 @@ from ..loader import DeviceLoader
 from ..profiles import get_profile
 from ..provenance import collect
 from ..sweep import staged_search
-from ..train import RunConfig, RunResult
+from ..train import RunConfig, RunResult, resolve_device
 from .common import dataset_for, run_cells, sign_verdict
 
 MODELS = {"MLP": "mlp6", "CNN": "cnn6", "ViT-6L": "vit6"}
@@ -224,6 +224,17 @@ NOTEBOOK_GRIDS = {"table1": ("table1",), "gradients": ("table1",), "dynamics": (
                   "few_shot": ("few_shot",), "noise": ("noise",), "cifar10": ("cifar10",), "all_active": ("all_active",),
                   "landscape": ("landscapes",), "overview": ("table1", "landscapes"), "findings": ("table1", "landscapes"),
                   "statistics": ("table1", "cifar10", "few_shot", "noise", "all_active", "landscapes")}
+LEDGER_NOTEBOOKS = ("overview", "findings")   # the notebooks that show the claims ledger (a test checks)
+
+
+def landscape_from_config(config: dict, cache=None) -> dict:
+    """The landscape record of one of `landscape_configs`' configs (what the campaign computes)."""
+    arch = {m: a for a, m in MODELS.items()}[config["model"]]
+    options = {k: config[k] for k in ("kind", "dataset", "grid", "samples", "seed", "span", "alpha", "loss", "data_seed")}
+    return landscape(arch, config["n_branches"], **options, cache=cache)
+
+
+ANALYSES = {"landscape": landscape_from_config}   # analysis name -> compute(config, cache)
 
 
 # ----------------------------------------------------------------------------- search (C.1)
@@ -419,9 +430,10 @@ def landscape_batch(dataset: str, samples: int, data_seed: int = 0):
 
 def landscape(arch: str, n_branches: int, *, kind: str, dataset: str, grid: int, samples: int, seed: int,
               span: float = 1.0, alpha: float = 1.0, loss: str = "main", data_seed: int = 0,
-              cache: ResultsCache | None = None) -> dict:
+              cache: ResultsCache | None = None, device: str = "auto") -> dict:
     """One landscape record (surface, roughness, parameter counts, provenance), from the
-    results cache when it was computed before with the same settings, code and data."""
+    results cache when it was computed before with the same settings and data; computed on
+    `device` (auto: CUDA when present, its grid points batched)."""
     import time
     _check_arch(arch)
     if not (isinstance(n_branches, int) and n_branches >= 0):
@@ -437,9 +449,10 @@ def landscape(arch: str, n_branches: int, *, kind: str, dataset: str, grid: int,
     def compute() -> dict:
         t0 = time.perf_counter()
         _, batch = landscape_batch(dataset, samples, data_seed)
+        where = resolve_device(device)
         out = landscape_lib.compute(MODELS[arch], ds.num_classes, n_branches, batch, kind=kind, grid=grid,
-                                    span=span, alpha=alpha, loss=loss, seed=seed)
-        prov = collect(torch.device("cpu"), ds.checksum, ds.source)
+                                    span=span, alpha=alpha, loss=loss, seed=seed, device=where)
+        prov = collect(where, ds.checksum, ds.source)
         prov["wall_time_s"] = time.perf_counter() - t0
         return {"config": config, **out, "provenance": prov}
 

@@ -114,6 +114,8 @@ def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
 NOTEBOOK_GRIDS = {"main_table": ("main",), "curves": ("main",), "ablation": ("ablation",), "gradients": ("gradients",),
                   "noise": ("noise",), "overview": ("main", "gradients", "ablation"),
                   "findings": ("main", "gradients", "ablation"), "designs": ()}
+LEDGER_NOTEBOOKS = ("overview", "findings")   # the notebooks that show the claims ledger (a test checks)
+ANALYSES: dict = {}                            # analysis name -> compute(config, cache): none here
 
 
 def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "DKS runs") -> pd.DataFrame:

@@ -131,6 +131,9 @@ def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
 
 NOTEBOOK_GRIDS = {"table1": ("table1",), "fixup_rezero": ("table1", "baselines"), "overview": ("table1", "baselines"),
                   "dynamics": ("table1", "growth", "designs", "gradient_flow"), "architecture": ()}
+LEDGER_NOTEBOOKS = ("overview",)               # the notebooks that show the claims ledger (a test checks)
+ANALYSES = {"gradient_flow_at_init": lambda config, cache=None: gradient_flow_table(   # name -> compute(config, cache)
+    config["networks"], config["inits"], config["alpha"], config["batch_seed"], cache=cache)}
 
 
 def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "LION-DG runs") -> pd.DataFrame:

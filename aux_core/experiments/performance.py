@@ -68,3 +68,5 @@ def chapter_grids(profile: str) -> dict[str, list[dict]]:
 
 
 NOTEBOOK_GRIDS = {"speed": ("engine_check",)}
+LEDGER_NOTEBOOKS = ()
+ANALYSES = {"engine_equivalence": lambda config, cache=None: engine_check(config["seeds"], cache)}

@@ -31,3 +31,5 @@ def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
 
 
 NOTEBOOK_GRIDS = {"plain_vs_ds": ("main",), "store": ()}
+LEDGER_NOTEBOOKS = ()    # no claims ledger: the chapter checks the pipeline
+ANALYSES: dict = {}

@@ -540,6 +540,8 @@ def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes
 NOTEBOOK_GRIDS = {"main_table": ("main", "resnet"), "backbones": ("backbones",), "range": ("ranges",),
                   "ablations": ("weight_norm", "optimizers", "aux_set"), "weights": ("main",), "cost": ("main", "aux_set"),
                   "overview": ("main", "ranges", "optimizers"), "findings": ("main", "ranges", "optimizers", "aux_set")}
+LEDGER_NOTEBOOKS = ("overview", "findings")   # the notebooks that show the claims ledger (a test checks)
+ANALYSES: dict = {}                            # analysis name -> compute(config, cache): none here
 
 
 def main(argv=None) -> None:
