@@ -187,6 +187,7 @@ def test_a_killed_campaign_resumes_and_loses_only_the_units_in_flight(tmp_path, 
     assert done.returncode == 0, done.stderr[-2000:]
     second = json.loads(log.read_text())
     assert len(first) + len(second["units"]) <= 4 + 1                # at most the one in flight runs again
+    assert second["earlier"][0]["units"][:len(first)] == first         # the killed campaign's log is kept
     final = {r["key"]: r["content_sha256"] for _, r in read_records([tmp_path / "out" / "records.jsonl.gz"])}
     assert len(final) == 6 and all(final[k] == v for k, v in kept.items())   # finished runs were not retrained
 

@@ -197,3 +197,19 @@ def test_tests_and_their_notebook_kernels_use_private_folders():
     for name in (settings.RESULTS_ENV, settings.STORE_ENV):
         assert not os.environ[name].startswith(str(COMMITTED_STORE.parent)), name
     assert settings.store_dir() != COMMITTED_STORE and COMMITTED_STORE.parent not in settings.results_dir().parents
+
+
+def test_prune_removes_only_what_the_shards_grids_do_not_need(tmp_path, monkeypatch, capsys):
+    from aux_core.experiments import chapters
+    monkeypatch.setenv(settings.STORE_ENV, str(tmp_path / "store"))
+    kept, gone = run_record(0, labels=("dks", "smoke")), run_record(1, labels=("dks", "smoke"))
+    migrated = {**run_record(2, labels=("dks", "smoke")), "kind": "migrated_run", "grid": "main"}
+    S.Store().add([("a", kept), ("b", gone), ("c", migrated)])
+    keep_key = R.record_key(kept)
+    monkeypatch.setattr(chapters, "needed", lambda chapter, profile: {"main": (keep_key,)})
+    assert main(["prune", "dks/smoke", "--dry-run"]) == 0 and "1 of 3 records" in capsys.readouterr().out
+    assert len(S.Store()) == 3
+    assert main(["prune", "dks/smoke"]) == 0 and "1 records removed" in capsys.readouterr().out
+    assert set(S.Store().keys()) == {keep_key, R.record_key(migrated)} and S.Store().verify() == []
+    with pytest.raises(SystemExit):
+        main(["prune", "nochapter/smoke"])

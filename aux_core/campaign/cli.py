@@ -73,5 +73,7 @@ def main(argv=None) -> None:
     report = run_campaign(args.device, args.budget_s, args.out, profile=args.profile, chapters=chapters,
                           workers=workers, run_self_test=not args.no_self_test,
                           run_benchmark=False if args.no_benchmark else None)
+    from .costs import current
+    print(f"cost table updated: {current().save()}")   # every campaign's wall times refine the next plan
     failed = [u for u in report["units"] if u["status"] == "failed"]
     sys.exit(1 if failed and len(failed) == len(report["units"]) else 0)

@@ -211,6 +211,10 @@ def run_campaign(device: str, budget_s: float, out: str | Path, *, profile: str 
     report = {"device": device, "profile": profile, "budget_s": budget_s, "workers": workers,
               "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "python": sys.version.split()[0], "units": [], "skipped": []}
+    if (out / LOG_FILE).exists():   # a campaign resumed into the same folder keeps the log of the earlier ones
+        earlier = json.loads((out / LOG_FILE).read_text())
+        report["earlier"] = earlier.pop("earlier", []) + [{k: earlier.get(k) for k in
+                                                            ("started_utc", "elapsed_s", "units", "throughput")}]
 
     def save():
         report["elapsed_s"] = round(time.monotonic() - t0, 1)

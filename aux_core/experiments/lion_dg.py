@@ -33,6 +33,7 @@ from .common import PAPER_DATASETS, dataset_for, run_cells
 
 PAPER_SEEDS = (42, 123, 456)
 PAPER_STEPS = 3000
+BATCH = 128              # the paper's batch size (the smoke profile caps it)
 THRESHOLD = 0.70
 ALPHA = 0.3
 ARCHS = {"DenseNet-DS": "densenet_ds", "ResNet-DS": "resnet_ds"}
@@ -57,7 +58,7 @@ def protocol(profile: str, paper_steps: int = PAPER_STEPS, alpha: float = ALPHA,
     every = max(5, steps // 10)  # evaluations and gradient diagnostics: about ten per run
     cfg = dict(dataset="cifar10", augment="flip", model="densenet_ds", method="ds",
                method_options={"alpha": alpha}, init="he", optimizer="adamw", lr=1e-3,
-               betas=(0.9, 0.999), weight_decay=0.05, batch_size=128, epochs=None, steps=steps,
+               betas=(0.9, 0.999), weight_decay=0.05, batch_size=p.batch(BATCH), epochs=None, steps=steps,
                eval_every=every, grad_diag_every=every, convergence_threshold=THRESHOLD,
                convergence_window=window_for(steps), seed=PAPER_SEEDS[0], **p.data())
     cfg.update(changes)
@@ -266,7 +267,7 @@ def gradient_flow_at_init(model_name: str, init: str, x: torch.Tensor, y: torch.
     return GradientFlow(norm(main, backbone), norm(aux, backbone), norm(main, head_params), norm(aux, head_params))
 
 
-FLOW_BATCH = 128   # real CIFAR-10 training images the step-0 gradients are computed on
+FLOW_BATCH = BATCH   # real CIFAR-10 training images the step-0 gradients are computed on
 
 
 def gradient_flow_config(networks: dict, inits: dict, alpha: float = ALPHA, batch_seed: int = 0) -> dict:

@@ -281,6 +281,19 @@ class Store:
         else:
             path.unlink()
 
+    def remove(self, keys) -> int:
+        """Take the records of `keys` out of the store (a profile resized: its old runs no
+        grid needs); how many were stored."""
+        index, keys = self._load(), set(keys)
+        by_shard: dict[str, set[str]] = {}
+        for key in keys & set(index):
+            by_shard.setdefault(index[key][0], set()).add(key)
+        for shard, gone in by_shard.items():
+            with self._locked(self.shard_path(shard)):
+                self._drop(shard, gone)
+        self.reload()
+        return sum(map(len, by_shard.values()))
+
     def verify(self) -> list[tuple[str, str]]:
         """(shard, key) of every stored line that fails its checksum or whose key is not its own."""
         bad = []

@@ -4,6 +4,7 @@
     python -m aux_core.store merge FILE_OR_DIR... [--label grids]   add records made elsewhere (idempotent)
     python -m aux_core.store export --only wamal/gpu --out DIR     a subset as files to send back
     python -m aux_core.store verify                        every record against its checksum and key
+    python -m aux_core.store prune lion_dg/smoke [--dry-run]   drop a shard's runs its grids no longer need
 """
 from __future__ import annotations
 
@@ -33,7 +34,28 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--only", action="append", help="chapter or chapter/profile (repeatable; default: all)")
     e.add_argument("--out", type=Path, required=True)
     sub.add_parser("verify", help="check every stored record against its checksum and key")
+    pr = sub.add_parser("prune", help="remove a shard's runs and analyses that its chapter's grids at its profile "
+                        "no longer need (after a profile changed); migrated records are kept")
+    pr.add_argument("shards", nargs="+", help="CHAPTER/PROFILE")
+    pr.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
     args = ap.parse_args(argv)
+
+    if args.command == "prune":
+        from ..experiments.chapters import CHAPTERS, needed
+        from ..profiles import PROFILES
+        store, doomed = Store(), set()
+        for shard in args.shards:
+            chapter, _, profile = shard.partition("/")
+            if chapter not in CHAPTERS or profile not in PROFILES:
+                ap.error(f"a shard is CHAPTER/PROFILE with a chapter of {', '.join(CHAPTERS)} and a profile of "
+                         f"{', '.join(PROFILES)}; got {shard!r}")
+            need = {k for keys in needed(chapter, profile).values() for k in keys}
+            gone = {r["key"] for r in store.shard_records(shard) if r["key"] not in need and r.get("kind") != "migrated_run"}
+            print(f"{shard}: {len(gone)} of {sum(1 for _ in store.shard_records(shard))} records no grid needs")
+            doomed |= gone
+        if not args.dry_run:
+            print(f"prune: {store.remove(doomed)} records removed")
+        return 0
 
     if args.command == "merge":
         missing = [str(p) for p in args.paths if not p.exists()]
