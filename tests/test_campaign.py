@@ -111,8 +111,8 @@ def test_a_small_campaign_runs_its_queue_and_its_export_merges_into_the_store(mo
     cache = ResultsCache(tmp_path / "cache", store=Store(tmp_path / "store"))
     items = plan_lib.queue("cpu", "smoke", chapters=("toy",), costs=TOY_COSTS, cache=cache)
     report = run_lib.run_campaign("cpu", 600, tmp_path / "out", profile="smoke", chapters=("toy",), cache=cache,
-                                  items=items, log=lambda *_: None)
-    assert report["self_test"]["vmap"]["ok"] and report["fallbacks"]["engine"] == "auto"
+                                  items=items, run_self_test=False, log=lambda *_: None)
+    assert report["self_test"] == {} and report["fallbacks"]["engine"] == "auto"
     assert [u["status"] for u in report["units"]] == ["ok"] * 4 and report["exported"] == 6
     assert report["throughput"]["images"] == 2 * 2 * 10 + 2 * 3 * 10
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["campaign.json", "records.jsonl.gz"]
@@ -164,8 +164,8 @@ if __name__ == "__main__":   # the workers are spawned: they import this file, a
 
 
 @needs_cifar10
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_killed_campaign_resumes_and_loses_only_the_units_in_flight(tmp_path, workers):
+def test_a_killed_campaign_resumes_and_loses_only_the_units_in_flight(tmp_path, workers=2):
+    """Two worker processes (the GPU window's path; one worker runs in process and shares the code)."""
     script = tmp_path / "campaign.py"
     paths = dict(tests=str(REPO / "tests"), cache=str(tmp_path / "cache"), store=str(tmp_path / "store"))
     script.write_text(KILLED_CAMPAIGN.format(out=str(tmp_path / "out"), workers=workers, **paths))

@@ -211,14 +211,17 @@ def run_campaign(device: str, budget_s: float, out: str | Path, *, profile: str 
     report = {"device": device, "profile": profile, "budget_s": budget_s, "workers": workers,
               "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "python": sys.version.split()[0], "units": [], "skipped": []}
-    if (out / LOG_FILE).exists():   # a campaign resumed into the same folder keeps the log of the earlier ones
+    try:   # a campaign resumed into the same folder keeps the log of the earlier ones
         earlier = json.loads((out / LOG_FILE).read_text())
         report["earlier"] = earlier.pop("earlier", []) + [{k: earlier.get(k) for k in
                                                             ("started_utc", "elapsed_s", "units", "throughput")}]
+    except (OSError, ValueError):
+        pass
 
     def save():
+        from ..store import write_atomically
         report["elapsed_s"] = round(time.monotonic() - t0, 1)
-        (out / LOG_FILE).write_text(json.dumps(report, indent=1, default=str))
+        write_atomically(out / LOG_FILE, json.dumps(report, indent=1, default=str).encode())
 
     checks = self_test(device) if run_self_test else {}
     fixes = fallbacks(checks)
@@ -226,7 +229,7 @@ def run_campaign(device: str, budget_s: float, out: str | Path, *, profile: str 
     for name, c in checks.items():
         log(f"self-test {name}: {'ok' if c['ok'] else 'FAILED, falling back'} ({c['detail']}; {c['s']} s)")
     if run_benchmark if run_benchmark is not None else device == "cuda":
-        report["benchmark"] = benchmark(out / "benchmarks", timeout_s=max(10.0, min(120.0, 0.2 * budget_s)))
+        report["benchmark"] = benchmark(out / "benchmarks", timeout_s=max(10.0, min(60.0, 0.12 * budget_s)))
         log(f"benchmark: {'ok' if report['benchmark']['ok'] else 'failed'} in {report['benchmark']['s']} s")
     save()
 
