@@ -48,4 +48,5 @@ def install(monkeypatch=None):
         monkeypatch.setattr(chapters_lib, "module", module)
     else:
         chapters_lib.module = module
+    chapters_lib.grids.cache_clear()
     chapters_lib.needed.cache_clear()

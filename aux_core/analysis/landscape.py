@@ -194,15 +194,14 @@ def compute(model_name: str, num_classes: int, n_branches: int, batch: Batch, *,
     f = loss_fn(setup, batch, loss)
     setup.active = find_active(setup, f)
     d1, d2 = direction(setup, kind, 2 * seed + 1), direction(setup, kind, 2 * seed + 2)
-    if device.type != "cpu":
+    if device.type == "cpu":   # batched (grouped) convolutions are 2-3x slower per point there (measured)
+        z = surface_pointwise(setup, f, d1, d2, grid, span)
+    else:
         setup.model.to(device), setup.heads.to(device)
         setup.named = {**{f"model.{n}": p for n, p in setup.model.named_parameters()},
                        **{f"heads.{n}": p for n, p in setup.heads.named_parameters()}}
         d1, d2 = ({n: t.to(device) for n, t in d.items()} for d in (d1, d2))
         batch = Batch(batch.x.to(device), batch.y.to(device))
-    if device.type == "cpu":   # batched (grouped) convolutions are 2-3x slower per point there (measured)
-        z = surface_pointwise(setup, f, d1, d2, grid, span)
-    else:
         tf32 = torch.backends.cudnn.allow_tf32
         torch.backends.cudnn.allow_tf32 = False
         try:

@@ -69,7 +69,7 @@ def forward_flops(model: str, method: str = "plain", model_options: str = "{}", 
 
 def training_flops(config: dict) -> float:
     """FLOPs of one training run: forward and backward (3x forward) over every image trained,
-    times the method's passes per step, plus one forward per test image per evaluation."""
+    times the method's passes per step (evaluations are left to the per-run overhead)."""
     fwd = forward_flops(config["model"], config.get("method", "plain"),
                         json.dumps(config.get("model_options") or {}, sort_keys=True),
                         json.dumps(config.get("method_options") or {}, sort_keys=True))
@@ -174,13 +174,6 @@ class CostTable:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")
         return path
-
-    @classmethod
-    def load(cls, path: Path = COSTS_PATH) -> "CostTable":
-        if not Path(path).exists():
-            return cls()
-        body = json.loads(Path(path).read_text())
-        return cls(body.get("runs"), body.get("analyses"), body.get("rates"))
 
 
 def analysis_units(config: dict) -> float:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..experiments import chapters as chapters_lib
-from .costs import CostTable, Estimate
+from .costs import CostTable
 
 TIERS = ("claims", "table", "figure")
 DEVICE_PROFILES = {"cuda": "gpu", "cpu": "cpu"}    # the profile a device's campaign fills by default
@@ -116,7 +116,7 @@ def queue(device: str, profile: str | None = None, chapters=chapters_lib.CHAPTER
 
     items = []
     for chapter in chapters:
-        for name, grid in chapters_lib.module(chapter).chapter_grids(profile).items():
+        for name, grid in chapters_lib.grids(chapter, profile).items():
             units = missing_units(grid, have, costs, device)
             if units:
                 items.append(Item(chapter, name, profile, tier_of(chapter, name, grid), units))

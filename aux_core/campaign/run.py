@@ -251,11 +251,8 @@ def run_campaign(device: str, budget_s: float, out: str | Path, *, profile: str 
     t_train = time.monotonic()
     if workers <= 1:
         for p in payloads:
-            left = deadline - MARGIN_S - time.monotonic()
-            if START_FACTOR * p["est_s"] > left:
-                report["skipped"].append({"chapter": p["chapter"], "grid": p["grid"], "est_s": round(p["est_s"], 1)})
-                continue
-            finished(run_unit(p, str(cache.root)))
+            if starts(p, deadline, report):
+                finished(run_unit(p, str(cache.root)))
     else:
         _run_shared(payloads, workers, deadline, cache, finished, report)
     train_s = time.monotonic() - t_train
@@ -269,6 +266,15 @@ def run_campaign(device: str, budget_s: float, out: str | Path, *, profile: str 
     log(f"done: {len(report['units'])} units, {report['exported']} records exported to {out / RECORDS_FILE}; "
         f"{report['throughput']['images_per_s']} images/s over {train_s:.0f} s of training")
     return report
+
+
+def starts(payload: dict, deadline: float, report: dict) -> bool:
+    """Whether a unit starts now: 1.5 times its estimate fits before the deadline (else it is
+    logged as skipped)."""
+    if START_FACTOR * payload["est_s"] <= deadline - MARGIN_S - time.monotonic():
+        return True
+    report["skipped"].append({"chapter": payload["chapter"], "grid": payload["grid"], "est_s": round(payload["est_s"], 1)})
+    return False
 
 
 def _run_shared(payloads, workers, deadline, cache, finished, report) -> None:
@@ -285,11 +291,9 @@ def _run_shared(payloads, workers, deadline, cache, finished, report) -> None:
         nonlocal running
         while pending and running < workers:
             p = pending.pop(0)
-            if START_FACTOR * p["est_s"] > deadline - MARGIN_S - time.monotonic():
-                report["skipped"].append({"chapter": p["chapter"], "grid": p["grid"], "est_s": round(p["est_s"], 1)})
-                continue
-            tasks.put(p)
-            running += 1
+            if starts(p, deadline, report):
+                tasks.put(p)
+                running += 1
 
     feed()
     while running and time.monotonic() < deadline - MARGIN_S:

@@ -41,10 +41,15 @@ def grid_keys(grid) -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
+def grids(chapter: str, profile: str) -> dict:
+    """A chapter's `chapter_grids(profile)`, built once per process (read it, do not change it)."""
+    return module(chapter).chapter_grids(profile)
+
+
+@functools.lru_cache(maxsize=None)
 def needed(chapter: str, profile: str) -> dict[str, tuple[str, ...]]:
     """{grid name: distinct store keys} of a chapter at a profile."""
-    grids = module(chapter).chapter_grids(profile)
-    return {name: tuple(dict.fromkeys(grid_keys(g))) for name, g in grids.items()}
+    return {name: tuple(dict.fromkeys(grid_keys(g))) for name, g in grids(chapter, profile).items()}
 
 
 def notebook_keys(chapter: str, notebook: str, profile: str) -> set[str]:
