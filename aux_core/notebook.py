@@ -155,4 +155,4 @@ def setup(namespace: dict, chapter: str, notebook: str, **rules: Rule) -> Profil
                                  "profile instead (python -m aux_core.store summary says what is stored)")
         namespace["profile"] = profile
     settings.set_labels(chapter, profile)
-    return get_profile(profile)
+    return get_profile(profile, chapter)

@@ -21,8 +21,8 @@ about 36 h (partly measured: H100 runs); at `paper`, WAMAL about 240 h.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, replace
+from typing import Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,18 @@ class Profile:
     max_steps: int | None         # cap on a paper's step count (None: no cap)
     max_seeds: int | None         # how many of a paper's seeds to run (None: all)
     max_batch: int | None = None  # cap on a step-counted protocol's batch size (None: the paper's)
+    # cap on the images a run trains on, by model name ("*": any other); epochs follow from it,
+    # so the full training set gets few epochs and a few-shot subset many (None: no cap)
+    max_images: Mapping[str, int] | None = None
+    # a chapter's grid axes narrowed to these values ({axis: values}; an axis not named: all)
+    grid_caps: Mapping[str, tuple] | None = None
 
-    def epochs(self, paper_epochs: int) -> int:
-        return paper_epochs if self.max_epochs is None else min(paper_epochs, self.max_epochs)
+    def epochs(self, paper_epochs: int, *, model: str | None = None, n_train: int | None = None) -> int:
+        """The paper's epochs capped by `max_epochs` and, for a run of `model` on `n_train`
+        images, by `max_images` (at least one epoch)."""
+        epochs = paper_epochs if self.max_epochs is None else min(paper_epochs, self.max_epochs)
+        cap = None if self.max_images is None else self.max_images.get(model, self.max_images.get("*"))
+        return epochs if cap is None or not n_train else max(1, min(epochs, cap // n_train))
 
     def steps(self, paper_steps: int) -> int:
         return paper_steps if self.max_steps is None else min(paper_steps, self.max_steps)
@@ -55,6 +64,13 @@ class Profile:
             raise ValueError(f"seeds must be distinct integers >= 0, e.g. [0, 1, 2]; got {list(paper_seeds)!r}")
         return list(paper_seeds if self.max_seeds is None else paper_seeds[: self.max_seeds])
 
+    def sized(self, axis: str, values) -> tuple:
+        """A grid axis at this profile: the values its cap keeps (the first value where the
+        cap keeps none of them), or all of them where it has no cap."""
+        values = tuple(values)
+        cap = (self.grid_caps or {}).get(axis)
+        return values if cap is None else (tuple(v for v in values if v in cap) or values[:1])
+
     def data(self) -> dict:
         """RunConfig fields for this profile's data subsets."""
         return {"train_per_class": self.train_per_class, "test_per_class": self.test_per_class}
@@ -64,13 +80,37 @@ PROFILES: dict[str, Profile] = {
     # smoke's batches of 32: a 10-step LION-DG run costs 6 s on one core, not 23 (CI runs every notebook)
     "smoke": Profile("smoke", train_per_class=20, test_per_class=10, max_epochs=1, max_steps=10, max_seeds=2,
                      max_batch=32),
-    "cpu": Profile("cpu", train_per_class=100, test_per_class=50, max_epochs=3, max_steps=60, max_seeds=3),
+    # the first cpu profile: 19-25% CIFAR-10 test accuracy, too small to decide a claim
+    "tiny": Profile("tiny", train_per_class=100, test_per_class=50, max_epochs=3, max_steps=60, max_seeds=3),
+    # the full training set with a budget of images per run, measured on 2 EPYC cores (2026-12-03,
+    # plain runs, evaluations included): MLP 10 epochs 33 s (47% test), CNN one epoch 123 s (44%),
+    # ViT-6L one epoch 341 s (40%), DenseNet-DS 300 steps of 128 340 s (50%)
+    "cpu": Profile("cpu", train_per_class=None, test_per_class=200, max_epochs=None, max_steps=300, max_seeds=3,
+                   max_images={"mlp6": 400_000, "*": 80_000}),
     "gpu": Profile("gpu", train_per_class=None, test_per_class=None, max_epochs=30, max_steps=None, max_seeds=3),
     "paper": Profile("paper", train_per_class=None, test_per_class=None, max_epochs=None, max_steps=None, max_seeds=None),
 }
 
+WAMAL_CPU_LRS = (5e-5, 3.125e-4, 1.25e-3, 1e-2)
+# A chapter's own sizes where the shared ones would not fit its models (each overrides fields).
+CHAPTER_SIZES: dict[tuple[str, str], dict] = {
+    # Table 1's N at cpu: the two the claims read (1 and 20); a ViT-6L run costs about 11 minutes there
+    ("asymmetric", "cpu"): {"grid_caps": {"branches": (1, 20)}},
+    # WAMAL's long sweeps: smoke (CI) keeps a few values; tiny and cpu every r but four of Adam's
+    # eleven learning rates (the paper's best, 3.125e-4, among them) and the two cheaper
+    # backbones of Table 12; gpu and paper run everything
+    ("wamal", "smoke"): {"grid_caps": {"r_values": (0.0, 5.0, 40.0), "adam_lrs": (6.25e-4,), "backbones": ("VGG16",)}},
+    ("wamal", "tiny"): {"grid_caps": {"adam_lrs": WAMAL_CPU_LRS, "backbones": ("ResNet18", "VGG16")}},
+    # a VGG16 meta-learning run trains at 0.05-0.13 s an image on 2 cores (measured): 45% would
+    # take hours a run, so WAMAL's cpu profile stays at tiny's sizes and its claims wait for a GPU
+    ("wamal", "cpu"): {"train_per_class": 100, "test_per_class": 50, "max_epochs": 3, "max_steps": 60,
+                       "max_images": None, "grid_caps": {"adam_lrs": WAMAL_CPU_LRS, "backbones": ("ResNet18", "VGG16")}},
+}
 
-def get_profile(name: str) -> Profile:
+
+def get_profile(name: str, chapter: str | None = None) -> Profile:
+    """The profile `name`, sized for `chapter` where CHAPTER_SIZES says so."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; available: {', '.join(PROFILES)}")
-    return PROFILES[name]
+    sizes = CHAPTER_SIZES.get((chapter, name))
+    return replace(PROFILES[name], **sizes) if sizes else PROFILES[name]

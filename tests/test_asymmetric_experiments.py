@@ -23,19 +23,30 @@ def test_table13_rows_and_the_nearest_n_on_a_log_scale():
 
 @needs_cifar10
 def test_protocol_sizes_and_arms():
-    plain = A.protocol("cpu", "ViT-6L", "plain", lr=1e-3, weight_decay=0.01)
-    asym = A.protocol("cpu", "ViT-6L", "asymmetric", n_branches=20, lr=1e-3, weight_decay=0.01, alpha=1.0)
-    ctrl = A.protocol("cpu", "MLP", "param-matched", n_branches=20, lr=1e-4, weight_decay=1e-3)
+    plain = A.protocol("tiny", "ViT-6L", "plain", lr=1e-3, weight_decay=0.01)
+    asym = A.protocol("tiny", "ViT-6L", "asymmetric", n_branches=20, lr=1e-3, weight_decay=0.01, alpha=1.0)
+    ctrl = A.protocol("tiny", "MLP", "param-matched", n_branches=20, lr=1e-4, weight_decay=1e-3)
     assert plain.method == "plain" and plain.probes == ("attention",) and ctrl.probes == ()
     assert asym.method_options == {"alpha": 1.0, "n_branches": 20, "activation": "last"}
     assert ctrl.method_options == {"n_branches": 20, "objective": "none"}
     assert plain.epochs == 3 and plain.val_fraction == 0.2 and plain.augment == "none" and plain.optimizer == "adamw"
     # 100 per class, 7 steps of 128 per epoch: 21 steps, four evaluations, five gradient diagnostics
     assert plain.train_per_class == 100 and plain.eval_every == 6 and plain.grad_diag_every == 5
-    few = A.protocol("cpu", "MLP", "plain", lr=1e-4, weight_decay=1e-3, train_per_class=5, val_fraction=0.0)
+    few = A.protocol("tiny", "MLP", "plain", lr=1e-4, weight_decay=1e-3, train_per_class=5, val_fraction=0.0)
     assert few.batch_size == 50
     with pytest.raises(ValueError, match="arm 'random'"):
-        A.protocol("cpu", "MLP", "random", lr=1e-3, weight_decay=0.0)
+        A.protocol("tiny", "MLP", "random", lr=1e-3, weight_decay=0.0)
+
+
+@needs_cifar10
+def test_the_cpu_profile_budgets_images_per_run_by_model():
+    # 40,000 training images (the full set less 20% validation): 80,000 images buy a ViT-6L two
+    # epochs, 400,000 an MLP ten; a 5-per-class few-shot MLP run gets the paper's 200 epochs
+    vit = A.protocol("cpu", "ViT-6L", "plain", lr=1e-3, weight_decay=0.01)
+    mlp = A.protocol("cpu", "MLP", "plain", lr=1e-4, weight_decay=1e-3)
+    few = A.protocol("cpu", "MLP", "plain", lr=1e-4, weight_decay=1e-3, train_per_class=5, val_fraction=0.0)
+    assert vit.train_per_class is None and (vit.epochs, mlp.epochs, few.epochs) == (2, 10, 200)
+    assert sorted(set(A.table1_cells("cpu", [42], archs=("MLP",))["n"])) == [1, 20]   # the claims' N
 
 
 @needs_cifar10

@@ -47,6 +47,7 @@ from ..train import RunConfig, RunResult, resolve_device
 from .common import dataset_for, run_cells, sign_verdict
 
 MODELS = {"MLP": "mlp6", "CNN": "cnn6", "ViT-6L": "vit6"}
+CHAPTER = "asymmetric"
 PAPER_SEEDS = tuple(range(42, 52))       # C.2: seeds 42-51
 PAPER_EPOCHS = 200                       # C.2: final results
 SEARCH_EPOCHS = 150                      # C.1: each search run
@@ -68,7 +69,7 @@ FEW_SHOT = {  # table: (architecture, paper dataset, N, samples per class)
 }
 NOISE = {"Table 11": ("MLP", "CIFAR-10", 1), "Table 12": ("MLP", "CIFAR-100", 1)}
 NOISE_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-LANDSCAPE_SIZE = {"smoke": (3, 32), "cpu": (7, 64)}   # (grid points per axis, images); larger: the paper's 51, 500
+LANDSCAPE_SIZE = {"smoke": (3, 32), "tiny": (7, 64), "cpu": (11, 250)}   # (grid points per axis, images); larger: the paper's 51, 500
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -113,12 +114,12 @@ def protocol(profile: str, arch: str, arm: str = "plain", *, n_branches: int = 1
     _check_arch(arch)
     if arm not in ARMS:
         raise ValueError(f"arm {arm!r} is not one of: {', '.join(ARMS)}")
-    p = get_profile(profile)
+    p = get_profile(profile, CHAPTER)
     model = MODELS[arch]
     per_class = train_per_class if train_per_class is not None else p.train_per_class
     n_train = _train_size(dataset, per_class, val_fraction)
     batch = min(BATCH, n_train)
-    run_epochs = p.epochs(epochs)
+    run_epochs = p.epochs(epochs, model=model, n_train=n_train)
     total = run_epochs * (n_train // batch)
     n_evals = min(50, max(4, run_epochs))    # every epoch for 4-50 epochs; 4 or 50 evenly otherwise
     n_diags = min(50, max(5, total // 4))    # gradient diagnostics cost two extra backward passes each
@@ -144,8 +145,9 @@ def _cell(profile, arch, n, arm, seed, hp, **kw) -> dict:
 def table1_cells(profile: str, seeds, *, archs=tuple(MODELS), branches=BRANCHES, arms=ARMS, cifar100: str = "auto",
                  epochs: int = PAPER_EPOCHS, hparams: dict | None = None) -> pd.DataFrame:
     """Table 1: every (architecture, N, arm, seed). `hparams` maps (arch, N) to (lr, wd, alpha);
-    None: Table 13."""
+    None: Table 13. The profile may narrow `branches` (cpu: the claims' N = 1 and 20)."""
     ds = dataset_for("CIFAR-100", cifar100)
+    branches = get_profile(profile, CHAPTER).sized("branches", branches)
     rows = [_cell(profile, arch, n, arm, seed, (hparams or {}).get((arch, n)) or table13(arch, n),
                   dataset=ds, epochs=epochs)
             for arch in archs for n in branches for arm in arms for seed in seeds]
@@ -178,7 +180,7 @@ def few_shot_cells(profile: str, seeds, *, tables=tuple(FEW_SHOT), cifar100: str
                    epochs: int = PAPER_EPOCHS, samples: dict | None = None) -> pd.DataFrame:
     """Tables 7-9: plain and asymmetric at each samples-per-class level the profile allows
     (at most its training subset per class, and no more than each class has)."""
-    cap = get_profile(profile).train_per_class
+    cap = get_profile(profile, CHAPTER).train_per_class
     rows = []
     for table in tables:
         arch, paper_ds, n, levels = FEW_SHOT[table]
@@ -214,7 +216,7 @@ def noise_cells(profile: str, seeds, *, tables=tuple(NOISE), rates=NOISE_RATES, 
 def chapter_grids(profile: str) -> dict[str, pd.DataFrame | list[dict]]:
     """Every grid the chapter's notebooks train (cells) or compute (landscape configs) at their
     defaults, by name (NOTEBOOK_GRIDS says which notebook reads which)."""
-    seeds = get_profile(profile).seeds(PAPER_SEEDS)
+    seeds = get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
     return {"table1": table1_cells(profile, seeds), "cifar10": cifar10_cells(profile, seeds),
             "few_shot": few_shot_cells(profile, seeds), "noise": noise_cells(profile, seeds),
             "all_active": all_active_cells(profile, seeds), "landscapes": landscape_configs(profile, seeds)}
@@ -413,7 +415,7 @@ def attention_table(hist: pd.DataFrame, block: int | None = None) -> pd.DataFram
 
 def landscape_size(profile: str, grid: int = 51, samples: int = 500) -> tuple[int, int]:
     """Grid points per axis and images per point at a profile (the paper: 51 and 500)."""
-    get_profile(profile)
+    get_profile(profile, CHAPTER)
     g, s = LANDSCAPE_SIZE.get(profile, (grid, samples))
     return min(g, grid), min(s, samples)
 

@@ -19,7 +19,7 @@ from ..profiles import PROFILES
 from ..records import is_stale, make_key, record_kind, run_key
 
 CHAPTERS = ("pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks")
-PUBLISH_ORDER = ("paper", "gpu", "cpu", "smoke")   # largest first
+PUBLISH_ORDER = ("paper", "gpu", "cpu", "tiny", "smoke")   # largest first
 
 
 def module(chapter: str):

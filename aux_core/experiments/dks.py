@@ -36,6 +36,7 @@ DESIGN_TABLES = {"Supp. Table 2": ("ResNet-32", "ResNet-110"), "Supp. Table 3": 
 ABLATION = {"Original": "dks", "AP+2FC": "ap2fc", "AP+1Conv+2FC": "ap1conv2fc", "Narrow": "narrow",
             "Shallow": "shallow"}  # Table 6 / Figure 3, on ResNet-32
 METHODS = {"baseline": ("plain", {}), "DS": ("ds", {"alpha": 1.0}), "DKS": ("dks", {})}
+CHAPTER = "dks"
 PAPER_SEEDS = (0, 1, 2, 3, 4)      # the paper reports the mean of 5 runs
 PAPER_EPOCHS = 200
 PAPER_MILESTONES = (60, 120, 160)
@@ -62,12 +63,12 @@ def protocol(profile: str, backbone: str = "ResNet-32", method: str = "DKS", des
     check_design(design)
     if evals < 1:
         raise ValueError(f"evals must be >= 1, got {evals}")
-    p = get_profile(profile)
-    epochs = p.epochs(paper_epochs)
+    p = get_profile(profile, CHAPTER)
     name, options = METHODS[method]
     options = {**options, "branch": design} if name != "plain" else {}
     dataset = dataset_for("CIFAR-100", cifar100)
     n_train = (p.train_per_class or 0) * (100 if dataset == "cifar100" else 10) or 50_000
+    epochs = p.epochs(paper_epochs, model=BACKBONES[base], n_train=n_train)
     steps = epochs * max(1, n_train // 128)
     cfg = dict(dataset=dataset, augment="crop_flip", model=BACKBONES[base], model_options=model_options, method=name,
                method_options=options, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4,
@@ -106,7 +107,7 @@ def noise_grid(profile: str, seeds, backbone: str = "ResNet-32", rates=NOISE_RAT
 def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
     """Every grid the chapter's notebooks train at their defaults, by name (NOTEBOOK_GRIDS says
     which notebook reads which); the notebooks build their cells with the same functions."""
-    seeds = get_profile(profile).seeds(PAPER_SEEDS)
+    seeds = get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
     return {"main": grid(profile, seeds), "gradients": gradient_grid(profile, seeds),
             "ablation": ablation_grid(profile, seeds), "noise": noise_grid(profile, seeds)}
 
@@ -409,7 +410,7 @@ def chapter_results(profile: str, seeds=None, backbone: str = "ResNet-32", cifar
     """Every run the claims ledger reads (the main comparison, its curves, Proposition 1's
     probe runs, Table 6's designs), through the results cache: the notebooks that show each
     of them build the same configurations, so the ledger trains nothing they have trained."""
-    seeds = list(seeds) if seeds else get_profile(profile).seeds(PAPER_SEEDS)
+    seeds = list(seeds) if seeds else get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
     main = run_grid(grid(profile, seeds, backbones=(backbone,), cifar100=cifar100), progress, "DKS main")
     probe = run_grid(gradient_grid(profile, seeds, backbone, cifar100=cifar100), progress, "DKS gradients")
     ablation = run_grid(ablation_grid(profile, seeds, backbone, cifar100=cifar100), progress, "DKS designs")

@@ -32,6 +32,7 @@ from ..train import RunConfig, RunResult, steps_to_threshold
 from .common import PAPER_DATASETS, dataset_for, run_cells
 
 PAPER_SEEDS = (42, 123, 456)
+CHAPTER = "lion_dg"
 PAPER_STEPS = 3000
 BATCH = 128              # the paper's batch size (the smoke profile caps it)
 THRESHOLD = 0.70
@@ -53,7 +54,7 @@ def window_for(steps: int) -> int:
 def protocol(profile: str, paper_steps: int = PAPER_STEPS, alpha: float = ALPHA, **changes) -> RunConfig:
     """The paper's training protocol at a profile's size (`paper_steps` capped by the
     profile), with `changes` (RunConfig fields) applied."""
-    p = get_profile(profile)
+    p = get_profile(profile, CHAPTER)
     steps = p.steps(paper_steps)
     every = max(5, steps // 10)  # evaluations and gradient diagnostics: about ten per run
     cfg = dict(dataset="cifar10", augment="flip", model="densenet_ds", method="ds",
@@ -104,7 +105,7 @@ def growth_grid(profile: str, seed: int, paper_steps: int = PAPER_STEPS, alpha: 
                 growth_steps: int = GROWTH_STEPS, sgd_lr: float = SGD_LR) -> pd.DataFrame:
     """Proposition 2: LION-DG on CIFAR-10 DenseNet-DS diagnosed at every one of its first
     `growth_steps` steps, with plain SGD (the proposition's setting) and with the paper's AdamW."""
-    n = min(get_profile(profile).steps(paper_steps), growth_steps)
+    n = min(get_profile(profile, CHAPTER).steps(paper_steps), growth_steps)
     every = dict(grad_diag_every=0, grad_diag_steps=tuple(range(n)), seed=seed)
     sgd = protocol(profile, paper_steps=n, alpha=alpha, init="lion_dg", optimizer="sgd", lr=sgd_lr, momentum=0.0,
                    weight_decay=0.0, **every)
@@ -121,7 +122,7 @@ def designs_grid(profile: str, seeds, **changes) -> pd.DataFrame:
 def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
     """Every grid the chapter's notebooks train at their defaults, by name (NOTEBOOK_GRIDS says
     which notebook reads which); the notebooks build their cells with the same functions."""
-    seeds = get_profile(profile).seeds(PAPER_SEEDS)
+    seeds = get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
     return {"table1": grid(profile, seeds),
             "baselines": baselines_grid(profile, seeds, warmup_fraction=WARMUP_FRACTION, gradinit=True),
             "growth": growth_grid(profile, seeds[0]),

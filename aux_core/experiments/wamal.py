@@ -28,6 +28,7 @@ from ..profiles import get_profile
 from ..train import RunConfig, make_splits
 from .common import direction_verdict, run_cells
 
+CHAPTER = "wamal"
 BACKBONES = {"VGG16": "vgg16", "ResNet18": "resnet18", "ResNet50": "resnet50"}
 # Table 1's fine-tuning rows: torchvision's ImageNet-pretrained networks (Table 17: 75 epochs;
 # CIFAR-10 at 32 px, batch 256). Their weights live in <data dir>/weights (aux_core.models.pretrained).
@@ -92,7 +93,7 @@ def protocol(profile: str, method: str = "WAMAL", backbone: str = "VGG16", label
         raise ValueError(f"label_backbone and aux_set apply to {', '.join(META)}, not {method!r}")
     if aux_set is None:
         aux_set = meta and bool(option_defaults(METHODS[method])["aux_set"])
-    p = get_profile(profile)
+    p = get_profile(profile, CHAPTER)
     if epochs is not None and not (isinstance(epochs, int) and epochs >= 1):
         raise ValueError(f"epochs must be an integer >= 1 (or None: the profile's cap), got {epochs!r}")
     paper_epochs = FINETUNE_EPOCHS if pretrained else PAPER_EPOCHS
@@ -510,7 +511,7 @@ def chapter_results(profile: str, seeds=None, dataset: str = "CIFAR-10", r_value
     """Every run the claims ledger reads (Table 1's methods, the r ablation, the optimiser
     sweep), through the results cache: the notebooks that show each of them build the same
     configurations, so the ledger trains nothing they have trained."""
-    seeds = list(seeds) if seeds else get_profile(profile).seeds(PAPER_SEEDS)
+    seeds = list(seeds) if seeds else get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
     r_values, adam_lrs = sized(profile, "r_values", r_values), sized(profile, "adam_lrs", adam_lrs)
     main = per_run(run_grid(grid(profile, seeds, dataset=dataset), progress, "WAMAL Table 1"))
     ranges = per_run(run_grid(range_grid(profile, seeds, r_values, dataset), progress, "WAMAL r ablation"))
@@ -524,7 +525,7 @@ def chapter_results(profile: str, seeds=None, dataset: str = "CIFAR-10", r_value
 def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes) -> dict[str, pd.DataFrame]:
     """Every grid the chapter's notebooks train at their defaults, by name (the notebooks build
     the same cells; the profile caps the long sweeps as they do)."""
-    seeds = list(seeds) if seeds else get_profile(profile).seeds(PAPER_SEEDS)
+    seeds = list(seeds) if seeds else get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
     resnet = scratch_resnet(profile)   # none at smoke, as main_table trains it
     return {"main": grid(profile, seeds, dataset=dataset, **changes),
             "resnet": (grid(profile, seeds, backbones=(resnet,), dataset=dataset, **changes) if resnet
@@ -581,7 +582,7 @@ def main(argv=None) -> None:
     grids = chapter_grids(args.profile, seeds, **changes)
     if "finetune" in (names or []):
         try:
-            grids["finetune"] = finetune_grid(args.profile, seeds or get_profile(args.profile).seeds(PAPER_SEEDS), **changes)
+            grids["finetune"] = finetune_grid(args.profile, seeds or get_profile(args.profile, CHAPTER).seeds(PAPER_SEEDS), **changes)
         except data_lib.DataError as err:
             ap.error(str(err))
     from ..sweep import run_sweep
@@ -590,32 +591,24 @@ def main(argv=None) -> None:
 
 # ----------------------------------------------------------------------------- profile caps
 
-# The long sweeps at the small profiles: smoke (CI) keeps a few values, cpu (the book on two
-# CPU cores, where a WAMAL run takes about 2.5 minutes) every r but four of Adam's eleven
-# learning rates (the paper's best, 3.125e-4, among them) and the two cheaper backbones of
-# Table 12; gpu and paper run everything.
-CAPS = {"smoke": {"r_values": (0.0, 5.0, 40.0), "adam_lrs": (6.25e-4,), "backbones": ("VGG16",)},
-        "cpu": {"adam_lrs": (5e-5, 3.125e-4, 1.25e-3, 1e-2), "backbones": ("ResNet18", "VGG16")}}
+# The long sweeps are narrowed at the small profiles (profiles.CHAPTER_SIZES says how).
 AXES = ("r_values", "adam_lrs", "backbones")
 # Table 1's CIFAR-10 row is a ResNet50 (fine-tuned there, from scratch here); at cpu the
 # from-scratch ResNet is a ResNet18 (a ResNet50 run costs 5 VGG16 runs on two cores)
-SCRATCH_RESNET = {"smoke": None, "cpu": "ResNet18"}
+SCRATCH_RESNET = {"smoke": None, "tiny": "ResNet18", "cpu": "ResNet18"}
 
 
 def sized(profile: str, name: str, values) -> tuple:
     """A grid axis at a profile: the values that profile's cap keeps (the first value where
     none of them is asked for), or all of them where it has no cap."""
-    get_profile(profile)
     if name not in AXES:
         raise ValueError(f"unknown grid axis {name!r}; available: {', '.join(AXES)}")
-    values = tuple(values)
-    cap = CAPS.get(profile, {}).get(name)
-    return values if cap is None else (tuple(v for v in values if v in cap) or values[:1])
+    return get_profile(profile, CHAPTER).sized(name, values)
 
 
 def scratch_resnet(profile: str) -> str | None:
     """The backbone of the from-scratch ResNet row of Table 1 at a profile (None: not run)."""
-    get_profile(profile)
+    get_profile(profile, CHAPTER)
     return SCRATCH_RESNET.get(profile, "ResNet50")
 
 

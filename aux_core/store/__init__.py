@@ -294,6 +294,17 @@ class Store:
         self.reload()
         return sum(map(len, by_shard.values()))
 
+    def move(self, shard: str, target: str) -> int:
+        """Move a shard's records to `target` ("<chapter>/<profile>"), relabelled (a profile
+        renamed: its results keep their numbers and keys); how many moved."""
+        chapter, _, profile = target.partition("/")
+        batch = [seal({**r, "labels": {**(r.get("labels") or {}), "chapter": chapter, "profile": profile}})
+                 for r in self.shard_records(shard)]
+        if batch:
+            self._write(target, batch)
+        self.reload()
+        return len(batch)
+
     def verify(self) -> list[tuple[str, str]]:
         """(shard, key) of every stored line that fails its checksum or whose key is not its own."""
         bad = []

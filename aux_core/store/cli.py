@@ -5,6 +5,7 @@
     python -m aux_core.store export --only wamal/gpu --out DIR     a subset as files to send back
     python -m aux_core.store verify                        every record against its checksum and key
     python -m aux_core.store prune lion_dg/smoke [--dry-run]   drop a shard's runs its grids no longer need
+    python -m aux_core.store move dks/cpu dks/tiny          relabel a shard's records (a profile renamed)
 """
 from __future__ import annotations
 
@@ -38,7 +39,17 @@ def main(argv: list[str] | None = None) -> int:
                         "no longer need (after a profile changed); migrated records are kept")
     pr.add_argument("shards", nargs="+", help="CHAPTER/PROFILE")
     pr.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
+    mv = sub.add_parser("move", help="move a shard's records to another shard, relabelled (a profile renamed)")
+    mv.add_argument("shard", help="CHAPTER/PROFILE")
+    mv.add_argument("target", help="CHAPTER/PROFILE")
     args = ap.parse_args(argv)
+
+    if args.command == "move":
+        for shard in (args.shard, args.target):
+            if shard.count("/") != 1:
+                ap.error(f"a shard is CHAPTER/PROFILE, got {shard!r}")
+        print(f"move: {Store().move(args.shard, args.target)} records from {args.shard} to {args.target}")
+        return 0
 
     if args.command == "prune":
         from ..experiments.chapters import CHAPTERS, needed

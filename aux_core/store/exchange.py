@@ -39,7 +39,7 @@ def grid_labels() -> dict[str, dict]:
     it (for records made before records carried labels)."""
     from ..experiments.chapters import CHAPTERS, needed
     owner = {}
-    for profile in ("smoke", "cpu", "gpu", "paper"):
+    for profile in ("smoke", "tiny", "cpu", "gpu", "paper"):
         for chapter in CHAPTERS:
             for keys in needed(chapter, profile).values():
                 for key in keys:
