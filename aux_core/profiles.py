@@ -7,17 +7,25 @@ A notebook takes `profile` as a parameter and caps its paper's protocol with it:
     RunConfig(..., **p.data())      # training/test subsets of the profile
 
   smoke  the notebooks' defaults and CI: real training of a few steps, seconds to minutes a notebook
-  cpu    subsets of the training set for a few epochs; measured on 2 EPYC cores, executing each
-         chapter's notebooks from an empty cache: asymmetric 70 min, LION-DG 42, DKS 38, WAMAL about 3 h
+  tiny   100 images per class for at most 3 epochs (60 steps): 19-25% CIFAR-10 test accuracy, too
+         small to decide a claim; measured on 2 EPYC cores, summed over each chapter's runs:
+         asymmetric 1.0 h, LION-DG 1.9 h, DKS 0.8 h, pipeline 0.2 h
+  cpu    the full training set with a budget of training images per run (an MLP 400,000, any
+         other model 80,000: a CNN or ViT-6L two epochs, a ResNet-32 one), LION-DG 300 steps:
+         every model above 40% after one epoch (measured, see PROFILES); the cost table's
+         estimates for 2 cores are 3 h (pipeline) to about 19 h (asymmetric, DKS) per chapter,
+         far above the 2 core-hours once hoped for, so the campaign fills it over many sessions
+         in the background, claims first. WAMAL's VGG16 meta-learning stays at tiny's sizes.
   gpu    full datasets with reduced epochs and seeds
   paper  each paper's full protocol
 
 What a profile costs on a device is `python -m aux_core.campaign plan --device cuda|cpu --profile P`
 (the queue of what the store lacks, costed from the stored runs' measured wall times, or from
-FLOPs where nothing like a run was measured, which it says). On 2026-12-02, with no CUDA run of
-these chapters measured, its FLOPs estimates for one H200 at `gpu` were LION-DG 0.2 h, DKS 1.2 h,
-asymmetric about 30 h (the 72 loss landscapes at 51 x 51 points, costed at their CPU time), WAMAL
-about 36 h (partly measured: H100 runs); at `paper`, WAMAL about 240 h.
+FLOPs where nothing like a run was measured, which it says); the book's store page tables it for
+every chapter (`campaign.plan.profile_costs`). On 2026-12-03, with no CUDA run of these chapters
+measured, its FLOPs estimates for one H200 at `gpu` were LION-DG 0.2 h, DKS 1.2 h, asymmetric
+about 30 h (the 72 loss landscapes at 51 x 51 points, costed at their CPU time), WAMAL about 36 h
+(partly measured: H100 runs).
 """
 from __future__ import annotations
 

@@ -229,6 +229,8 @@ def test_the_cli_refuses_bad_arguments_before_any_work():
     for args, message in ((["plan", "--device", "tpu", "--budget-s", "5"], "invalid choice"),
                           (["plan", "--device", "cpu", "--budget-s", "-5"], "must be > 0"),
                           (["plan", "--device", "cpu", "--budget-s", "5", "--chapters", "toys"], "unknown chapter"),
+                          (["plan", "--device", "cpu", "--budget-s", "5", "--chapters", "dks", "--items", "dks/mian"],
+                           "unknown item(s) ['dks/mian']; available: dks/ablation, dks/gradients, dks/main, dks/noise"),
                           (["run", "--device", "cpu", "--budget-s", "5", "--out", "x", "--workers", "0"], ">= 1")):
         done = cli(*args)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)

@@ -149,3 +149,16 @@ def test_a_bad_seeds_parameter_names_the_expected_form(seeds):
     with pytest.raises(ValueError, match=r"seeds must be (a non-empty list of|distinct) integers >= 0, e.g. \[0, 1, 2\]"):
         get_profile("cpu").seeds(seeds)
     assert get_profile("cpu").seeds([5, 6, 7, 8]) == [5, 6, 7] and get_profile("paper").seeds(range(4)) == [0, 1, 2, 3]
+
+
+def test_a_profile_budgets_training_images_and_chapters_size_their_own():
+    from aux_core.profiles import PROFILES, get_profile
+    cpu = get_profile("cpu")
+    assert cpu.epochs(200, model="mlp6", n_train=50_000) == 8 and cpu.epochs(200, model="cnn6", n_train=50_000) == 1
+    assert cpu.epochs(200, model="vit6", n_train=1_000) == 80 and cpu.epochs(3, model="vit6", n_train=10) == 3
+    assert get_profile("tiny").epochs(200, model="mlp6", n_train=50_000) == 3   # no image budget: the epoch cap
+    wamal = get_profile("cpu", "wamal")   # VGG16 meta-learning at cpu keeps tiny's sizes
+    assert (wamal.train_per_class, wamal.max_epochs, wamal.max_images) == (100, 3, None)
+    assert get_profile("cpu", "dks") == cpu and get_profile("paper", "wamal") == PROFILES["paper"]
+    assert get_profile("cpu", "asymmetric").sized("branches", (1, 7, 10, 20)) == (1, 20)
+    assert get_profile("cpu", "asymmetric").sized("branches", (7,)) == (7,)   # none kept: the first asked for

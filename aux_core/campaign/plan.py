@@ -167,3 +167,31 @@ def plan_table(items: list[Item]) -> str:
     total = frame["est_s"].sum()
     return (frame[["serves", "chapter", "item", "profile", "runs", "est_s", "cost_source"]].to_string(index=False)
             + f"\n{len(items)} items, {frame['runs'].sum()} runs, about {total:.0f} s")
+
+
+def record_seconds(record: dict) -> float:
+    """The wall time a stored run or analysis took where it was made."""
+    return float(record.get("metrics", {}).get("wall_time_s") or record.get("provenance", {}).get("wall_time_s") or 0)
+
+
+def profile_costs(profiles=("tiny", "cpu", "gpu"), chapters=chapters_lib.CHAPTERS, cache=None) -> pd.DataFrame:
+    """What each chapter costs at each profile: the distinct results its grids need, how many are
+    stored and the wall time they took where they were made (measured), and the seconds the
+    missing ones would take on 2 CPU cores and on the GPU (the cost table's estimates)."""
+    from ..cache import ResultsCache
+    from .costs import current
+    cache = cache if cache is not None else ResultsCache()
+    costs = current(cache.store, cache)
+    rows = []
+    for profile in profiles:
+        for chapter in chapters:
+            need = {k for keys in chapters_lib.needed(chapter, profile).values() for k in keys}
+            if not need:
+                continue
+            stored = [r for k in need if (r := cache.get(k)) is not None]
+            devices = sorted({r.get("provenance", {}).get("device", "?").split(" (")[0] for r in stored})
+            left = {d: sum(it.est_s for it in queue(d, profile, (chapter,), costs, cache)) for d in DEVICE_PROFILES}
+            rows.append({"chapter": chapter, "profile": profile, "results": len(need), "stored": len(stored),
+                         "measured_h": sum(map(record_seconds, stored)) / 3600, "made on": ", ".join(devices),
+                         "left_cpu_h": left["cpu"] / 3600, "left_cuda_h": left["cuda"] / 3600})
+    return pd.DataFrame(rows)
