@@ -102,7 +102,9 @@ PROFILES: dict[str, Profile] = {
 WAMAL_CPU_LRS = (5e-5, 3.125e-4, 1.25e-3, 1e-2)
 # A chapter's own sizes where the shared ones would not fit its models (each overrides fields).
 CHAPTER_SIZES: dict[tuple[str, str], dict] = {
-    # Table 1's N at cpu: the two the claims read (1 and 20); a ViT-6L run costs about 11 minutes there
+    # Table 1's N at smoke (CI) and cpu: the two the claims read (1 and 20); a ViT-6L run costs
+    # about 11 minutes at cpu
+    ("asymmetric", "smoke"): {"grid_caps": {"branches": (1, 20)}},
     ("asymmetric", "cpu"): {"grid_caps": {"branches": (1, 20)}},
     # WAMAL's long sweeps: smoke (CI) keeps a few values; tiny and cpu every r but four of Adam's
     # eleven learning rates (the paper's best, 3.125e-4, among them) and the two cheaper
