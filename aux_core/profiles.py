@@ -90,7 +90,7 @@ PROFILES: dict[str, Profile] = {
                      max_batch=32),
     # the first cpu profile: 19-25% CIFAR-10 test accuracy, too small to decide a claim
     "tiny": Profile("tiny", train_per_class=100, test_per_class=50, max_epochs=3, max_steps=60, max_seeds=3),
-    # the full training set with a budget of images per run, measured on 2 EPYC cores (2026-12-03,
+    # the full training set with a budget of images per run, measured on 2 Xeon cores (2026-12-03,
     # plain runs, evaluations included): MLP 10 epochs 33 s (47% test), CNN one epoch 123 s (44%),
     # ViT-6L one epoch 341 s (40%), DenseNet-DS 300 steps of 128 340 s (50%)
     "cpu": Profile("cpu", train_per_class=None, test_per_class=200, max_epochs=None, max_steps=300, max_seeds=3,

@@ -6,8 +6,8 @@ regenerate: `python tests/test_golden.py --write`. A refactor that passes keeps 
 
 The runs use one intra-op thread (a reduction's order follows the thread count) and small
 learning rates, so that the rounding differences of another CPU stay rounding differences
-instead of growing through the steps. Tolerance: losses within a relative 1e-3 (a change of
-numerics moves them far more), accuracies within one test image.
+instead of growing through the steps. Tolerance: losses within a relative 5e-3 (a change of
+numerics moves them far more; another CPU moved DKS's by 1.5e-3), accuracies within one test image.
 """
 import json
 import math
@@ -19,7 +19,7 @@ import pytest
 from conftest import needs_cifar10
 
 GOLDEN = Path(__file__).with_name("golden.json")
-LOSS_RTOL = 1e-3
+LOSS_RTOL = 5e-3   # a Xeon against the EPYC that wrote golden.json: DKS's test loss 1.5e-3 apart (2026-12-03)
 SMALL = dict(train_per_class=8, test_per_class=4, batch_size=16, epochs=None, steps=3, eval_every=3, seed=0,
              device="cpu", augment="crop_flip", lr=1e-4)
 CONFIGS = {   # one per method family

@@ -85,7 +85,7 @@ def test_every_parameter_has_a_range_rule_and_setup_names_its_notebook(nb):
 
 @pytest.mark.parametrize("name, value, match", [
     ("cifar100", "imagenet", "cifar100='imagenet' is not allowed: it must be one of: auto, cifar10, "),
-    ("profile", "huge", "profile='huge' is not allowed: it must be one of: smoke, cpu, gpu, paper, published"),
+    ("profile", "huge", "profile='huge' is not allowed: it must be one of: smoke, tiny, cpu, gpu, paper, published"),
     ("rates", [0.0, 1.0], r"rates=\[0.0, 1.0\] is not allowed: it must be a non-empty list, each item a number in \[0, 1\)"),
     ("noise_rates", [], r"noise_rates=\[\] is not allowed: it must be a non-empty list"),
     ("seeds", [1, 1], r"seeds=\[1, 1\] is not allowed: it must be a non-empty list of distinct integers >= 0"),
