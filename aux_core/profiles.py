@@ -106,6 +106,8 @@ CHAPTER_SIZES: dict[tuple[str, str], dict] = {
     # about 11 minutes at cpu
     ("asymmetric", "smoke"): {"grid_caps": {"branches": (1, 20)}},
     ("asymmetric", "cpu"): {"grid_caps": {"branches": (1, 20)}},
+    # GradInit's scale search costs a smoke run 2-5 minutes on 2 cores (CI); a unit test covers it
+    ("lion_dg", "smoke"): {"grid_caps": {"baseline_inits": ("Fixup", "ReZero")}},
     # WAMAL's long sweeps: smoke (CI) keeps a few values; tiny and cpu every r but four of Adam's
     # eleven learning rates (the paper's best, 3.125e-4, among them) and the two cheaper
     # backbones of Table 12; gpu and paper run everything

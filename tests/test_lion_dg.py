@@ -202,6 +202,9 @@ def test_protocol_is_the_papers_table_4_and_cifar100_falls_back_here():
         L.baselines_grid("smoke", [42], warmup_fraction=0)
     ramp = L.baselines_grid("smoke", [42], warmup_fraction=0.5)
     assert ramp[ramp["init"] == "He + warm-up"]["config"].iloc[0].method_options == {"alpha": 0.3, "warmup_steps": 5}
+    # GradInit at tiny and above; smoke (CI) leaves its minutes-long scale search out
+    assert "GradInit" in set(L.baselines_grid("tiny", [42], gradinit=True)["init"])
+    assert "GradInit" not in set(L.baselines_grid("smoke", [42], gradinit=True)["init"])
 
 
 def test_gradinit_rescales_each_he_weight_tensor_by_a_learned_positive_scale():

@@ -89,6 +89,7 @@ def baselines_grid(profile: str, seeds, warmup_fraction: float | None = None, gr
     paper's Corollary 1)."""
     one = dict(datasets=("CIFAR-10",), archs={"DenseNet-DS": ARCHS["DenseNet-DS"]})
     inits = {**RESIDUAL_INITS, **(OTHER_INITS if gradinit else {})}
+    inits = {k: inits[k] for k in get_profile(profile, CHAPTER).sized("baseline_inits", inits)}   # smoke: no GradInit
     parts = [grid(profile, seeds, inits={k: INITS[k] for k in ("He-init", "LION-DG")}, **one, **changes),
              grid(profile, seeds, inits=inits, **one, **changes)]
     if warmup_fraction is not None:
