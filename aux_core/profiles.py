@@ -16,7 +16,8 @@ A notebook takes `profile` as a parameter and caps its paper's protocol with it:
          estimates for 2 cores are 3 h (pipeline) to about 19 h (asymmetric, DKS) per chapter,
          far above the 2 core-hours once hoped for, so the campaign fills it over many sessions
          in the background, claims first. WAMAL's VGG16 meta-learning stays at tiny's sizes.
-  gpu    full datasets with reduced epochs and seeds
+  gpu    full datasets with reduced epochs and seeds, sized per chapter for about 10 minutes of
+         one H200 each (CHAPTER_SIZES: by FLOPs estimates until CUDA runs are measured)
   paper  each paper's full protocol
 
 What a profile costs on a device is `python -m aux_core.campaign plan --device cuda|cpu --profile P`
@@ -106,6 +107,17 @@ CHAPTER_SIZES: dict[tuple[str, str], dict] = {
     # about 11 minutes at cpu
     ("asymmetric", "smoke"): {"grid_caps": {"branches": (1, 20)}},
     ("asymmetric", "cpu"): {"grid_caps": {"branches": (1, 20)}},
+    # gpu: each chapter's claims in about 10 minutes of one H200 with 3 processes sharing it (2.2-3.2x
+    # measured for WAMAL), by the cost table's FLOPs estimates of 2026-12-03 (no CUDA run of these
+    # chapters measured yet: the campaign's wall times will replace them). Serially: LION-DG at the
+    # paper's full protocol (3000 steps, 3 seeds, every scheme) 9 minutes; the asymmetric networks 10
+    # epochs on the full training set, Table 1's 87 runs 21 minutes (its landscapes at 25 x 25 points
+    # are costed at their CPU time, 7 h, until measured batched on CUDA); DKS's ResNet-32 15 epochs, its
+    # 30 claim runs 24 minutes; WAMAL 10 epochs with its sweeps narrowed, 2.6 h: its claims take
+    # several windows, Table 1's methods first
+    ("asymmetric", "gpu"): {"max_epochs": 10},
+    ("dks", "gpu"): {"max_epochs": 15},
+    ("wamal", "gpu"): {"max_epochs": 10, "grid_caps": {"r_values": (0.0, 5.0, 40.0), "adam_lrs": (3.125e-4, 1.25e-3)}},
     # GradInit's scale search costs a smoke run 2-5 minutes on 2 cores (CI); a unit test covers it
     ("lion_dg", "smoke"): {"grid_caps": {"baseline_inits": ("Fixup", "ReZero")}},
     # WAMAL's long sweeps: smoke (CI) keeps a few values; tiny and cpu every r but four of Adam's

@@ -69,7 +69,7 @@ FEW_SHOT = {  # table: (architecture, paper dataset, N, samples per class)
 }
 NOISE = {"Table 11": ("MLP", "CIFAR-10", 1), "Table 12": ("MLP", "CIFAR-100", 1)}
 NOISE_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-LANDSCAPE_SIZE = {"smoke": (3, 32), "tiny": (7, 64), "cpu": (11, 250)}   # (grid points per axis, images); larger: the paper's 51, 500
+LANDSCAPE_SIZE = {"smoke": (3, 32), "tiny": (7, 64), "cpu": (11, 250), "gpu": (25, 500)}   # (grid points per axis, images); larger: the paper's 51, 500
 
 
 # ----------------------------------------------------------------------------- protocol
