@@ -24,9 +24,9 @@ What a profile costs on a device is `python -m aux_core.campaign plan --device c
 (the queue of what the store lacks, costed from the stored runs' measured wall times, or from
 FLOPs where nothing like a run was measured, which it says); the book's store page tables it for
 every chapter (`campaign.plan.profile_costs`). On 2026-12-03, with no CUDA run of these chapters
-measured, its FLOPs estimates for one H200 at `gpu` were LION-DG 0.2 h, DKS 1.2 h, asymmetric
-about 30 h (the 72 loss landscapes at 51 x 51 points, costed at their CPU time), WAMAL about 36 h
-(partly measured: H100 runs).
+measured, its estimates for one H200 running one process at `gpu` were LION-DG 0.2 h, pipeline
+0.2 h, DKS 0.7 h, asymmetric 8 h (7 of them the 72 landscapes, costed at their CPU time), WAMAL
+9.4 h (partly measured: H100 runs).
 """
 from __future__ import annotations
 
