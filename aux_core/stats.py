@@ -1,5 +1,6 @@
 """Statistics the papers report, on scipy: mean ± std, t-tests, confidence intervals,
-Cohen's d, Bonferroni correction and relative improvement.
+Cohen's d, Bonferroni and Holm corrections, relative improvement, and for censored times to an
+event, Kaplan-Meier medians and the log-rank test.
 
 Standard deviations are sample standard deviations (ddof=1), as the papers' "mean ± std
 over seeds". Every function takes plain sequences of per-seed numbers.
@@ -114,3 +115,43 @@ def relative_improvement(method: Sequence[float], baseline: Sequence[float]) -> 
     """(mean(method) - mean(baseline)) / mean(baseline) in percent (paper 1's 'Improvement')."""
     m, b = _arr(method).mean(), _arr(baseline).mean()
     return float(100 * (m - b) / b)
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if len(ok) == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    adjusted = np.maximum.accumulate([(m - i) * p[j] for i, j in enumerate(order)])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def km_median(times: Sequence[float], reached: Sequence[bool]) -> float:
+    """Kaplan-Meier median time to the event, with runs that never reached it right-censored at
+    their time; inf where the survival curve never falls to one half."""
+    t, e = _arr(times), np.asarray(reached, dtype=bool)
+    data = st.CensoredData(uncensored=t[e], right=t[~e])
+    sf = st.ecdf(data).sf
+    below = np.flatnonzero(sf.probabilities <= 0.5)
+    return float(sf.quantiles[below[0]]) if len(below) else float("inf")
+
+
+def logrank_p(times_a, reached_a, times_b, reached_b) -> float:
+    """Two-sided log-rank test of equal time-to-event distributions, censoring-aware."""
+    def data(t, e):
+        t, e = _arr(t), np.asarray(e, dtype=bool)
+        return st.CensoredData(uncensored=t[e], right=t[~e])
+    return float(st.logrank(data(times_a, reached_a), data(times_b, reached_b)).pvalue)
+
+
+def p_from_cohens_d(d: float, n_a: int, n_b: int) -> float:
+    """The two-sided t-test p that Cohen's d implies at n_a and n_b seeds (equal variances:
+    t = d / sqrt(1/n_a + 1/n_b), n_a + n_b - 2 degrees of freedom); checks a paper's p against
+    its own d and n."""
+    t = abs(d) / np.sqrt(1 / n_a + 1 / n_b)
+    return float(2 * st.t.sf(t, n_a + n_b - 2))

@@ -1,0 +1,279 @@
+"""One claims-ledger kit for the four chapters: a claim, a judgement of it from per-seed data,
+one vocabulary of verdicts and one table schema.
+
+    j = judge("difference", asym_acc, plain_acc, paper=+2.1, paired=True)
+    j.verdict, j.estimate, j.lo, j.hi, j.p, j.n, j.reason
+
+Kinds of claim:
+  difference     mean(a) - mean(b) (or mean(a) alone, b None) with its 95% interval: reproduced
+                 when the interval excludes zero on the paper's side and holds the paper's value;
+                 direction only when the sign holds but the paper's value lies outside; contradicted
+                 when the interval excludes zero on the other side; else inconclusive
+  no_effect      two one-sided tests against +-margin: reproduced only when the 90% interval lies
+                 inside the margin; contradicted when the 95% interval lies wholly outside it
+  rank           `a` maps arm -> samples and `paper` is the claimed order, best first (a prefix:
+                 ["Hybrid"] claims Hybrid is best): the estimate is the bootstrap probability over
+                 seeds that the order holds, judged against `threshold` (no p-value)
+  time_to_event  `a` and `b` are times to an event, inf where a run never reached it (censored at
+                 `budget`): Kaplan-Meier medians, a log-rank test, and the speed-up
+                 1 - median(a) / median(b) in percent with a bootstrap interval
+
+Too few seeds or zero variance is "not decidable" with the reason, never NaN. `correct()` applies
+Holm's correction across a chapter's judgements; a verdict that rests on significance falls to
+"inconclusive" when the corrected p does not hold it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from . import stats
+
+VERDICTS = ("reproduced", "direction only", "contradicted", "inconclusive", "not decidable")
+KINDS = ("difference", "no_effect", "rank", "time_to_event")
+COLUMNS = ("claim", "source", "kind", "paper", "estimate", "lo", "hi", "n", "p", "p_holm", "verdict", "reason",
+           "profile", "data")
+BOOTSTRAP = 4000      # resamples for rank and time-to-event intervals
+SEED = 0              # the bootstrap's generator: a verdict must not change between two readings
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim as data: what it says, where, its number, and how it is judged."""
+    id: str
+    text: str
+    source: str                 # the paper's table, section or line
+    kind: str
+    paper: float | Sequence[str] | None = None
+    runs: str = ""              # the runs it needs, in words
+    margin: float | None = None  # no_effect: the equivalence margin
+    profile: str = ""
+    data: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown claim kind {self.kind!r}; kinds: {', '.join(KINDS)}")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    kind: str
+    verdict: str
+    estimate: float
+    lo: float
+    hi: float
+    p: float
+    n: int
+    reason: str
+    p_holm: float = float("nan")
+    significance: bool = field(default=False, repr=False)   # does the verdict rest on p < alpha?
+
+
+def _undecidable(kind: str, n: int, reason: str, estimate: float = float("nan")) -> Judgement:
+    nan = float("nan")
+    return Judgement(kind, "not decidable", estimate, nan, nan, nan, n, reason)
+
+
+def _samples(x, name: str) -> np.ndarray:
+    v = np.asarray(x, dtype=float).ravel()
+    if np.isnan(v).any():
+        raise ValueError(f"{name} holds NaN: drop failed runs before judging (a diverged run is data, say how)")
+    return v
+
+
+def judge(kind: str, a, b=None, *, paper=None, paired: bool = False, margin: float | None = None,
+          alpha: float = 0.05, threshold: float = 0.95, budget: float | None = None) -> Judgement:
+    """Judge one claim from per-seed samples (see the module docstring for each kind)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown claim kind {kind!r}; kinds: {', '.join(KINDS)}")
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha}")
+    if kind == "rank":
+        return _rank(a, paper, threshold)
+    if kind == "time_to_event":
+        return _time_to_event(a, b, paper, alpha, budget)
+    a = _samples(a, "a")
+    b = None if b is None else _samples(b, "b")
+    if kind == "no_effect":
+        if margin is None or not margin > 0:
+            raise ValueError(f"a no_effect claim needs margin > 0 (the largest effect that counts as none), got {margin}")
+        return _no_effect(a, b, paired, margin, alpha)
+    if paper is None or not np.isfinite(paper):
+        raise ValueError("a difference claim needs the paper's value (paper=...), whose sign it tests")
+    return _difference(a, b, float(paper), paired, alpha)
+
+
+def _interval(a, b, paired: bool, level: float):
+    """(estimate, lo, hi, p, n, reason): the t interval of mean(a) (b None), of the paired
+    differences, or Welch's of mean(a) - mean(b); a reason where it cannot be computed."""
+    if b is not None and paired:
+        if len(a) != len(b):
+            raise ValueError(f"a paired claim needs as many samples in a as in b, got {len(a)} and {len(b)}")
+        a, b = a - b, None
+    if b is None:
+        n, est = len(a), float(a.mean()) if len(a) else float("nan")
+        if n < 2:
+            return est, None, None, None, n, f"{n} seed: an interval needs at least 2"
+        if a.std() == 0:
+            return est, None, None, None, n, f"zero variance: all {n} seeds gave {est:.4g}"
+        lo, hi = st.t.interval(level, n - 1, loc=est, scale=st.sem(a))
+        return est, float(lo), float(hi), float(st.ttest_1samp(a, 0.0).pvalue), n, ""
+    n = min(len(a), len(b))
+    est = float(a.mean() - b.mean()) if len(a) and len(b) else float("nan")
+    if n < 2:
+        return est, None, None, None, n, f"{n} seed in an arm: an interval needs at least 2 in each"
+    if a.std() == 0 and b.std() == 0:
+        return est, None, None, None, n, "zero variance: every seed of each arm gave the same value"
+    lo, hi = stats.welch_interval(a, b, level)
+    return est, lo, hi, stats.welch_ttest(a, b).p, n, ""
+
+
+def _difference(a, b, paper: float, paired: bool, alpha: float) -> Judgement:
+    est, lo, hi, p, n, why = _interval(a, b, paired, 1 - alpha)
+    if why:
+        return _undecidable("difference", n, why, est)
+    side = np.sign(paper)
+    if side == 0:
+        raise ValueError("a difference claim of paper value 0 is a no_effect claim: give a margin")
+    if (lo > 0 and side > 0) or (hi < 0 and side < 0):
+        if lo <= paper <= hi:
+            return Judgement("difference", "reproduced", est, lo, hi, p, n,
+                             f"the interval excludes 0 and holds the paper's {paper:+.4g}", significance=True)
+        return Judgement("difference", "direction only", est, lo, hi, p, n,
+                         f"the sign holds; the paper's {paper:+.4g} is outside the interval", significance=True)
+    if lo > 0 or hi < 0:
+        return Judgement("difference", "contradicted", est, lo, hi, p, n,
+                         f"the interval excludes 0 on the side opposite the paper's {paper:+.4g}", significance=True)
+    return Judgement("difference", "inconclusive", est, lo, hi, p, n, "the interval straddles 0")
+
+
+def _no_effect(a, b, paired: bool, margin: float, alpha: float) -> Judgement:
+    est, lo, hi, _, n, why = _interval(a, b, paired, 1 - 2 * alpha)   # TOST at alpha: the 1 - 2 alpha interval
+    if why:
+        return _undecidable("no_effect", n, why, est)
+    _, lo95, hi95, _, _, _ = _interval(a, b, paired, 1 - alpha)
+    # the TOST p: the larger of the two one-sided p-values, from the same t distribution as the interval
+    half = (hi - lo) / 2
+    se = half / st.t.ppf(1 - alpha, _df(a, b, paired))
+    df = _df(a, b, paired)
+    p = float(max(st.t.sf((est + margin) / se, df), st.t.sf((margin - est) / se, df)))
+    if -margin < lo and hi < margin:
+        return Judgement("no_effect", "reproduced", est, lo, hi, p, n,
+                         f"the {100 * (1 - 2 * alpha):.0f}% interval lies inside +-{margin:.4g}", significance=True)
+    if lo95 > margin or hi95 < -margin:
+        return Judgement("no_effect", "contradicted", est, lo95, hi95, p, n,
+                         f"the 95% interval lies beyond the margin {margin:.4g}: an effect")
+    return Judgement("no_effect", "inconclusive", est, lo, hi, p, n,
+                     f"the {100 * (1 - 2 * alpha):.0f}% interval reaches past +-{margin:.4g}")
+
+
+def _df(a, b, paired: bool) -> float:
+    if b is None or paired:
+        return len(a) - 1
+    return stats.welch_ttest(a, b).df
+
+
+def _rank(arms: Mapping[str, Sequence[float]], order, threshold: float) -> Judgement:
+    if not isinstance(arms, Mapping) or not order or isinstance(order, str):
+        raise ValueError("a rank claim takes a = {arm: samples} and paper = the claimed order, best first")
+    missing = [o for o in order if o not in arms]
+    if missing:
+        raise ValueError(f"the claimed order names arms with no samples: {missing}; arms: {', '.join(arms)}")
+    data = {k: _samples(v, k) for k, v in arms.items()}
+    n = min(len(v) for v in data.values())
+    if n < 2:
+        return _undecidable("rank", n, f"{n} seed in an arm: a bootstrap over seeds needs at least 2")
+    rng = np.random.default_rng(SEED)
+    names = list(data)
+    means = np.stack([rng.choice(data[k], size=(BOOTSTRAP, len(data[k]))).mean(1) for k in names], axis=1)
+    top = np.argsort(-means, axis=1, kind="stable")[:, : len(order)]
+    want = np.array([names.index(o) for o in order])
+    prob = float((top == want).all(axis=1).mean())
+    claim = " > ".join(order) + (" > the rest" if len(order) < len(names) else "")
+    if prob >= threshold:
+        verdict = "reproduced"
+    elif prob <= 1 - threshold:
+        verdict = "contradicted"
+    else:
+        verdict = "inconclusive"
+    nan = float("nan")   # no p-value: the verdict is the probability against the threshold, outside Holm's family
+    return Judgement("rank", verdict, prob, nan, nan, nan, n,
+                     f"{claim} in {100 * prob:.0f}% of {BOOTSTRAP} bootstrap resamples (threshold {100 * threshold:.0f}%)")
+
+
+def _time_to_event(a, b, paper, alpha: float, budget: float | None) -> Judgement:
+    a, b = _samples(a, "a"), _samples(b, "b")
+    if budget is None or not budget > 0:
+        raise ValueError("a time_to_event claim needs budget > 0: the time at which runs that never reach the event stop")
+    reach_a, reach_b = np.isfinite(a) & (a <= budget), np.isfinite(b) & (b <= budget)
+    ta, tb = np.where(reach_a, a, budget), np.where(reach_b, b, budget)
+    n = min(len(a), len(b))
+    if n < 2:
+        return _undecidable("time_to_event", n, f"{n} run in an arm: a test needs at least 2 in each")
+    if not reach_a.any() and not reach_b.any():
+        return _undecidable("time_to_event", n, f"no run reached the event within {budget:g}")
+    est = _speedup(ta, reach_a, tb, reach_b)
+    rng = np.random.default_rng(SEED)
+    boots = []
+    for _ in range(BOOTSTRAP // 4):
+        i, j = rng.integers(len(ta), size=len(ta)), rng.integers(len(tb), size=len(tb))
+        boots.append(_speedup(ta[i], reach_a[i], tb[j], reach_b[j]))
+    boots = np.asarray(boots)
+    lo, hi = (float(np.nanquantile(boots, q)) for q in (alpha / 2, 1 - alpha / 2)) if np.isfinite(boots).any() \
+        else (float("nan"), float("nan"))
+    p = stats.logrank_p(ta, reach_a, tb, reach_b)
+    censored = f"{int((~reach_a).sum())} of {len(a)} and {int((~reach_b).sum())} of {len(b)} runs censored at {budget:g}"
+    if p >= alpha or paper is None:
+        why = f"log-rank p = {p:.3g}" + ("" if paper is not None else " (no paper value)")
+        return Judgement("time_to_event", "inconclusive", est, lo, hi, p, n, f"{why}; {censored}")
+    side = np.sign(paper)
+    if np.sign(est) == side:
+        inside = np.isfinite(lo) and lo <= paper <= hi
+        return Judgement("time_to_event", "reproduced" if inside else "direction only", est, lo, hi, p, n,
+                         f"log-rank p = {p:.3g}; the paper's {paper:+.4g}% is {'inside' if inside else 'outside'} the "
+                         f"interval; {censored}", significance=True)
+    return Judgement("time_to_event", "contradicted", est, lo, hi, p, n,
+                     f"log-rank p = {p:.3g} on the side opposite the paper's {paper:+.4g}%; {censored}", significance=True)
+
+
+def _speedup(ta, ea, tb, eb) -> float:
+    """1 - median(a) / median(b) in percent (Kaplan-Meier medians); -inf where a never reaches
+    half, +100 where b never does and a does, NaN where neither."""
+    ma, mb = stats.km_median(ta, ea), stats.km_median(tb, eb)
+    if np.isinf(ma) and np.isinf(mb):
+        return float("nan")
+    if np.isinf(mb):
+        return 100.0
+    if np.isinf(ma):
+        return float("-inf")
+    return float(100 * (1 - ma / mb))
+
+
+def correct(judgements: Sequence[Judgement], alpha: float = 0.05) -> list[Judgement]:
+    """Holm's correction across a chapter's judgements: each gets p_holm, and a verdict that
+    rests on significance becomes inconclusive where p_holm >= alpha."""
+    adjusted = stats.holm([j.p for j in judgements])
+    out = []
+    for j, ph in zip(judgements, adjusted):
+        if j.significance and not ph < alpha:
+            j = replace(j, verdict="inconclusive", reason=f"{j.reason}; not significant after Holm's correction "
+                                                            f"(p = {ph:.3g})")
+        out.append(replace(j, p_holm=float(ph)))
+    return out
+
+
+def table(claims: Sequence[Claim], judgements: Sequence[Judgement]) -> pd.DataFrame:
+    """The one ledger schema (COLUMNS), a row per claim."""
+    if len(claims) != len(judgements):
+        raise ValueError(f"{len(claims)} claims but {len(judgements)} judgements")
+    rows = []
+    for c, j in zip(claims, judgements):
+        paper = ", ".join(c.paper) if isinstance(c.paper, (list, tuple)) else c.paper
+        rows.append({"claim": c.text, "source": c.source, "kind": c.kind, "paper": paper, "estimate": j.estimate,
+                     "lo": j.lo, "hi": j.hi, "n": j.n, "p": j.p, "p_holm": j.p_holm, "verdict": j.verdict,
+                     "reason": j.reason, "profile": c.profile, "data": c.data})
+    return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -1,0 +1,102 @@
+"""The ledger kit on constructed samples whose answers are known."""
+import numpy as np
+import pytest
+
+from aux_core import ledger as L
+from aux_core import stats
+
+
+def draws(seed, n, loc=0.0, scale=1.0):
+    return np.random.default_rng(seed).normal(loc, scale, n)
+
+
+def test_a_true_null_is_reproduced_at_most_at_the_tests_nominal_rate():
+    # no effect at all, a paper claiming +1: "reproduced" needs an interval excluding 0 on the
+    # paper's side, which a true null gives in about alpha / 2 of the draws
+    verdicts = [L.judge("difference", draws(2 * i, 5), draws(2 * i + 1, 5), paper=1.0).verdict for i in range(400)]
+    assert verdicts.count("reproduced") / len(verdicts) <= 0.05
+    assert verdicts.count("inconclusive") / len(verdicts) >= 0.9
+
+
+def test_a_clear_effect_of_the_papers_size_is_reproduced_and_one_far_from_it_direction_only():
+    a, b = draws(1, 5, 1.0, 0.05), draws(2, 5, 0.0, 0.05)
+    hit = L.judge("difference", a, b, paper=1.0)
+    assert hit.verdict == "reproduced" and hit.lo < 1.0 < hit.hi and hit.p < 1e-6 and hit.n == 5
+    far = L.judge("difference", a, b, paper=5.0)
+    assert far.verdict == "direction only" and "outside" in far.reason
+    assert L.judge("difference", b, a, paper=1.0).verdict == "contradicted"
+    paired = L.judge("difference", a, a - 0.3 + draws(3, 5, 0, 0.01), paper=0.3, paired=True)
+    assert paired.verdict == "reproduced" and paired.estimate == pytest.approx(0.3, abs=0.02)
+    single = L.judge("difference", draws(4, 6, -0.5, 0.05), paper=-0.5)   # one sample against 0
+    assert single.verdict == "reproduced"
+
+
+def test_no_effect_needs_an_interval_inside_the_margin():
+    wide = L.judge("no_effect", draws(5, 2), draws(6, 2), margin=0.5)
+    assert wide.verdict != "reproduced"      # n = 2: far too wide to show equivalence
+    tight = L.judge("no_effect", draws(7, 20, 0, 0.05), draws(8, 20, 0, 0.05), margin=0.1)
+    assert tight.verdict == "reproduced" and tight.p < 0.05
+    effect = L.judge("no_effect", draws(9, 10, 1.0, 0.05), draws(10, 10, 0, 0.05), margin=0.1)
+    assert effect.verdict == "contradicted"
+    with pytest.raises(ValueError, match="margin > 0"):
+        L.judge("no_effect", [1, 2], [1, 2])
+
+
+def test_zero_variance_and_too_few_seeds_are_not_decidable_with_a_reason():
+    same = L.judge("difference", [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], paper=1.0)
+    assert same.verdict == "not decidable" and "zero variance" in same.reason
+    one = L.judge("difference", [0.6], [0.5], paper=1.0)
+    assert one.verdict == "not decidable" and "at least 2" in one.reason
+    assert L.judge("no_effect", [0.1, 0.1], [0.1, 0.1], margin=0.1).verdict == "not decidable"
+    assert L.judge("rank", {"a": [1.0], "b": [2.0]}, paper=["a"]).verdict == "not decidable"
+
+
+def test_rank_reports_the_bootstrap_probability_of_the_claimed_order():
+    arms = {"Hybrid": draws(11, 3, 0.9, 0.01), "He": draws(12, 3, 0.5, 0.01), "LSUV": draws(13, 3, 0.6, 0.01)}
+    best = L.judge("rank", arms, paper=["Hybrid"])
+    assert best.verdict == "reproduced" and best.estimate == 1.0
+    assert L.judge("rank", arms, paper=["He"]).verdict == "contradicted"
+    close = {"a": draws(14, 3, 0.5, 0.1), "b": draws(15, 3, 0.5, 0.1)}
+    assert L.judge("rank", close, paper=["a"]).verdict == "inconclusive"   # chance, not a ranking
+    with pytest.raises(ValueError, match="no samples"):
+        L.judge("rank", arms, paper=["Fixup"])
+
+
+def test_time_to_event_is_censoring_aware():
+    fast, slow = [100.0, 120.0, 110.0, 105.0], [np.inf, np.inf, 300.0, np.inf]   # inf: never reached
+    j = L.judge("time_to_event", fast, slow, paper=50.0, budget=3000)
+    assert j.verdict in ("reproduced", "direction only") and j.estimate == 100.0   # b's median is never reached
+    assert "3 of 4 runs censored" in j.reason and j.p < 0.05
+    same = L.judge("time_to_event", [100.0, 200.0, 150.0], [110.0, 190.0, 160.0], paper=20.0, budget=3000)
+    assert same.verdict == "inconclusive"
+    never = L.judge("time_to_event", [np.inf, np.inf], [np.inf, np.inf], paper=20.0, budget=3000)
+    assert never.verdict == "not decidable" and "no run reached" in never.reason
+    # Kaplan-Meier by hand: S(10) = 3/4, S(20) = 1/2 -> median 20; one event in four never halves S
+    assert stats.km_median([10, 20, 30, 40], [True, True, False, False]) == 20
+    assert stats.km_median([10, 20, 30, 40], [True, False, False, False]) == float("inf")
+
+
+def test_holm_matches_a_hand_computation_and_decides_the_verdicts():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06 (monotone)
+    assert stats.holm(p).tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert np.isnan(stats.holm([0.01, np.nan])[1]) and stats.holm([0.01, np.nan])[0] == pytest.approx(0.01)
+    js = [L.Judgement("difference", "reproduced", 1.0, 0.5, 1.5, q, 3, "ok", significance=True) for q in p]
+    out = L.correct(js)
+    assert [j.verdict for j in out] == ["reproduced", "inconclusive", "inconclusive", "reproduced"]
+    assert "Holm" in out[1].reason and out[3].p_holm == pytest.approx(0.02)
+
+
+def test_one_table_schema():
+    claims = [L.Claim("c1", "X beats Y", "Table 1", "difference", paper=1.0, profile="cpu", data="cifar10")]
+    t = L.table(claims, [L.judge("difference", draws(16, 4, 1, 0.05), draws(17, 4, 0, 0.05), paper=1.0)])
+    assert tuple(t.columns) == L.COLUMNS and t.loc[0, "verdict"] in L.VERDICTS
+    with pytest.raises(ValueError, match="unknown claim kind"):
+        L.Claim("c2", "?", "?", "sign")
+
+
+def test_a_papers_p_can_be_checked_against_its_own_d_and_n():
+    # LION-DG's Table 8 prints p = 0.0076 beside d = 1.42 at 3 seeds an arm: t = 1.42 sqrt(3/2) = 1.74
+    # on 4 degrees of freedom, p = 0.16, so the printed p is not attainable from those numbers
+    assert stats.p_from_cohens_d(1.42, 3, 3) == pytest.approx(0.157, abs=0.002)
+    assert stats.p_from_cohens_d(0.0, 5, 5) == pytest.approx(1.0)
