@@ -277,3 +277,19 @@ def table(claims: Sequence[Claim], judgements: Sequence[Judgement]) -> pd.DataFr
                      "lo": j.lo, "hi": j.hi, "n": j.n, "p": j.p, "p_holm": j.p_holm, "verdict": j.verdict,
                      "reason": j.reason, "profile": c.profile, "data": c.data})
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def shown(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A ledger table for reading: the estimate with its interval in one column, p-values and
+    the rest as text, indexed by claim."""
+    def num(v):
+        return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}g}"
+
+    out = pd.DataFrame({
+        "claim": table["claim"], "source": table["source"], "paper": [num(v) if isinstance(v, float) else v
+                                                                     for v in table["paper"]],
+        "ours [interval]": [f"{num(e)} [{num(lo)}, {num(hi)}]" if np.isfinite(lo) else num(e)
+                            for e, lo, hi in zip(table["estimate"], table["lo"], table["hi"])],
+        "n": table["n"], "p": table["p"].map(num), "p (Holm)": table["p_holm"].map(num),
+        "verdict": table["verdict"], "why": table["reason"], "ran on": table["data"]})
+    return out.set_index("claim")

@@ -179,13 +179,38 @@ def test_never_reached_runs_are_censored_at_the_budget_and_thresholds_fall_back(
     assert not stalled["reached"] and stalled["steps_to"] == 20
 
 
-def test_interval_verdicts_and_speedup_interval():
-    assert L.interval_verdict(8.3, 2.0, 12.0) == "reproduced"
-    assert L.interval_verdict(8.3, -5.0, 12.0) == "consistent, not significant"
-    assert L.interval_verdict(8.3, -5.0, 3.0) == "not reproduced"
-    assert L.interval_verdict(8.3, float("nan"), 1.0) == "not measured"
+def test_speedup_interval():
     lo, hi = L.speedup_ci([100, 110, 120], [90, 95, 100])
     assert lo < L.speedup([100, 110, 120], [90, 95, 100]) < hi
+
+
+def test_claims_ledger_judges_censored_steps_ranks_and_no_effect_with_the_kit():
+    from aux_core import ledger, reference as ref
+    ramp = lambda k, top=0.9: np.clip(np.arange(1, 41) / k, 0, top)   # reaches 0.7 at step ~0.7k
+    inits = {"He-init": (40, 0.50), "LION-DG": (12, 0.52), "LSUV": (30, 0.55), "Hybrid": (14, 0.70)}
+    rows = [{"dataset": d, "dataset_run": "cifar10", "arch": arch, "init": init, "seed": s,
+             "result": fake_result(ramp(k + s) if init != "He-init" else ramp(k, 0.6 + 0.05 * s), s, test_acc=acc + 0.001 * s)}
+            for d, arch in (("CIFAR-10", "DenseNet-DS"), ("CIFAR-100", "ResNet-DS"))
+            for init, (k, acc) in inits.items() for s in (1, 2, 3)]
+    main = pd.DataFrame(rows)
+    he_rows = [r for r in rows if r["init"] == "He-init" and r["arch"] == "DenseNet-DS"]
+    better = [{**r, "init": "Fixup", "result": fake_result(ramp(40, 0.6), r["seed"], test_acc=0.55 + 0.001 * r["seed"])}
+              for r in he_rows]   # 5 points above He: a benefit
+    base = pd.DataFrame(he_rows + better + [{**r, "init": "ReZero"} for r in he_rows])   # ReZero: He's numbers
+    table = L.claims_ledger(main, base, ref, profile="smoke").set_index("claim")
+    assert tuple(table.reset_index().columns) == ledger.COLUMNS and set(table["verdict"]) <= set(ledger.VERDICTS)
+    speed = table.loc[[c for c in table.index if c.startswith("LION-DG needs") and "DenseNet" in c]].iloc[0]
+    # He never reaches 70% (it plateaus at 60-70%): censored, not counted as the budget
+    assert speed["kind"] == "time_to_event" and "censored" in speed["reason"]
+    assert any("lowered threshold" in c for c in table.index)            # He's plateau lowers the shared level
+    assert table.loc[[c for c in table.index if c.startswith("the CIFAR-10")], "verdict"].iloc[0] == "not decidable"
+    hybrid = table.loc["Hybrid (LSUV + zero heads) has the best accuracy on CIFAR-10 DenseNet-DS"]
+    assert hybrid["verdict"] == "reproduced" and hybrid["estimate"] == 1.0
+    # "no benefit" is an equivalence test: ReZero with He's accuracies is within the margin, Fixup 5 points above is not
+    fixup = table.loc[[c for c in table.index if c.startswith("Fixup")]].iloc[0]
+    rezero = table.loc[[c for c in table.index if c.startswith("ReZero")]].iloc[0]
+    assert (fixup["kind"], fixup["verdict"], rezero["verdict"]) == ("no_effect", "contradicted", "reproduced")
+    assert table["p_holm"].dropna().ge(table["p"].dropna().reindex(table["p_holm"].dropna().index)).all()
 
 
 def test_protocol_is_the_papers_table_4_and_cifar100_falls_back_here():
