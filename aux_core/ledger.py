@@ -73,7 +73,9 @@ class Judgement:
     significance: bool = field(default=False, repr=False)   # does the verdict rest on p < alpha?
 
 
-def _undecidable(kind: str, n: int, reason: str, estimate: float = float("nan")) -> Judgement:
+def undecidable(kind: str, n: int, reason: str, estimate: float = float("nan")) -> Judgement:
+    """A claim the data cannot decide (too few seeds, no runs at this profile, a paper number
+    that cannot be right as printed), with the reason."""
     nan = float("nan")
     return Judgement(kind, "not decidable", estimate, nan, nan, nan, n, reason)
 
@@ -86,8 +88,11 @@ def _samples(x, name: str) -> np.ndarray:
 
 
 def judge(kind: str, a, b=None, *, paper=None, paired: bool = False, margin: float | None = None,
-          alpha: float = 0.05, threshold: float = 0.95, budget: float | None = None) -> Judgement:
-    """Judge one claim from per-seed samples (see the module docstring for each kind)."""
+          alpha: float = 0.05, threshold: float = 0.95, budget: float | None = None,
+          magnitude: bool = True) -> Judgement:
+    """Judge one claim from per-seed samples (see the module docstring for each kind).
+    `magnitude=False`: the paper states only a direction (the sign of `paper`), so the sign
+    alone reproduces it."""
     if kind not in KINDS:
         raise ValueError(f"unknown claim kind {kind!r}; kinds: {', '.join(KINDS)}")
     if not 0 < alpha < 0.5:
@@ -104,7 +109,7 @@ def judge(kind: str, a, b=None, *, paper=None, paired: bool = False, margin: flo
         return _no_effect(a, b, paired, margin, alpha)
     if paper is None or not np.isfinite(paper):
         raise ValueError("a difference claim needs the paper's value (paper=...), whose sign it tests")
-    return _difference(a, b, float(paper), paired, alpha)
+    return _difference(a, b, float(paper), paired, alpha, magnitude)
 
 
 def _interval(a, b, paired: bool, level: float):
@@ -132,14 +137,17 @@ def _interval(a, b, paired: bool, level: float):
     return est, lo, hi, stats.welch_ttest(a, b).p, n, ""
 
 
-def _difference(a, b, paper: float, paired: bool, alpha: float) -> Judgement:
+def _difference(a, b, paper: float, paired: bool, alpha: float, magnitude: bool = True) -> Judgement:
     est, lo, hi, p, n, why = _interval(a, b, paired, 1 - alpha)
     if why:
-        return _undecidable("difference", n, why, est)
+        return undecidable("difference", n, why, est)
     side = np.sign(paper)
     if side == 0:
         raise ValueError("a difference claim of paper value 0 is a no_effect claim: give a margin")
     if (lo > 0 and side > 0) or (hi < 0 and side < 0):
+        if not magnitude:
+            return Judgement("difference", "reproduced", est, lo, hi, p, n,
+                             f"the interval excludes 0 on the paper's side (it states no size)", significance=True)
         if lo <= paper <= hi:
             return Judgement("difference", "reproduced", est, lo, hi, p, n,
                              f"the interval excludes 0 and holds the paper's {paper:+.4g}", significance=True)
@@ -147,14 +155,14 @@ def _difference(a, b, paper: float, paired: bool, alpha: float) -> Judgement:
                          f"the sign holds; the paper's {paper:+.4g} is outside the interval", significance=True)
     if lo > 0 or hi < 0:
         return Judgement("difference", "contradicted", est, lo, hi, p, n,
-                         f"the interval excludes 0 on the side opposite the paper's {paper:+.4g}", significance=True)
+                         "the interval excludes 0 on the side opposite the paper's", significance=True)
     return Judgement("difference", "inconclusive", est, lo, hi, p, n, "the interval straddles 0")
 
 
 def _no_effect(a, b, paired: bool, margin: float, alpha: float) -> Judgement:
     est, lo, hi, _, n, why = _interval(a, b, paired, 1 - 2 * alpha)   # TOST at alpha: the 1 - 2 alpha interval
     if why:
-        return _undecidable("no_effect", n, why, est)
+        return undecidable("no_effect", n, why, est)
     _, lo95, hi95, _, _, _ = _interval(a, b, paired, 1 - alpha)
     # the TOST p: the larger of the two one-sided p-values, from the same t distribution as the interval
     half = (hi - lo) / 2
@@ -186,7 +194,7 @@ def _rank(arms: Mapping[str, Sequence[float]], order, threshold: float) -> Judge
     data = {k: _samples(v, k) for k, v in arms.items()}
     n = min(len(v) for v in data.values())
     if n < 2:
-        return _undecidable("rank", n, f"{n} seed in an arm: a bootstrap over seeds needs at least 2")
+        return undecidable("rank", n, f"{n} seed in an arm: a bootstrap over seeds needs at least 2")
     rng = np.random.default_rng(SEED)
     names = list(data)
     means = np.stack([rng.choice(data[k], size=(BOOTSTRAP, len(data[k]))).mean(1) for k in names], axis=1)
@@ -213,9 +221,9 @@ def _time_to_event(a, b, paper, alpha: float, budget: float | None) -> Judgement
     ta, tb = np.where(reach_a, a, budget), np.where(reach_b, b, budget)
     n = min(len(a), len(b))
     if n < 2:
-        return _undecidable("time_to_event", n, f"{n} run in an arm: a test needs at least 2 in each")
+        return undecidable("time_to_event", n, f"{n} run in an arm: a test needs at least 2 in each")
     if not reach_a.any() and not reach_b.any():
-        return _undecidable("time_to_event", n, f"no run reached the event within {budget:g}")
+        return undecidable("time_to_event", n, f"no run reached the event within {budget:g}")
     est = _speedup(ta, reach_a, tb, reach_b)
     rng = np.random.default_rng(SEED)
     boots = []

@@ -24,6 +24,7 @@ def test_a_clear_effect_of_the_papers_size_is_reproduced_and_one_far_from_it_dir
     assert hit.verdict == "reproduced" and hit.lo < 1.0 < hit.hi and hit.p < 1e-6 and hit.n == 5
     far = L.judge("difference", a, b, paper=5.0)
     assert far.verdict == "direction only" and "outside" in far.reason
+    assert L.judge("difference", a, b, paper=5.0, magnitude=False).verdict == "reproduced"   # "higher", no size
     assert L.judge("difference", b, a, paper=1.0).verdict == "contradicted"
     paired = L.judge("difference", a, a - 0.3 + draws(3, 5, 0, 0.01), paper=0.3, paired=True)
     assert paired.verdict == "reproduced" and paired.estimate == pytest.approx(0.3, abs=0.02)

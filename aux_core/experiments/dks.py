@@ -22,9 +22,10 @@ from ..models import create_model, num_params
 from ..models.densenet import DenseNetDS
 from ..models.mobilenet import MobileNet
 from .. import stats
+from .. import ledger
 from ..profiles import get_profile
 from ..train import RunConfig
-from .common import dataset_for, direction_verdict, run_cells
+from .common import dataset_for, run_cells
 
 BACKBONES = {"ResNet-32": "resnet32", "ResNet-110": "resnet110", "WRN-28-4": "wrn28_4",
              "WRN-28-10": "wrn28_10", "DenseNet-40-12": "densenet40_12",
@@ -344,55 +345,60 @@ def consistency_summary(long: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- claims ledger
 
 def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.DataFrame | None = None,
-                  consistency: pd.DataFrame | None = None, ablation: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The chapter's headline claims: the paper's number (or the direction it states), ours
-    with its 95% paired interval over seeds, and a verdict on the interval's sign
-    (aux_core.experiments.common.direction_verdict). `main_runs` is per_run of the main grid,
-    `late` late_errors of its curves, `consistency` consistency_summary, `ablation`
-    error_table of the Table 6 runs with baseline "Original"."""
-    rows = []
+                  probe: pd.DataFrame | None = None, ablation: pd.DataFrame | None = None, *,
+                  profile: str = "", alpha: float = 0.05) -> pd.DataFrame:
+    """The chapter's headline claims judged by the ledger kit (aux_core.ledger) on per-seed
+    data, paired by seed, Holm-corrected across them. `main_runs` is per_run of the main grid,
+    `late` late_errors of its curves, `probe` gradient_consistency of Proposition 1's runs,
+    `ablation` per_run of the Table 6 runs with `design` labelled as ABLATION's keys."""
+    claims, judged = [], []
 
-    def add(claim, paper, d, sign, on):
-        ours, lo, hi = d["diff"], d["lo"], d["hi"]
-        verdict = (direction_verdict(sign, lo, hi) if np.isfinite(lo) else
-                   "inconclusive at this scale" if np.isfinite(ours) else "not measured")
-        rows.append({"claim": claim, "paper": paper, "ours": ours, "lo": lo, "hi": hi, "verdict": verdict, "on": on})
+    def add(cid, text, source, paper, a, b, on, magnitude=True):
+        claims.append(ledger.Claim(cid, text, source, "difference", paper, profile=profile, data=on))
+        if len(a) == 0 or len(b) == 0:
+            judged.append(ledger.undecidable("difference", 0, f"not run at this profile ({on or 'no runs'})"))
+        elif len(a) != len(b):
+            judged.append(ledger.undecidable("difference", min(len(a), len(b)), "the arms have different seeds"))
+        else:
+            judged.append(ledger.judge("difference", a, b, paper=paper, paired=True, magnitude=magnitude, alpha=alpha))
 
-    none = {"diff": np.nan, "lo": np.nan, "hi": np.nan}
+    def arm(frame, method, metric, key=("seed",), col="method"):
+        return frame[frame[col] == method].sort_values(list(key))[metric].to_numpy(float)
 
-    def diff(frame, a, b, metric, key=("seed",)):
-        x = frame[frame["method"] == a].sort_values(list(key))[metric]
-        y = frame[frame["method"] == b].sort_values(list(key))[metric]
-        return paired_difference(x, y) if len(x) and len(x) == len(y) else none
+    def on_of(frame):
+        return (f"{frame['dataset_run'].iloc[0]}, {frame['seed'].nunique()} seeds" if len(frame) and "dataset_run" in frame
+                else "")
 
     main_ref = reference[reference["table"] == "Main Table 1"]
     for backbone in dict.fromkeys(main_ref["row"]):
         paper = main_ref[main_ref["row"] == backbone].set_index("column")["value"]
         g = main_runs[main_runs["backbone"] == backbone]
-        on = g["dataset_run"].iloc[0] if len(g) else ""
         for other in ("baseline", "DS"):
             if other in paper and "DKS" in paper:
                 change = round(float(paper["DKS"] - paper[other]), 2)
-                add(f"{backbone}: DKS changes top-1 error vs {other} by {change:+.2f} points (Main Table 1)",
-                    change, diff(g, other, "DKS", "test_error"), -1, on)
+                add(f"main-{backbone}-{other}", f"{backbone}: DKS changes top-1 error vs {other} by {change:+.2f} points",
+                    "Main Table 1", change, arm(g, "DKS", "test_error"), arm(g, other, "test_error"), on_of(g))
     if late is not None and len(late):
-        on = main_runs["dataset_run"].iloc[0] if len(main_runs) else ""
+        on = on_of(main_runs)
         for metric, sign, text in (("train_error", +1, "the highest training error"),
                                    ("test_error", -1, "the lowest test error")):
             for other in ("baseline", "DS"):
-                add(f"DKS ends with {text}: DKS - {other}, last quarter of training (Figure 7)",
-                    "higher" if sign > 0 else "lower", diff(late, other, "DKS", metric, ("backbone", "seed")), sign, on)
-    if consistency is not None and len(consistency):
-        for _, r in consistency[consistency["pair"].str.startswith("C1-")].iterrows():
-            d = {"diff": r["cosine DKS-DS"], "lo": r["cosine lo"], "hi": r["cosine hi"]}
-            add(f"DKS aligns the gradients of {r['pair']} at {r['tap']}: cosine DKS - DS (Proposition 1)", "higher", d, +1,
-                main_runs["dataset_run"].iloc[0] if len(main_runs) else "")
+                key = ("backbone", "seed")
+                add(f"late-{metric}-{other}", f"DKS ends with {text}: DKS - {other}, last quarter of training",
+                    "Figure 7", float(sign), arm(late, "DKS", metric, key), arm(late, other, metric, key), on,
+                    magnitude=False)
+    if probe is not None and len(probe):
+        per_seed = probe.groupby(["tap", "pair", "method", "seed"], sort=False)["cosine"].mean().reset_index()
+        for (tap, pair), g in per_seed[per_seed["pair"].str.startswith("C1-")].groupby(["tap", "pair"], sort=False):
+            add(f"align-{pair}-{tap}", f"DKS aligns the gradients of {pair} at {tap}: cosine DKS - DS",
+                "Proposition 1", 1.0, arm(g, "DKS", "cosine"), arm(g, "DS", "cosine"), on_of(main_runs), magnitude=False)
     if ablation is not None and len(ablation):
-        for _, r in ablation[ablation["design"] != "Original"].iterrows():
-            d = {"diff": r["vs_Original"], "lo": r["lo"], "hi": r["hi"]}
-            add(f"the original branches beat {r['design']}: error {r['design']} - Original (Table 6)", "higher", d, +1,
-                r["dataset_run"])
-    return pd.DataFrame(rows)
+        for design in (d for d in dict.fromkeys(ablation["design"]) if d != "Original"):
+            add(f"ablation-{design}", f"the original branches beat {design}: error {design} - Original", "Table 6", 1.0,
+                arm(ablation, design, "test_error", col="design"), arm(ablation, "Original", "test_error", col="design"),
+                on_of(ablation),
+                magnitude=False)
+    return ledger.table(claims, ledger.correct(judged, alpha))
 
 
 # ----------------------------------------------------------------------------- the chapter's runs
@@ -414,9 +420,11 @@ def chapter_results(profile: str, seeds=None, backbone: str = "ResNet-32", cifar
     main = run_grid(grid(profile, seeds, backbones=(backbone,), cifar100=cifar100), progress, "DKS main")
     probe = run_grid(gradient_grid(profile, seeds, backbone, cifar100=cifar100), progress, "DKS gradients")
     ablation = run_grid(ablation_grid(profile, seeds, backbone, cifar100=cifar100), progress, "DKS designs")
+    long = gradient_consistency(probe)
+    designs = per_run(ablation)
+    designs["design"] = designs["design"].map({v: k for k, v in ABLATION.items()})
     out = {"seeds": seeds, "main": main, "main_runs": per_run(main), "late": late_errors(curves(main)),
-           "consistency": consistency_summary(gradient_consistency(probe)), "ablation": ablation_table(ablation)}
+           "consistency": consistency_summary(long), "ablation": ablation_table(ablation)}
     from .. import reference
-    out["ledger"] = claims_ledger(out["main_runs"], reference.load("dks"), out["late"], out["consistency"],
-                                  out["ablation"])
+    out["ledger"] = claims_ledger(out["main_runs"], reference.load("dks"), out["late"], long, designs, profile=profile)
     return out

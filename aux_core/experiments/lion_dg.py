@@ -378,10 +378,9 @@ def claims_ledger(main: pd.DataFrame, baselines: pd.DataFrame, ref, *, profile: 
     implied = stats.p_from_cohens_d(d_ref, n_ref, n_ref)
     claims.append(ledger.Claim("table8-p", f"the CIFAR-10 DenseNet-DS speed-up is significant: p = {p_ref:.4f}, "
                                f"Cohen's d = {d_ref:.2f}", "Table 8", "difference", p_ref, profile=profile))
-    judged.append(ledger.Judgement("difference", "not decidable", float("nan"), float("nan"), float("nan"),
-                                   float("nan"), n_ref, f"the printed p cannot come from the printed d at {n_ref} seeds "
-                                   f"an arm: a t-test gives p = {implied:.2f} for d = {d_ref:.2f}; the speed-up row "
-                                   "above tests the claim itself"))
+    judged.append(ledger.undecidable("difference", n_ref, f"the printed p cannot come from the printed d at {n_ref} "
+                                     f"seeds an arm: a t-test gives p = {implied:.2f} for d = {d_ref:.2f}; the "
+                                     "speed-up row above tests the claim itself"))
     dn = paper_level[(paper_level["dataset"] == "CIFAR-10") & (paper_level["arch"] == "DenseNet-DS")]
     if len(dn):
         accs = {init: g["val_acc"].to_numpy(float) for init, g in dn.groupby("init", sort=False)}
