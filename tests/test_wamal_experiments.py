@@ -115,20 +115,20 @@ def test_ledger_on_the_committed_h100_runs():
     assert (runs["device"].str.contains("H100")).all()
     r40 = runs[(runs["grid"] == "ranges") & (runs["r"] == 40.0)]
     assert len(r40) == 2 and (r40["status"] == "diverged").all() and r40["test_acc"].isna().all()
-    ledger = W.claims_ledger(runs[runs["grid"] == "main"], runs[runs["grid"] == "ranges"]).set_index("claim")
-    assert set(ledger["verdict"]) <= {"reproduced", "not reproduced", "inconclusive at this scale", "not measured"}
-    mx = ledger.loc["WAMAL beats MAXL by +2.8 pp (Abstract)"]
+    from aux_core import ledger as kit
+    ledger = W.claims_ledger(runs[runs["grid"] == "main"], runs[runs["grid"] == "ranges"], profile="gpu").set_index("claim")
+    assert set(ledger["verdict"]) <= set(kit.VERDICTS)
+    mx = ledger.loc["WAMAL beats MAXL by +2.8 pp"]
     main = runs[runs["grid"] == "main"]
     w, m = (main[main["method"] == k]["test_acc"] for k in ("WAMAL", "MAXL"))
-    assert mx["ours"] == pytest.approx(100 * (w.mean() - m.mean())) and mx["verdict"] == "reproduced"
-    assert ledger.filter(like="human", axis=0)["verdict"].eq("not measured").all()
+    assert mx["estimate"] == pytest.approx(100 * (w.mean() - m.mean())) and mx["lo"] > 0   # the sign holds
+    # the verdict follows from the interval and the paper's +2.8: its size decides reproduced or direction only
+    want = "reproduced" if mx["lo"] <= 2.8 <= mx["hi"] else "direction only"
+    assert mx["verdict"] == (want if mx["p_holm"] < 0.05 else "inconclusive")
+    assert ledger.filter(like="human", axis=0)["verdict"].eq("not decidable").all()
     peak = ledger.filter(like="peaks at r = 5", axis=0).iloc[0]
-    rg = runs[(runs["grid"] == "ranges") & (runs["status"] == "ok")]
-    by_r = rg.groupby("r")["test_acc"].mean()
-    runner = by_r.drop(5.0).idxmax()
-    assert f"ours: r={runner:g}" in peak.name and "Table 13: r=2.5" in peak.name
-    assert peak["ours"] == pytest.approx(100 * (by_r[5.0] - by_r[runner])) and peak["paper"] == pytest.approx(0.86)
-    assert np.isnan(ledger.filter(like="80.2%", axis=0)["ours"]).all()   # no CIFAR100-20 here
+    assert peak["kind"] == "rank" and ("bootstrap" in peak["reason"] or peak["verdict"] == "not decidable")
+    assert ledger.filter(like="80.2%", axis=0)["verdict"].eq("not decidable").all()   # no CIFAR100-20 here
 
 
 @pytest.mark.parametrize("argv, message", [

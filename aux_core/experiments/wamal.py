@@ -22,11 +22,11 @@ import torch
 
 from .. import data as data_lib
 from .. import records as R
-from .. import reference, stats
+from .. import ledger, reference, stats
 from ..methods import method_options as option_defaults
 from ..profiles import get_profile
 from ..train import RunConfig, make_splits
-from .common import direction_verdict, run_cells
+from .common import run_cells
 
 CHAPTER = "wamal"
 BACKBONES = {"VGG16": "vgg16", "ResNet18": "resnet18", "ResNet50": "resnet50"}
@@ -420,15 +420,18 @@ def meta_cost(seconds: pd.DataFrame) -> pd.DataFrame:
 CLASSES = {"CIFAR-10": 10, "CIFAR-100-20": 20, "SVHN": 10}
 
 
-def collapse(ranges: pd.DataFrame, r: float) -> float:
-    """Percent of the runs at weight range r that collapsed: diverged, or ended within 1.5x
-    of chance accuracy (NaN when there are none)."""
+def collapsed(ranges: pd.DataFrame, r: float) -> np.ndarray:
+    """1 for each run at weight range r that collapsed (diverged, or ended within 1.5x of
+    chance accuracy), else 0."""
     g = ranges[ranges["r"] == r]
-    if not len(g):
-        return float("nan")
     chance = 1 / g["dataset"].map(CLASSES).fillna(10)
-    collapsed = (g["status"] != "ok") | (g["test_acc"] <= 1.5 * chance)
-    return float(100 * collapsed.mean())
+    return ((g["status"] != "ok") | (g["test_acc"] <= 1.5 * chance)).to_numpy(float)
+
+
+def collapse(ranges: pd.DataFrame, r: float) -> float:
+    """Percent of the runs at weight range r that collapsed (NaN when there are none)."""
+    v = collapsed(ranges, r)
+    return float(100 * v.mean()) if len(v) else float("nan")
 
 
 def _diff(runs, label, a, b, metric="test_acc"):
@@ -439,71 +442,72 @@ def _diff(runs, label, a, b, metric="test_acc"):
 
 
 def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
-                  optimizers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The chapter's headline claims (percentage points), each with our Welch 95% interval
-    and a verdict on its sign (aux_core.experiments.common.direction_verdict). `main` is
-    per_run of the Table 1 grid, `ranges` of the r grid, `optimizers` of the Table 15 grid."""
+                  optimizers: pd.DataFrame | None = None, *, profile: str = "", alpha: float = 0.05) -> pd.DataFrame:
+    """The chapter's headline claims (percentage points) judged by the ledger kit (aux_core.ledger)
+    on per-run test accuracies, Welch intervals as the paper's tests, Holm-corrected across them.
+    `main` is per_run of the Table 1 grid, `ranges` of the r grid, `optimizers` of Table 15's."""
     ref = reference.load("wamal")
     val = lambda t, d, r, c: float(ref[(ref["table"] == t) & (ref["dataset"] == d) & (ref["row"] == r)
                                        & (ref["column"] == c)]["value"].iloc[0])
-    on = ", ".join(sorted(set(main["dataset"]))) if len(main) else ""
-    rows = []
+    claims, judged = [], []
 
-    def add(claim, paper, ours, sign, where):
-        d, lo, hi = ours
-        verdict = direction_verdict(sign, lo, hi) if np.isfinite(lo) else (
-            "inconclusive at this scale" if np.isfinite(d) else "not measured")
-        rows.append({"claim": claim, "paper": paper, "ours": d, "lo": lo, "hi": hi, "verdict": verdict, "on": where})
+    def acc(runs, label, arm):
+        return 100 * runs[(runs[label] == arm) & (runs["status"] == "ok")]["test_acc"].to_numpy(float)
 
-    none = (np.nan, np.nan, np.nan)
+    def data_of(runs):
+        return f"{', '.join(sorted(set(runs['dataset'])))}, {runs['seed'].nunique()} seeds" if len(runs) else ""
+
+    def add(cid, text, source, kind, paper, judgement, on):
+        claims.append(ledger.Claim(cid, text, source, kind, paper, profile=profile, data=on))
+        judged.append(judgement)
+
+    def diff(cid, text, source, paper, runs, label, a, b):
+        xa, xb = acc(runs, label, a), acc(runs, label, b)
+        j = (ledger.judge("difference", xa, xb, paper=paper, alpha=alpha) if len(xa) and len(xb) else
+             ledger.undecidable("difference", 0, f"not run at this profile ({a} or {b} has no finished run)"))
+        add(cid, text, source, "difference", paper, j, data_of(runs))
+
     c100 = main[main["dataset"] == "CIFAR-100-20"]
-    w = c100[(c100["method"] == "WAMAL") & (c100["status"] == "ok")]["test_acc"] * 100
-    lo, hi = stats.ci95(w) if len(w) > 1 else (np.nan, np.nan)
-    rows.append({"claim": "WAMAL reaches 80.2% on CIFAR100-20 with VGG16 (Abstract; Table 1)",
-                 "paper": val("Abstract", "CIFAR-100-20", "WAMAL", "test_accuracy"),
-                 "ours": w.mean() if len(w) else np.nan, "lo": lo, "hi": hi,
-                 "verdict": ("reproduced" if lo <= 80.2 <= hi or lo > 80.2 else "not reproduced") if np.isfinite(lo)
-                 else "not measured", "on": "CIFAR-100-20" if len(w) else "not run (CIFAR-100 is not offline here)"})
-    add("WAMAL beats human auxiliary labels by +5.6 pp (Abstract)",
-        val("Abstract", "CIFAR-100-20", "WAMAL vs Human", "gain"),
-        _diff(main, "method", "WAMAL", "Human") if (main["method"] == "Human").any() else none, +1,
-        on if (main["method"] == "Human").any() else "not run (needs a label hierarchy: CIFAR-100-20)")
-    add("WAMAL beats MAXL by +2.8 pp (Abstract)", val("Abstract", "CIFAR-100-20", "WAMAL vs MAXL", "gain"),
-        _diff(main, "method", "WAMAL", "MAXL"), +1, on)
+    level = val("Abstract", "CIFAR-100-20", "WAMAL", "test_accuracy")
+    w = acc(c100, "method", "WAMAL")
+    add("level", f"WAMAL reaches {level:.1f}% on CIFAR100-20 with VGG16", "Abstract; Table 1", "difference", level,
+        ledger.judge("difference", w, paper=level, alpha=alpha) if len(w) else
+        ledger.undecidable("difference", 0, "not run: CIFAR-100 is not offline here"), "CIFAR-100-20" if len(w) else "")
+    human = val("Abstract", "CIFAR-100-20", "WAMAL vs Human", "gain")
+    if (main["method"] == "Human").any():
+        diff("vs-human", f"WAMAL beats human auxiliary labels by {human:+.1f} pp", "Abstract", human, main, "method",
+             "WAMAL", "Human")
+    else:
+        add("vs-human", f"WAMAL beats human auxiliary labels by {human:+.1f} pp", "Abstract", "difference", human,
+            ledger.undecidable("difference", 0, "not run: needs a label hierarchy (CIFAR-100-20)"), "")
+    maxl = val("Abstract", "CIFAR-100-20", "WAMAL vs MAXL", "gain")
+    diff("vs-maxl", f"WAMAL beats MAXL by {maxl:+.1f} pp", "Abstract", maxl, main, "method", "WAMAL", "MAXL")
     gain = round(100 * (val("Table 1", "CIFAR-100-20", "VGG16", "WAMAL") - val("Table 1", "CIFAR-100-20", "VGG16",
                                                                               "Single Task")), 2)
-    add(f"WAMAL beats single-task learning by {gain:+.2f} pp (Table 1, CIFAR100-20)", gain,
-        _diff(main, "method", "WAMAL", "Single Task"), +1, on)
+    diff("vs-single", f"WAMAL beats single-task learning by {gain:+.2f} pp", "Table 1, CIFAR100-20", gain, main,
+         "method", "WAMAL", "Single Task")
     if ranges is not None and len(ranges):
-        r_on = ", ".join(sorted(set(ranges["dataset"])))
         r = ranges.assign(r=ranges["r"].map(lambda v: f"r={v:g}"))
         paper = lambda k: val("Table 13", "CIFAR-100-20", k, "accuracy")
-        add("dynamic weights beat fixed ones: accuracy r=5 - r=0 (Table 13)", round(paper("r=5") - paper("r=0"), 2),
-            _diff(r, "r", "r=5", "r=0"), +1, r_on)
-        others = [f"r={v:g}" for v in R_GRID if v != 5.0]
-        paper_runner = max(others, key=paper)
-        done = r[(r["status"] == "ok") & (r["r"] != "r=5")].groupby("r")["test_acc"].mean()
-        runner = done.idxmax() if len(done) and (r["r"] == "r=5").any() else None
-        add(f"accuracy peaks at r = 5: r=5 minus the best other r (Table 13: {paper_runner}; ours: {runner or 'none'})",
-            round(paper("r=5") - paper(paper_runner), 2), _diff(r, "r", "r=5", runner) if runner else none, +1, r_on)
-        share, verdict = collapse(ranges, 40.0), None
-        base = collapse(ranges, 5.0)
-        if np.isfinite(share):
-            verdict = ("reproduced" if share == 100 and base == 0 else "not reproduced" if share == 0
-                       else "inconclusive at this scale")
-        rows.append({"claim": "r = 40 collapses: % of r=40 runs that diverged or ended at chance (Table 13: "
-                              f"{paper('r=40'):g}% accuracy, chance on 20 classes)", "paper": 100.0, "ours": share,
-                     "lo": np.nan, "hi": np.nan, "verdict": verdict or "not measured", "on": r_on})
+        diff("r5-r0", "dynamic weights beat fixed ones: accuracy r=5 - r=0", "Table 13",
+             round(paper("r=5") - paper("r=0"), 2), r, "r", "r=5", "r=0")
+        arms = {k: acc(r, "r", k) for k in dict.fromkeys(r["r"])}
+        arms = {k: v for k, v in arms.items() if len(v)}
+        add("r5-peak", "accuracy peaks at r = 5 among the r tried", "Table 13", "rank", ["r=5"],
+            ledger.judge("rank", arms, paper=["r=5"]) if "r=5" in arms and len(arms) > 1 else
+            ledger.undecidable("rank", 0, "r = 5 and another r are needed"), data_of(r))
+        c40, c5 = collapsed(ranges, 40.0), collapsed(ranges, 5.0)
+        add("r40-collapse", f"r = 40 collapses (Table 13: {paper('r=40'):g}% accuracy, chance on 20 classes): share of "
+            "runs that diverged or ended within 1.5x chance, r=40 - r=5", "Table 13", "difference", 1.0,
+            ledger.judge("difference", c40, c5, paper=1.0, magnitude=False, alpha=alpha) if len(c40) and len(c5) else
+            ledger.undecidable("difference", 0, "r = 40 or r = 5 not run"), data_of(r))
     if optimizers is not None and len(optimizers):
         o = optimizers.assign(arm=[f"{a}|{lr:g}" for a, lr in zip(optimizers["optimizer"], optimizers["lr"])])
-        adam = o[(o["optimizer"] == "Adam") & (o["status"] == "ok")]
-        best = adam.groupby("arm")["test_acc"].mean().idxmax() if len(adam) else None
-        paper = round(100 * (val("Table 15", "CIFAR-100-20", "SGD|lr=0.01", "test_accuracy") -
-                             ref[(ref["table"] == "Table 15") & (ref["column"] == "test_accuracy") &
-                                 ref["row"].str.startswith("Adam")]["value"].max()), 2)
-        add(f"SGD beats Adam at its best learning rate (Table 15; ours: {best or 'none'})", paper,
-            _diff(o, "arm", "SGD|0.01", best) if best else none, +1, ", ".join(sorted(set(o["dataset"]))))
-    return pd.DataFrame(rows)
+        arms = {k: v for k in dict.fromkeys(o["arm"]) if len(v := acc(o, "arm", k))}
+        add("sgd-best", "SGD (lr 0.01) beats Adam at every learning rate tried", "Table 15", "rank", ["SGD|0.01"],
+            ledger.judge("rank", arms, paper=["SGD|0.01"]) if "SGD|0.01" in arms and len(arms) > 1 else
+            ledger.undecidable("rank", 0, "SGD and an Adam rate are needed"), data_of(o))
+    return ledger.table(claims, ledger.correct(judged, alpha))
 
 
 def chapter_results(profile: str, seeds=None, dataset: str = "CIFAR-10", r_values=R_GRID, adam_lrs=ADAM_LRS,
@@ -517,7 +521,7 @@ def chapter_results(profile: str, seeds=None, dataset: str = "CIFAR-10", r_value
     ranges = per_run(run_grid(range_grid(profile, seeds, r_values, dataset), progress, "WAMAL r ablation"))
     optim = per_run(run_grid(optimizer_grid(profile, seeds, adam_lrs, dataset), progress, "WAMAL optimisers"))
     return {"seeds": seeds, "main": main, "ranges": ranges, "optimizers": optim,
-            "ledger": claims_ledger(main, ranges, optim)}
+            "ledger": claims_ledger(main, ranges, optim, profile=profile)}
 
 
 # ----------------------------------------------------------------------------- the whole chapter
