@@ -6,7 +6,6 @@ import pytest
 
 from aux_core import sweep
 from aux_core.experiments import asymmetric as A
-from aux_core.experiments.common import sign_verdict
 from aux_core.train import RunConfig
 
 from conftest import needs_cifar10
@@ -119,12 +118,25 @@ def test_attention_table_reads_the_last_block_at_the_paper_epochs():
     assert list(t["coverage"]) == [10.0, 30.0, 50.0] and (t["block"] == 6).all()
 
 
-@pytest.mark.parametrize("paper, lo, hi, verdict", [
-    (25.4, 2.0, 9.0, "reproduced"), (-22.0, -30.0, -1.0, "reproduced"), (25.4, -9.0, -2.0, "not reproduced"),
-    (25.4, -3.0, 8.0, "not reproduced"), (25.4, -3.0, 30.0, "inconclusive at this scale"),
-    (-90.2, 0.0, 0.0, "not reproduced"), (1.0, np.nan, np.nan, "not measured")])
-def test_sign_verdict(paper, lo, hi, verdict):
-    assert sign_verdict(paper, lo, hi) == verdict
+def test_claims_ledger_judges_per_seed_relative_gains_with_the_kit():
+    from aux_core import ledger, reference as ref
+    paper = ref.value("asymmetric", "Table 1", "N=1|CNN", "improvement_pct")
+    rows = [{"arch": arch, "n": n, "arm": arm, "seed": s, "status": "ok",
+             "test_acc": 0.5 * (1 + (paper / 100 if arm == "asymmetric" and arch == "CNN" else 0)) + 0.001 * s
+                         + (0.0005 * s * s if arm == "asymmetric" else 0)}
+            for arch, n in (("ViT-6L", 20), ("CNN", 1), ("MLP", 1)) for arm in ("plain", "asymmetric") for s in range(4)]
+    runs = pd.DataFrame(rows)
+    gains = A.relative_gains(runs, "CNN", 1)
+    cmp = A.compare(runs, ["arch", "n"]).set_index(["arch", "n"])
+    assert gains.mean() == pytest.approx(cmp.loc[("CNN", 1), "improvement_pct"])   # the paper's relative improvement
+    empty = pd.DataFrame()
+    table = A.claims_ledger(runs, empty, empty, empty, {"table1": "test"}, profile="smoke").set_index("claim")
+    assert tuple(table.reset_index().columns) == ledger.COLUMNS
+    cnn = table.filter(like="CNN at N = 1", axis=0).iloc[0]
+    assert cnn["verdict"] == "reproduced" and cnn["lo"] <= paper <= cnn["hi"]
+    vit = table.filter(like="ViT-6L at N = 20", axis=0).iloc[0]    # a tiny gain against the paper's large one
+    assert vit["verdict"] in ("direction only", "inconclusive") and vit["verdict"] != "reproduced"
+    assert table.filter(like="cosine", axis=0)["verdict"].eq("not decidable").all()   # nothing measured
 
 
 def test_sweep_fields_and_grid():

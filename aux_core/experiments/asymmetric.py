@@ -35,7 +35,7 @@ import torch
 
 from .. import data as data_lib
 from .. import reference as ref
-from .. import stats
+from .. import ledger, stats
 from ..analysis import landscape as landscape_lib
 from ..cache import ResultsCache
 from ..records import make_key
@@ -44,7 +44,7 @@ from ..profiles import get_profile
 from ..provenance import collect
 from ..sweep import staged_search
 from ..train import RunConfig, RunResult, resolve_device
-from .common import dataset_for, run_cells, sign_verdict
+from .common import dataset_for, run_cells
 
 MODELS = {"MLP": "mlp6", "CNN": "cnn6", "ViT-6L": "vit6"}
 CHAPTER = "asymmetric"
@@ -530,60 +530,57 @@ def landscape_changes(lands: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- claims
 
-def _mean_ci(values) -> tuple[float, float, float]:
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan"), float("nan")
-    lo, hi = stats.ci95(v)
-    return float(v.mean()), lo, hi
+def relative_gains(runs: pd.DataFrame, arch: str, n: int, arm: str = "asymmetric") -> np.ndarray:
+    """Per seed, paired: 100 (arm - plain) / mean(plain) in test accuracy, the paper's relative
+    improvement seed by seed (its mean is `compare()`'s improvement_pct); seeds where either
+    run diverged are left out."""
+    g = runs[(runs["arch"] == arch) & (runs["n"] == n) & (runs["status"] == "ok")]
+    pair = pd.concat({a: g[g["arm"] == a].set_index("seed")["test_acc"] for a in ("plain", arm)}, axis=1).dropna()
+    return (100 * (pair[arm] - pair["plain"]) / pair["plain"].mean()).to_numpy() if len(pair) else np.array([])
 
 
-def claims_ledger(table1: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFrame, attention: pd.DataFrame,
-                  where: dict[str, str]) -> pd.DataFrame:
-    """The paper's headline claims beside our measurement, its 95% interval and a verdict
-    (`common.sign_verdict`). Inputs: `compare()` of Table 1, `cosine_summary()` of its N = 20
-    runs, `landscape_changes()`, `attention_table()` of the ViT-6L N = 20 runs; `where` says
-    what each kind of measurement ran on ("table1", "gradients", "landscape", "attention")."""
-    out = []
+def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFrame, attention: pd.DataFrame,
+                  where: dict[str, str], *, profile: str = "", alpha: float = 0.05) -> pd.DataFrame:
+    """The paper's headline claims judged by the ledger kit (aux_core.ledger) on per-seed values,
+    Holm-corrected across them. Inputs: `per_run()` of Table 1's runs, `cosine_summary()` of its
+    N = 20 runs, `landscape_changes()`, `attention_table()` of the ViT-6L N = 20 runs; `where`
+    says what each kind of measurement ran on ("table1", "gradients", "landscape", "attention")."""
+    claims, judged = [], []
 
-    def add(claim, paper, paper_txt, ours, lo, hi, unit, on, digits=1):
-        out.append({"claim": claim, "paper": paper_txt,
-                    "ours": f"{ours:+.{digits}f}{unit}" if np.isfinite(ours) else "n/a",
-                    "95% CI": f"[{lo:+.{digits}f}, {hi:+.{digits}f}]{unit}" if np.isfinite(lo) else "n/a",
-                    "verdict": sign_verdict(paper, lo, hi), "measured on": on})
+    def add(cid, text, source, paper, values, on, magnitude=True):
+        values = np.asarray(values, float)
+        claims.append(ledger.Claim(cid, text, source, "difference", paper, profile=profile, data=on))
+        judged.append(ledger.judge("difference", values, paper=paper, magnitude=magnitude, alpha=alpha) if len(values)
+                      else ledger.undecidable("difference", 0, "not measured at this profile"))
 
     for arch, n in (("ViT-6L", 20), ("CNN", 1), ("MLP", 1)):
         paper = ref.value("asymmetric", "Table 1", f"N={n}|{arch}", "improvement_pct")
-        hit = table1[(table1["arch"] == arch) & (table1["n"] == n) & (table1["arm"] == "asymmetric")]
-        if len(hit):
-            r = hit.iloc[0]
-            add(f"{arch} at N = {n}: asymmetric training changes test accuracy by {paper:+.1f}% (Table 1)", paper,
-                f"{paper:+.1f}%", r["improvement_pct"], r["ci_lo"], r["ci_hi"], "%", where.get("table1", ""))
+        add(f"table1-{arch}-{n}", f"{arch} at N = {n}: asymmetric training changes test accuracy by {paper:+.1f}% "
+            "(relative, paired by seed)", "Table 1", paper, relative_gains(runs, arch, n), where.get("table1", ""))
     for arch in ("ViT-6L", "CNN"):
         paper = ref.value("asymmetric", "Table 2", arch, "avg_sim")
         v = cosines[cosines["arch"] == arch]["avg_sim"] if len(cosines) else []
-        m, lo, hi = _mean_ci(v)
-        add(f"{arch}: average cosine between main and auxiliary gradients is {paper:+.2f} (Table 2)", paper,
-            f"{paper:+.4f}", m, lo, hi, "", where.get("gradients", ""), digits=3)
+        add(f"cosine-{arch}", f"{arch}: average cosine between main and auxiliary gradients is {paper:+.4f}", "Table 2",
+            paper, v, where.get("gradients", ""))
     paper = ref.value("asymmetric", "Table 5", "N=300|MLP", "std_loss_change_pct", dataset="CIFAR-10")
-    for kind, claim in (("paper", "300 branches smooth the MLP's initial landscape: Std(loss) "),
-                        ("filter", "the smoothing survives filter-normalised directions over active parameters only: Std(loss) ")):
-        v = changes[(changes["arch"] == "MLP") & (changes["n"] == 300) & (changes["kind"] == kind)]["std_loss_change_pct"] if len(changes) else []
-        m, lo, hi = _mean_ci(v)
-        add(claim + f"{paper:+.1f}% (Table 5)" if kind == "paper" else claim + "falls (our control)", paper,
-            f"{paper:+.1f}%" if kind == "paper" else "(not tested)", m, lo, hi, "%", where.get("landscape", "") + f", {kind} directions")
+    for kind, text in (("paper", f"300 branches smooth the MLP's initial landscape: Std(loss) {paper:+.1f}%"),
+                       ("filter", "the smoothing survives filter-normalised directions over active parameters only "
+                                  "(our control): Std(loss) falls")):
+        v = (changes[(changes["arch"] == "MLP") & (changes["n"] == 300) & (changes["kind"] == kind)]["std_loss_change_pct"]
+             if len(changes) else [])
+        add(f"landscape-{kind}", text, "Table 5", paper, v, where.get("landscape", "") + f", {kind} directions",
+            magnitude=kind == "paper")
     plain_cov = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_plain")
     asym_cov = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_asymmetric")
+    diff = []
     if len(attention):
         late = attention[attention["paper_epoch"] == max(ATTENTION_FRACTIONS)]
         pv = late.pivot_table(index="seed", columns="arm", values="coverage")
         diff = 100 * (pv.get("asymmetric") - pv.get("plain")).dropna() if {"plain", "asymmetric"} <= set(pv.columns) else []
-        m, lo, hi = _mean_ci(diff)
-        add(f"ViT-6L at N = 20 covers more of the object: {asym_cov:.1f}% vs {plain_cov:.1f}% (Section 4.4.3)",
-            asym_cov - plain_cov, f"{asym_cov - plain_cov:+.1f} points", m, lo, hi, " points",
-            where.get("attention", "") + "; coverage of a spectral-residual saliency map (our definition)")
-    return pd.DataFrame(out)
+    add("attention", f"ViT-6L at N = 20 covers more of the object: {asym_cov:.1f}% vs {plain_cov:.1f}% (points)",
+        "Section 4.4.3", asym_cov - plain_cov, diff,
+        where.get("attention", "") + "; coverage of a spectral-residual saliency map (our definition)")
+    return ledger.table(claims, ledger.correct(judged, alpha))
 
 
 # ----------------------------------------------------------------------------- presentation
@@ -644,6 +641,6 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
     where = {"table1": ran, "gradients": f"{ran}, N = {n_branches}",
              "landscape": f"{lands['dataset_run'].iloc[0]}, {len(seeds)} seeds, {g}x{g} grid, {s} images",
              "attention": f"{ran}, N = {n_branches}, last block at the run's end"}
-    ledger = claims_ledger(table1, cosines, changes, attn, where)
     return {"runs": runs, "table1": table1, "cosines": cosines, "attention": attn, "landscapes": lands,
-            "changes": changes, "ledger": ledger, "where": where}
+            "changes": changes, "ledger": claims_ledger(runs, cosines, changes, attn, where, profile=profile),
+            "where": where}

@@ -2,7 +2,6 @@
 configurations through the results cache, and the verdict of a claims ledger."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .. import data as data_lib
@@ -67,33 +66,3 @@ def describe(results) -> str:
 def _span(values) -> str:
     values = [int(v) if float(v).is_integer() else v for v in values]
     return str(values[0]) if len(values) == 1 else f"{min(values)}-{max(values)}"
-
-
-def sign_verdict(paper: float, lo: float, hi: float) -> str:
-    """A claim with a direction (the sign of the paper's number), judged by our 95% interval:
-    *reproduced* when the interval excludes zero on the paper's side (the magnitude is shown
-    beside it); *not reproduced* when it excludes the paper's number without showing its
-    direction (it contains zero, or lies on the other side); *inconclusive at this scale*
-    when it contains both zero and the paper's number."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "not measured"
-    if (lo > 0 and paper > 0) or (hi < 0 and paper < 0):
-        return "reproduced"
-    if not lo <= paper <= hi:
-        return "not reproduced"
-    return "inconclusive at this scale"
-
-
-def direction_verdict(sign: int, lo: float, hi: float) -> str:
-    """A claim that states only a direction (`sign` +1 or -1), judged by our 95% interval:
-    *reproduced* when it excludes zero on that side, *not reproduced* when it excludes zero on
-    the other, else *inconclusive at this scale*."""
-    if sign not in (-1, 1):
-        raise ValueError(f"sign must be +1 or -1, got {sign}")
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "not measured"
-    if (sign > 0 and lo > 0) or (sign < 0 and hi < 0):
-        return "reproduced"
-    if (sign > 0 and hi < 0) or (sign < 0 and lo > 0):
-        return "not reproduced"
-    return "inconclusive at this scale"
