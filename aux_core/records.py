@@ -19,6 +19,9 @@ import hashlib
 import json
 
 NUMERICS_VERSION = 1   # bump when the golden tests show that the same config now computes other numbers
+# a method's own numerics version where only its runs changed (their keys move, no other's):
+# 2 = WAMAL's and MAXL's look-ahead uses the learning rate the epoch trained with (2026-12-03)
+METHOD_NUMERICS = {"wamal": 2, "maxl": 2}
 EXECUTION_FIELDS = ("device", "compile", "checkpoint_every")  # RunConfig fields that change speed or safety, not results
 KINDS = ("run", "analysis", "migrated_run")
 # not numbers of the result: where, when and how fast it was made
@@ -28,8 +31,10 @@ _TIMING_KEYS = ("engine", "group_size")
 
 
 def make_key(config: dict, data_checksum: str, numerics: int = NUMERICS_VERSION) -> str:
-    payload = json.dumps({"config": config, "data": data_checksum, "numerics": numerics},
-                         sort_keys=True, separators=(",", ":"), default=list)
+    body = {"config": config, "data": data_checksum, "numerics": numerics}
+    if config.get("method") in METHOD_NUMERICS:
+        body["method_numerics"] = METHOD_NUMERICS[config["method"]]
+    payload = json.dumps(body, sort_keys=True, separators=(",", ":"), default=list)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -238,6 +238,7 @@ class StepContext:
     total_steps: int
     step: int = 0
     epoch: int = 0
+    lr: float = 0.0                       # the learning rate of the step just taken (the scheduler has moved on)
     held_out: DeviceLoader | None = None  # the validation split as a training loader (val_fraction > 0)
 
     def autocast(self):
@@ -636,6 +637,7 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], cfg.grad_clip)
             optimizer.step()
+            ctx.lr = optimizer.param_groups[0]["lr"]   # a Python float: no host sync
             scheduler.step()
             with torch.no_grad():
                 buf[step, 0] = loss.detach()

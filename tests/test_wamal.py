@@ -332,6 +332,24 @@ def test_head_zeroing_and_per_tap_initialisations_are_refused():
 
 
 @needs_cifar10
+def test_the_look_ahead_uses_the_rate_the_epoch_trained_with():
+    # StepLR halving every epoch: epoch 1 trains at 0.01 and epoch 2 at 0.005; the label pass that
+    # follows each epoch steps with that epoch's rate, not the next one's (the optimizer already holds it)
+    r = run(_tiny_run(epochs=3, steps=None, schedule="step", step_size=1, gamma=0.5), cache=False, progress=False)
+    passes = r.metrics["extras"]["label_passes"]
+    assert [p["epoch"] for p in passes] == [1.0, 2.0]
+    assert [p["lookahead_lr"] for p in passes] == pytest.approx([0.01, 0.005])
+
+
+def test_a_methods_numerics_version_moves_only_its_own_keys(monkeypatch):
+    from aux_core import records as R
+    wamal, plain = _tiny_run().key_fields(), _tiny_run(method="single_task").key_fields()
+    new = R.run_key(wamal, "d"), R.run_key(plain, "d")
+    monkeypatch.setattr(R, "METHOD_NUMERICS", {})
+    assert R.run_key(wamal, "d") != new[0] and R.run_key(plain, "d") == new[1]
+
+
+@needs_cifar10
 def test_wamal_result_keeps_label_passes_and_every_training_image_weight():
     r = run(_tiny_run(steps=5, method_options={"r": 3.0}), cache=False, progress=False)
     extras = r.metrics["extras"]

@@ -183,7 +183,7 @@ class WAMAL(FeatureHeads):
         done = ctx.step + 1  # ctx.step is the 0-based index of the step just taken
         if done >= ctx.total_steps:
             return
-        alpha = ctx.optimizer.param_groups[0]["lr"]
+        alpha = ctx.lr   # the rate this epoch trained with (the optimizer's already holds the next step's)
         t0 = _clock(ctx.device)
         # primary loss at θ+, entropy, weight mean, weight std, |∇φ| (whole net), |∇φ| (weight head)
         sums = torch.zeros(6, device=ctx.device)
@@ -207,7 +207,7 @@ class WAMAL(FeatureHeads):
         means = (sums / max(n, 1)).tolist()  # one host sync per label pass
         self.history.append({"epoch": done / ctx.steps_per_epoch, "seconds": _clock(ctx.device) - t0, "lookahead_primary_loss": means[0],
                              "label_neg_entropy": means[1], "weight_mean": means[2], "weight_std": means[3],
-                             "label_grad_norm": means[4], "weight_head_grad_norm": means[5]})
+                             "label_grad_norm": means[4], "weight_head_grad_norm": means[5], "lookahead_lr": alpha})
 
     def state_dict(self) -> dict:
         return {"label_net": self.label_net.state_dict(), "meta_optimizer": self.meta_optimizer.state_dict(),
