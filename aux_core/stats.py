@@ -155,3 +155,14 @@ def p_from_cohens_d(d: float, n_a: int, n_b: int) -> float:
     its own d and n."""
     t = abs(d) / np.sqrt(1 / n_a + 1 / n_b)
     return float(2 * st.t.sf(t, n_a + n_b - 2))
+
+
+def mean_ci95(x: Sequence[float]) -> tuple[float, float, float]:
+    """(mean, lo, hi) of the finite values of `x` with their 95% t interval (NaN where there are
+    none; the interval NaN below two values)."""
+    a = np.asarray(x, dtype=float)
+    a = a[np.isfinite(a)]
+    if len(a) == 0:
+        return float("nan"), float("nan"), float("nan")
+    lo, hi = ci95(a)
+    return float(a.mean()), lo, hi
