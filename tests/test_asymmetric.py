@@ -109,10 +109,22 @@ def test_parameter_matched_control_has_no_auxiliary_loss():
     assert list(terms) == ["main"] and num_params(heads) == 20 * 10 * (64 + 128 + 256 + 128)
 
 
+def test_the_symmetric_control_trains_the_same_branches_with_softmax_cross_entropy():
+    model, method, heads = heads_for(n_branches=3, activation="all", objective="softmax", alpha=0.5)
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    logits, taps = model(x)
+    terms = method.loss_terms(logits, taps, methods.Batch(x, y), type("Ctx", (), {"heads": heads, "step": 0})())
+    expected = 0.5 * sum(F.cross_entropy(F.linear(taps["relu1"], w), y) for w in heads["relu1"].branches)
+    torch.testing.assert_close(terms["aux:relu1"], expected)
+    bce = heads_for(n_branches=3, activation="all", alpha=0.5)[1].loss_terms(
+        logits, taps, methods.Batch(x, y), type("Ctx", (), {"heads": heads, "step": 0})())
+    assert not torch.allclose(bce["aux:relu1"], terms["aux:relu1"])   # a different objective, not plain's twin
+
+
 @pytest.mark.parametrize("options, match", [({"alpha": -1.0}, "alpha must be >= 0"),
                                             ({"n_branches": 0}, "n_branches must be an integer >= 1"),
                                             ({"activation": "random"}, "not one of: last, all"),
-                                            ({"objective": "mse"}, "not one of: bce, none"),
+                                            ({"objective": "mse"}, "not one of: bce, softmax, none"),
                                             ({"n_branches": 2.5}, "must be of type int"),
                                             ({"branches": 3}, "allowed")])
 def test_bad_options_fail_before_any_work(options, match):

@@ -15,9 +15,11 @@ Branches exist only in training; the evaluated network is the plain one.
 Options beyond the paper's method:
   activation="all"   every branch is called and trained; the loss sums their BCE terms
                      (the paper's Table 16, "all active")
-  objective="none"   the parameter-matched control: the same branches (same count, same
-                     initialisation) with no auxiliary loss, so any gain of the method over
-                     plain training must come from the objective, not from the parameters
+  objective="softmax" the symmetric control: the same branches trained with the main loss's
+                     softmax cross-entropy (homogeneous losses), which the paper's argument
+                     about heterogeneous losses needs to be compared against
+  objective="none"   no auxiliary loss: branches no loss reads get no gradient, so this
+                     trains exactly as plain (a check of that, not an informative control)
 
 The branches are initialised from their own generator (seeded from the run's seed), not
 from the global one: a run with branches draws the same dropout masks as the plain run of
@@ -36,7 +38,7 @@ from ..models.base import pool_tap
 from .base import Method, check_taps, tap_widths
 
 ACTIVATIONS = ("last", "all")
-OBJECTIVES = ("bce", "none")
+OBJECTIVES = ("bce", "softmax", "none")
 BRANCH_SEED_OFFSET = 7919  # the branch generator's seed is the run's seed + this offset
 
 
@@ -48,6 +50,15 @@ def sigmoid_bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     classes = torch.arange(logits.shape[-1], device=y.device)
     target = (y[:, None] == classes).to(logits.dtype).expand(logits.shape)  # one-hot, vmap-safe
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((-2, -1))
+
+
+def softmax_ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The main loss's softmax cross-entropy for every branch: `logits` [..., batch, classes]
+    gives one batch-mean loss per leading index (the symmetric control's homogeneous objective)."""
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    logp = torch.log_softmax(logits, dim=-1)
+    return -logp.gather(-1, y.expand(logp.shape[:-1])[..., None]).squeeze(-1).mean(-1)
 
 
 class BranchBank(nn.Module):
@@ -75,7 +86,7 @@ class Asymmetric(Method):
     alpha: float = 1.0                    # "dialogue strength": weight of each tap's BCE term (eq. 1)
     n_branches: int = 1                   # parallel branches per tap ("redundancy" N_branches)
     activation: str = "last"              # last: single activation (the paper) | all: every branch trains (Table 16)
-    objective: str = "bce"                # bce: the method | none: parameter-matched control, no auxiliary loss
+    objective: str = "bce"                # bce: the method | softmax: symmetric control | none: no auxiliary loss
     taps: tuple[str, ...] | None = None   # attachment points; None: all of the model's taps
 
     def validate(self):
@@ -98,7 +109,8 @@ class Asymmetric(Method):
         terms = {"main": F.cross_entropy(logits, batch.y)}
         if self.objective == "none":
             return terms
+        loss = sigmoid_bce if self.objective == "bce" else softmax_ce
         for name, bank in ctx.heads.items():
             z = bank(taps[name], self.activation)
-            terms[f"aux:{name}"] = self.alpha * sigmoid_bce(z, batch.y).sum()
+            terms[f"aux:{name}"] = self.alpha * loss(z, batch.y).sum()
         return terms
