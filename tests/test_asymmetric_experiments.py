@@ -33,6 +33,10 @@ def test_protocol_sizes_and_arms():
     assert plain.train_per_class == 100 and plain.eval_every == 6 and plain.grad_diag_every == 5
     few = A.protocol("tiny", "MLP", "plain", lr=1e-4, weight_decay=1e-3, train_per_class=5, val_fraction=0.0)
     assert few.batch_size == 50
+    sym = A.protocol("tiny", "CNN", "symmetric", n_branches=7, lr=1e-3, weight_decay=0.001, alpha=0.5)
+    assert sym.method == "asymmetric" and sym.method_options == {"alpha": 0.5, "n_branches": 7, "activation": "last",
+                                                                 "objective": "softmax"}
+    assert A.ARMS == ("plain", "asymmetric", "symmetric")   # Table 1's control is the symmetric one
     with pytest.raises(ValueError, match="arm 'random'"):
         A.protocol("tiny", "MLP", "random", lr=1e-3, weight_decay=0.0)
 

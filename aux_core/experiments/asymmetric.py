@@ -59,7 +59,11 @@ ALPHA_GRID = (0.1, 0.215, 0.464, 1.0, 2.154, 4.642, 10.0, 21.544, 46.416, 100.0)
 SEARCH_WD = 1e-4
 BATCH = 128
 VAL_FRACTION = 0.2
-ARMS = ("plain", "asymmetric", "param-matched")
+# Table 1's arms: plain, the method, and the symmetric control (the same branches trained with the
+# main loss's softmax cross-entropy: homogeneous losses). "param-matched" (branches no loss reads)
+# stays available, but trains exactly as plain, so it is no control.
+ARMS = ("plain", "asymmetric", "symmetric")
+ALL_ARMS = (*ARMS, "param-matched")
 GAP_FRACTIONS = {"early": 10 / 200, "middle": 50 / 200, "late": 100 / 200}   # Table 4: epochs 10, 50, 100 of 200
 ATTENTION_FRACTIONS = {20: 20 / 200, 60: 60 / 200, 100: 100 / 200}          # Table 14: epochs 20, 60, 100 of 200
 FEW_SHOT = {  # table: (architecture, paper dataset, N, samples per class)
@@ -109,11 +113,11 @@ def protocol(profile: str, arch: str, arm: str = "plain", *, n_branches: int = 1
              alpha: float = 1.0, activation: str = "last", dataset: str = "cifar10", seed: int = PAPER_SEEDS[0],
              epochs: int = PAPER_EPOCHS, train_per_class: int | None = None, val_fraction: float = VAL_FRACTION,
              **changes) -> RunConfig:
-    """The paper's training protocol at a profile's size for one arm (plain, asymmetric, or
-    the parameter-matched control). `train_per_class` overrides the profile's subset."""
+    """The paper's training protocol at a profile's size for one arm (plain, asymmetric, the
+    symmetric control or param-matched). `train_per_class` overrides the profile's subset."""
     _check_arch(arch)
-    if arm not in ARMS:
-        raise ValueError(f"arm {arm!r} is not one of: {', '.join(ARMS)}")
+    if arm not in ALL_ARMS:
+        raise ValueError(f"arm {arm!r} is not one of: {', '.join(ALL_ARMS)}")
     p = get_profile(profile, CHAPTER)
     model = MODELS[arch]
     per_class = train_per_class if train_per_class is not None else p.train_per_class
@@ -123,7 +127,8 @@ def protocol(profile: str, arch: str, arm: str = "plain", *, n_branches: int = 1
     total = run_epochs * (n_train // batch)
     n_evals = min(50, max(4, run_epochs))    # every epoch for 4-50 epochs; 4 or 50 evenly otherwise
     n_diags = min(50, max(5, total // 4))    # gradient diagnostics cost two extra backward passes each
-    options = {"plain": {}, "asymmetric": {"alpha": alpha, "n_branches": n_branches, "activation": activation},
+    method_options = {"alpha": alpha, "n_branches": n_branches, "activation": activation}
+    options = {"plain": {}, "asymmetric": method_options, "symmetric": {**method_options, "objective": "softmax"},
                "param-matched": {"n_branches": n_branches, "objective": "none"}}[arm]
     cfg = dict(dataset=dataset, train_per_class=per_class, test_per_class=p.test_per_class, val_fraction=val_fraction,
                augment="none", model=model, method="plain" if arm == "plain" else "asymmetric",
