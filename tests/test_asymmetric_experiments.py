@@ -177,3 +177,25 @@ def test_search_hparams_runs_the_three_stages_through_the_cache():
     assert lr in (1e-4, 1e-3) and wd in (1e-3, 1e-2) and alpha in (0.1, 1.0)
     assert found[("MLP", 20)][:2] == (lr, wd)                  # stages 1-2 tune the plain network once
     assert list(trials.groupby(["n", "stage"]).size()) == [2, 2, 2, 2]
+
+
+def test_the_heterogeneity_claim_compares_asymmetric_with_the_symmetric_control_and_can_fail():
+    from aux_core import reference as ref
+
+    def ledger_for(vit_sym_shift):
+        # asymmetric = symmetric + shift, paired by seed, with seed noise
+        rows = []
+        for s in range(5):
+            base = 0.4 + 0.01 * s
+            for arm, acc in (("plain", base), ("asymmetric", base + 0.002 * (s % 2)),
+                             ("symmetric", base + 0.002 * (s % 2) - vit_sym_shift + 0.001 * (s % 3))):
+                rows.append({"arch": "ViT-6L", "n": 20, "arm": arm, "seed": s, "status": "ok", "test_acc": acc})
+        empty = pd.DataFrame()
+        return A.claims_ledger(pd.DataFrame(rows), empty, empty, empty, {"table1": "test"}, profile="smoke")
+
+    assert ref.value("asymmetric", "Table 1", "N=20|ViT-6L", "improvement_pct") > 0
+    row = lambda t: t[t["claim"].str.contains("ViT-6L at N = 20: the effect needs")].iloc[0]
+    assert row(ledger_for(+0.05))["verdict"] == "reproduced"      # asymmetric clearly above symmetric
+    assert row(ledger_for(-0.05))["verdict"] == "contradicted"    # symmetric clearly above asymmetric
+    cnn = ledger_for(0.05)
+    assert cnn[cnn["claim"].str.contains("CNN at N = 20: the effect")].iloc[0]["verdict"] == "not decidable"
