@@ -142,9 +142,10 @@ def _of_type(value, typ) -> bool:
     return isinstance(value, typ)
 
 
-def setup(namespace: dict, chapter: str, notebook: str, **rules: Rule) -> Profile:
+def setup(namespace: dict, chapter: str, notebook: str, **rules: Rule) -> Profile | None:
     """Check the notebook's parameters (see `check`), resolve profile "published" in place,
-    label new records with the chapter and profile, and return the profile."""
+    label new records with the chapter and profile, and return the profile (None for a page
+    across chapters that resolves each chapter's published profile itself)."""
     check(namespace, **rules)
     profile = namespace.get("profile", "smoke")
     if profile == PUBLISHED:
@@ -153,6 +154,8 @@ def setup(namespace: dict, chapter: str, notebook: str, **rules: Rule) -> Profil
         if profile is None:
             raise ParameterError(f"the results store holds no complete profile for {chapter}/{notebook}; run it at a "
                                  "profile instead (python -m aux_core.store summary says what is stored)")
+        if profile == PUBLISHED:   # a page across chapters (the claims summary) resolves each one itself
+            return None
         namespace["profile"] = profile
     settings.set_labels(chapter, profile)
     return get_profile(profile, chapter)

@@ -98,7 +98,7 @@ def test_each_chapters_ledger_notebooks_are_the_ones_that_show_its_claims_ledger
     for chapter in chapters_lib.CHAPTERS:
         folder = REPO / "notebooks" / chapter
         showing = {p.stem for p in folder.glob("*.ipynb")
-                   if any(c["cell_type"] == "code" and re.search(r"\bledger\b", "".join(c["source"]))
+                   if any(c["cell_type"] == "code" and re.search(r"\bledgers?\b", "".join(c["source"]))
                           for c in json.loads(p.read_text())["cells"])}
         assert set(chapters_lib.module(chapter).LEDGER_NOTEBOOKS) == showing, chapter
 

@@ -659,3 +659,10 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
     return {"runs": runs, "table1": table1, "cosines": cosines, "attention": attn, "landscapes": lands,
             "changes": changes, "ledger": claims_ledger(runs, cosines, changes, attn, where, profile=profile),
             "where": where}
+
+
+def chapter_ledger(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
+    """The claims ledger at `profile` with the overview page's defaults (the runs and landscapes
+    through the results cache)."""
+    seeds = list(seeds) if seeds else get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
+    return summary(profile, seeds, progress=progress)["ledger"]

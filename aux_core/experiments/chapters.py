@@ -18,7 +18,7 @@ from .. import data as data_lib
 from ..profiles import PROFILES
 from ..records import is_stale, make_key, record_kind, run_key
 
-CHAPTERS = ("pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks")
+CHAPTERS = ("pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks", "claims")
 PUBLISH_ORDER = ("paper", "gpu", "cpu", "tiny", "smoke")   # largest first
 
 
@@ -66,6 +66,8 @@ def published_profile(chapter: str, notebook: str, store=None) -> str | None:
     needs none gets its chapter's largest; one that needs the same results at every profile,
     smoke), or None."""
     from ..store import Store
+    if hasattr(module(chapter), "published_profile"):   # a page that resolves its profile itself
+        return module(chapter).published_profile(notebook, store)
     store = store if store is not None else Store()
     have = set(store.keys())
     names = module(chapter).NOTEBOOK_GRIDS.get(notebook)

@@ -428,3 +428,8 @@ def chapter_results(profile: str, seeds=None, backbone: str = "ResNet-32", cifar
     from .. import reference
     out["ledger"] = claims_ledger(out["main_runs"], reference.load("dks"), out["late"], long, designs, profile=profile)
     return out
+
+
+def chapter_ledger(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
+    """The claims ledger at `profile` with the overview page's defaults (`chapter_results`)."""
+    return chapter_results(profile, seeds, progress=progress)["ledger"]

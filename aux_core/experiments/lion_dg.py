@@ -332,6 +332,16 @@ def linear_fit(steps, values) -> tuple[float, float, float]:
 
 # ----------------------------------------------------------------------------- claims
 
+def chapter_ledger(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
+    """The claims ledger at `profile` with the overview page's defaults, its runs through the
+    results cache (the same cells as the overview's)."""
+    from .. import reference
+    seeds = list(seeds) if seeds else get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
+    main = run_grid(grid(profile, seeds), progress, "Table 1 runs")
+    base = run_grid(baselines_grid(profile, seeds, warmup_fraction=WARMUP_FRACTION), progress, "baseline runs")
+    return claims_ledger(main, base, reference, profile=profile)
+
+
 NO_EFFECT_MARGIN = 1.0   # percentage points of test accuracy that count as "no benefit" (our choice)
 
 

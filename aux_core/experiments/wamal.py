@@ -524,6 +524,11 @@ def chapter_results(profile: str, seeds=None, dataset: str = "CIFAR-10", r_value
             "ledger": claims_ledger(main, ranges, optim, profile=profile)}
 
 
+def chapter_ledger(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
+    """The claims ledger at `profile` with the overview page's defaults (`chapter_results`)."""
+    return chapter_results(profile, seeds, progress=progress)["ledger"]
+
+
 # ----------------------------------------------------------------------------- the whole chapter
 
 def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes) -> dict[str, pd.DataFrame]:
@@ -700,6 +705,14 @@ def _gpu_frames_from_runs(name: str, done: pd.DataFrame, frames: dict) -> None:
                                                        "bin_high": HIST_BINS[1:], "count": counts}))
         if name == "main":
             frames["class_weights"].append(class_weight_stats(w).assign(grid=name))
+
+
+def gpu_ledger(store=None) -> pd.DataFrame:
+    """The claims ledger of the committed H100 runs (shard wamal/gpu), or an empty frame."""
+    runs = gpu_results(store).get("runs", pd.DataFrame())
+    if not len(runs):
+        return pd.DataFrame()
+    return claims_ledger(runs[runs["grid"] == "main"], runs[runs["grid"] == "ranges"], profile="H100 runs")
 
 
 def load_gpu_results(store=None) -> dict[str, pd.DataFrame]:

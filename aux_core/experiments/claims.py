@@ -1,0 +1,112 @@
+"""Every headline claim of the four papers with its verdict, on one page: each paper chapter's
+claims ledger (`chapter_ledger`, the overview page's), at the profile that overview is published
+at, or at one profile for all of them.
+
+    frame = claims.ledgers("published")     # one row per claim: `study` and the ledger kit's columns
+    claims.tally(frame)                     # verdicts per study
+    claims.findings(frame)                  # the page's sentences, generated from the frame
+
+The page trains nothing of its own: its runs are the overviews' (the same cells, through the
+results cache), so it is complete wherever they are.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import ledger, settings
+from . import chapters, wamal
+
+CHAPTER = "claims"
+PUBLISHED = "published"
+PAPERS = {"asymmetric": "Asymmetric training", "lion_dg": "LION-DG", "wamal": "WAMAL", "dks": "DKS"}
+GPU_ROWS = "WAMAL (H100 runs)"   # the committed H100 runs, judged by the same ledger
+
+NOTEBOOK_GRIDS = {"summary": ()}
+LEDGER_NOTEBOOKS = ("summary",)   # the notebooks that show a claims ledger (a test checks)
+ANALYSES: dict = {}
+
+
+def chapter_grids(profile: str) -> dict:
+    return {}   # the overviews' runs: each chapter's own grids hold them
+
+
+def published_profile(notebook: str, store=None) -> str:
+    """The page resolves each chapter's profile itself (see `profiles`)."""
+    return PUBLISHED
+
+
+def profiles(profile: str = PUBLISHED, store=None) -> dict[str, str | None]:
+    """{chapter: the profile its ledger is judged at}: each overview's published profile (None
+    where the store holds no complete one), or `profile` for all."""
+    if profile == PUBLISHED:
+        return {ch: chapters.published_profile(ch, "overview", store) for ch in PAPERS}
+    return {ch: profile for ch in PAPERS}
+
+
+def ledgers(profile: str = PUBLISHED, progress: bool = False, gpu: bool = True, store=None) -> pd.DataFrame:
+    """The four chapters' ledgers stacked, with a `study` column (the paper's name; the kit's
+    `paper` column is the paper's value), and the WAMAL H100 runs' rows where the store holds
+    them and `gpu`. A chapter without a published profile is left out."""
+    frames = []
+    for ch, prof in profiles(profile, store).items():
+        if prof is None:
+            continue
+        settings.set_labels(ch, prof)   # what a chapter trains here is labelled as its overview's
+        frames.append(chapters.module(ch).chapter_ledger(prof, progress=progress).assign(study=PAPERS[ch]))
+    if gpu:
+        g = wamal.gpu_ledger(store)
+        if len(g):
+            frames.append(g.assign(study=GPU_ROWS))
+    if not frames:
+        return pd.DataFrame(columns=["study", *ledger.COLUMNS])
+    return pd.concat(frames, ignore_index=True)[["study", *ledger.COLUMNS]]
+
+
+def tally(frame: pd.DataFrame) -> pd.DataFrame:
+    """Claims per verdict for each study (rows) and in all, the verdicts in the kit's order."""
+    t = pd.crosstab(frame["study"], frame["verdict"]).reindex(columns=list(ledger.VERDICTS), fill_value=0)
+    t = t.reindex([p for p in dict.fromkeys(frame["study"])])
+    t.loc["all"] = t.sum()
+    t["claims"] = t.sum(axis=1)
+    t["profile"] = [", ".join(sorted(set(frame.loc[frame["study"] == p, "profile"].astype(str)))) if p != "all" else ""
+                    for p in t.index]
+    return t
+
+
+def shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """The stacked ledgers for reading (`ledger.shown`), indexed by study and claim."""
+    out = ledger.shown(frame).reset_index()
+    out.insert(0, "study", frame["study"].to_numpy())
+    return out.set_index(["study", "claim"])
+
+
+def _count(values: pd.Series) -> str:
+    counts = values.value_counts()
+    return ", ".join(f"{counts[v]} {v}" for v in ledger.VERDICTS if v in counts) or "none"
+
+
+def findings(frame: pd.DataFrame, missing=()) -> list[str]:
+    """The page's paragraphs from the stacked ledgers: the count of each verdict, in all and per
+    paper, and the claims reproduced and contradicted by name. `missing`: chapters left out."""
+    if not len(frame):
+        return ["No chapter has a claims ledger in the results store yet."]
+    n_rep = int((frame["verdict"] == "reproduced").sum())
+    lines = [f"Across the {frame['study'].nunique()} ledgers below, {n_rep} of the {len(frame)} claims were reproduced "
+             f"({_count(frame['verdict'])})."]
+    for paper, g in frame.groupby("study", sort=False):
+        prof = ", ".join(sorted(set(g["profile"].astype(str))))
+        line = f"**{paper}** (at {prof}): {_count(g['verdict'])} of {len(g)}."
+        for verdict in ("reproduced", "contradicted"):
+            named = g[g["verdict"] == verdict]["claim"]
+            if len(named):
+                line += f" {verdict.capitalize()}: " + "; ".join(named) + "."
+        lines.append(line)
+    undecided = frame[frame["verdict"] == "not decidable"]
+    if len(undecided):
+        reasons = undecided["reason"].str.split(":").str[0].str.split(";").str[0].value_counts()
+        lines.append(f"{len(undecided)} claims could not be decided: " +
+                     ", ".join(f"{n} because {r}" for r, n in reasons.items()) + ".")
+    if missing:
+        lines.append("Not in the table: " + ", ".join(PAPERS.get(m, m) for m in missing) +
+                     " (the results store holds no complete profile of its overview).")
+    return lines
