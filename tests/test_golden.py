@@ -20,6 +20,10 @@ from conftest import needs_cifar10
 
 GOLDEN = Path(__file__).with_name("golden.json")
 LOSS_RTOL = 5e-3   # a Xeon against the EPYC that wrote golden.json: DKS's test loss 1.5e-3 apart (2026-12-03)
+# ResNet-32's test loss is read in eval mode through batch norms whose running statistics have
+# seen 3 steps: it amplifies rounding most. Two EPYC hosts gave 4.9449 and 4.9018 (8.7e-3 apart)
+# with train losses 2.5e-5 apart (2026-12-03); the train and step losses still hold it to 5e-3.
+RTOL = {("dks/resnet32", "final_test_loss"): 2e-2}
 SMALL = dict(train_per_class=8, test_per_class=4, batch_size=16, epochs=None, steps=3, eval_every=3, seed=0,
              device="cpu", augment="crop_flip", lr=1e-4)
 CONFIGS = {   # one per method family
@@ -67,7 +71,7 @@ def test_golden_run(name):
     got = measure(name)
     assert got["status"] == want["status"]
     for k in LOSSES:
-        assert math.isclose(got[k], want[k], rel_tol=LOSS_RTOL), (
+        assert math.isclose(got[k], want[k], rel_tol=RTOL.get((name, k), LOSS_RTOL)), (
             f"{name}: {k} is {got[k]!r}, golden {want[k]!r}; if the change of numerics is intended, bump "
             "aux_core.records.NUMERICS_VERSION and run `python tests/test_golden.py --write`")
     for k in ACCURACIES:
