@@ -287,6 +287,7 @@ def test_methods_are_registered_and_bad_options_name_the_allowed_range():
         ("wamal", {"psi": 2.5}, "must be of type int"),
         ("maxl", {"r": 5.0}, "maxl has no weight head"),
         ("maxl", {"weight_norm": True}, "weight_norm needs the weight head"),
+        ("maxl", {"aux_weight": 0.0}, "aux_weight must be a number > 0"),
     ]:
         with pytest.raises(ValueError, match=message):
             create_method(name, **options)
@@ -496,3 +497,22 @@ def test_auxilearn_steps_its_label_net_every_few_steps_on_the_auxiliary_set():
     without = run(cfg.replace(val_fraction=0.0, method_options={"update_every": 2, "aux_set": False}),
                   cache=False, progress=False)
     assert without.status == "ok" and [p["updates"] for p in without.metrics["extras"]["label_passes"]] == [2, 1]
+
+
+def test_a_constant_auxiliary_weight_scales_maxls_auxiliary_term_in_both_passes():
+    """MAXL's aux_weight c: the label net hands every sample weight c, so the primary pass's
+    auxiliary term and the look-ahead's training loss are c times MAXL's (the scale control)."""
+    primary, label, x, y = _tiny(r=None)
+    log_t, w = label(x, y)
+    assert w is None                                   # c = 1: MAXL exactly, no weights
+    prim = primary(x)
+    _, aux1 = training_terms(*prim, y, log_t, w)
+    label.constant = 32.0
+    log_t, w = label(x, y)
+    assert torch.equal(w, torch.full((len(x),), 32.0, dtype=w.dtype))
+    _, aux32 = training_terms(*prim, y, log_t, w)
+    assert aux32.item() == pytest.approx(32 * aux1.item())
+    out = meta_loss(primary, label, x, y, 0.5)
+    assert torch.equal(out.weights, w)                 # the look-ahead trains with the same weights
+    label.constant = 1.0
+    assert meta_loss(primary, label, x, y, 0.5).primary.item() != pytest.approx(out.primary.item())

@@ -94,12 +94,13 @@ class LabelWeightNet(nn.Module):
         self.label = TwoLayerHead(width, psi * n_primary, hidden)
         self.weight = TwoLayerHead(width, 1, hidden) if r is not None else None
         self.n_primary, self.psi, self.r = n_primary, psi, r
+        self.constant = 1.0   # without a weight head: every sample's weight (MAXL's aux_weight)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         features, _ = self.backbone.forward_features(x)
         log_probs = masked_log_softmax(self.label(features), y, self.psi)
         if self.weight is None:
-            return log_probs, None
+            return log_probs, (None if self.constant == 1.0 else log_probs.new_full((len(x),), self.constant))
         return log_probs, bounded_weight(self.weight(features).squeeze(1), self.r)
 
 

@@ -254,15 +254,25 @@ def _norm(tensors) -> torch.Tensor:
 
 @dataclass
 class MAXL(WAMAL):
-    """WAMAL without the weight head: every auxiliary sample has weight 1."""
+    """WAMAL without the weight head: every auxiliary sample has weight `aux_weight` (1 in the
+    paper), in the primary pass and in the label pass's look-ahead alike. A constant near WAMAL's
+    learned weights (which approach 2^r) is the control that separates per-sample weighting
+    from the larger auxiliary loss it brings."""
     name = "maxl"
     r: float | None = None
+    aux_weight: float = 1.0
 
     def _check_r(self) -> None:
         if self.r is not None:
             raise ValueError(f"maxl has no weight head, so r must be None (got {self.r!r}); use method 'wamal' for weights")
         if self.weight_norm:
             raise ValueError("weight_norm needs the weight head: use method 'wamal'")
+        if not (is_number(self.aux_weight) and self.aux_weight > 0):
+            raise ValueError(f"aux_weight must be a number > 0 (every auxiliary sample's weight), got {self.aux_weight!r}")
+
+    def setup(self, ctx) -> None:
+        super().setup(ctx)
+        self.label_net.constant = float(self.aux_weight)
 
 
 @dataclass
