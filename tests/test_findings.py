@@ -37,3 +37,44 @@ def test_lion_dg_findings_follow_the_results():
     assert "exactly 0 under LION-DG and non-zero under He-init, Hybrid" in "\n".join(
         findings.lion_dg(*moved, "a test scale", 0.7))
     assert "censored" in text(threshold_reached=0.55) and "censored" not in base
+
+
+def wamal_fixture(wamal_acc=0.75, weight_last=30.5, r40_diverged=2):
+    accs = {"Single Task": 0.60, "MAXL": 0.65, "WAMAL": wamal_acc}
+    runs = [{"grid": "main", "method": m, "seed": s, "status": "ok", "test_acc": a + 0.005 * s, "epochs": 4.0,
+             "device": "a test GPU", "r": float("nan")} for m, a in accs.items() for s in range(3)]
+    runs += [{"grid": "ranges", "method": "WAMAL", "seed": s, "r": r, "epochs": 2.0, "device": "a test GPU",
+              "status": "diverged" if r == 40.0 and s < r40_diverged else "ok", "test_acc": 0.6 - r / 100}
+             for r in (0.0, 5.0, 40.0) for s in range(2)]
+    runs += [{"grid": "timing", "method": m, "seed": 0, "status": "ok", "test_acc": 0.5, "epochs": 2.0, "r": float("nan"),
+              "device": "a test GPU", "primary_epoch_s": 5.0, "label_pass_s": 30.0 if m != "Single Task" else float("nan")}
+             for m in accs]
+    passes = pd.DataFrame([{"grid": "main", "method": "WAMAL", "seed": s, "epoch": e, "weight_mean": w}
+                           for s in range(3) for e, w in ((1.0, 14.0), (2.0, 27.0), (3.0, weight_last))])
+    main = pd.DataFrame([{"method": m, "seed": s, "status": "ok", "test_acc": a, "epochs": 1.0}
+                         for m, a in (("Single Task", 0.1), ("MAXL", 0.11), ("WAMAL", 0.12)) for s in range(2)])
+    aux = pd.DataFrame({"variant": []})
+    ledger = pd.DataFrame({"verdict": ["inconclusive", "direction only"]})
+    return main, aux, {"runs": pd.DataFrame(runs), "label_passes": passes}, ledger
+
+
+def wamal_text(**changes):
+    main, aux, gpu, ledger = wamal_fixture(**changes)
+    return "\n".join(l for lines in findings.wamal(main, aux, gpu, ledger, "a test scale").values() for l in lines)
+
+
+def test_wamal_findings_follow_the_results():
+    base = wamal_text()
+    assert "The order is WAMAL > MAXL > Single Task, the paper's." in base
+    assert "MAXL: +10.0 points" in base and "above the paper's +2.96" in base
+    assert "averaged 14.0, 27.0, 30.5" in base and "95% of the ceiling" in base
+    assert "3 of 6 runs diverged" not in base and "2 of 6 runs diverged (r = 40: 2 of 2)" in base
+    assert "a WAMAL epoch costs 7.0 single-task epochs" in base
+    assert "(chance is 10%: the networks are barely trained)" in base
+    worse = wamal_text(wamal_acc=0.62)
+    assert "not the paper's (WAMAL > MAXL > Single Task)" in worse and "MAXL: -3.0 points" in worse
+    assert "below the paper's +2.96" in worse
+    assert "averaged 14.0, 27.0, 16.0" in wamal_text(weight_last=16.0)
+    assert "0 of 6 runs diverged." in wamal_text(r40_diverged=0)
+    main, aux, gpu, ledger = wamal_fixture()
+    assert findings.wamal(main, aux, {}, ledger, "x")["gpu"] == ["The results store holds no GPU runs of this chapter."]

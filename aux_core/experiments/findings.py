@@ -3,6 +3,7 @@ function takes the tables a chapter's page computed and returns its paragraphs, 
 numbers give other sentences (a test swaps the results and reads the text)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -41,3 +42,107 @@ def lion_dg(table1: pd.DataFrame, residual: pd.DataFrame, ledger: pd.DataFrame, 
                      f"judges the speed-up at {100 * threshold:.0f}% with the runs that never reach it censored, and "
                      f"shows the comparison at {thr:.0f}%, the highest level every run reaches, as a separate row.")
     return lines
+
+
+def _gap(d: dict, paper: float | None = None) -> str:
+    """A Welch difference (fractions) in points, with its interval and where the paper's gap lies."""
+    v, lo, hi = 100 * d["delta"], 100 * d["ci_low"], 100 * d["ci_high"]
+    if not np.isfinite(lo):
+        return f"{v:+.1f} points (no interval: too few finished runs)"
+    if paper is None:
+        return f"{v:+.1f} points [{lo:+.1f}, {hi:+.1f}]"
+    where = ("above the paper's" if lo > paper else "below the paper's" if hi < paper
+             else "with the paper's inside the interval:")
+    return f"{v:+.1f} points [{lo:+.1f}, {hi:+.1f}], {where} {paper:+.2f}"
+
+
+def _arm(runs: pd.DataFrame, label: str, arm: str) -> pd.Series:
+    return runs[(runs[label] == arm) & (runs["status"] == "ok")]["test_acc"]
+
+
+def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame, scale: str) -> dict[str, list[str]]:
+    """WAMAL's findings page, by section ("gpu", "profile"): `main` and `aux` are `per_run` of
+    Table 1's and of Tables 3-4's grids at the page's profile, `gpu` the store's H100 frames
+    (`load_gpu_results`), `ledger` the claims ledger, `scale` the profile in words."""
+    from .. import reference as ref
+    from . import wamal as W
+    t1 = ref.table("wamal", "Table 1")
+    t1 = t1[(t1["dataset"] == "CIFAR-100-20") & (t1["row"] == "VGG16")].set_index("column")["value"] * 100
+    paper_gap = {k: t1["WAMAL"] - t1[k] for k in ("MAXL", "Single Task")}
+    paper_order = ["WAMAL", "MAXL", "Single Task"]
+    out = {"gpu": [], "profile": []}
+
+    runs = gpu.get("runs", pd.DataFrame())
+    g_main = runs[runs["grid"] == "main"] if len(runs) else runs
+    if len(g_main):
+        acc = W.accuracy_table(g_main, by=("method",)).set_index("method")["mean"] * 100
+        order = sorted(acc.index, key=lambda m: -acc[m])
+        epochs = int(g_main["epochs"].max())
+        out["gpu"].append(
+            f"On all 50,000 CIFAR-10 training images with VGG16 ({', '.join(sorted(set(g_main['device'])))}, "
+            f"{epochs} of the paper's {W.PAPER_EPOCHS} epochs, {g_main['seed'].nunique()} seeds): "
+            + ", ".join(f"{m} {acc[m]:.1f}%" for m in paper_order[::-1] if m in acc) + ". The order is "
+            + " > ".join(order) + (", the paper's." if order == paper_order else
+                                   f", not the paper's ({' > '.join(paper_order)}).")
+            + " WAMAL minus each baseline (Welch 95% interval; the paper's gap is on CIFAR100-20 after "
+            f"{W.PAPER_EPOCHS} epochs): " + "; ".join(
+                f"{k}: {_gap(W.welch(_arm(g_main, 'method', 'WAMAL'), _arm(g_main, 'method', k)), paper_gap[k])}"
+                for k in ("MAXL", "Single Task") if k in acc)
+            + (f". Whether the gaps hold to {W.PAPER_EPOCHS} epochs these {epochs}-epoch runs cannot say."
+               if epochs < W.PAPER_EPOCHS else "."))
+        passes = gpu.get("label_passes", pd.DataFrame())
+        wp = passes[(passes["grid"] == "main") & (passes["method"] == "WAMAL")] if len(passes) else passes
+        if len(wp):
+            ceiling = 2.0 ** 5.0
+            by_pass = wp.groupby("epoch")["weight_mean"].mean()
+            out["gpu"].append(
+                "WAMAL's learned weights (ceiling 2^r = 32) averaged " +
+                ", ".join(f"{w:.1f}" for w in by_pass) + f" over the training images after label passes "
+                f"1 to {len(by_pass)}: {100 * by_pass.iloc[-1] / ceiling:.0f}% of the ceiling after the last, so WAMAL "
+                f"also trains with an auxiliary loss about {by_pass.iloc[-1]:.0f} times MAXL's. The scale controls "
+                "of the ablations page (MAXL with every weight 32; normalised WAMAL) test whether that, rather "
+                "than per-sample weighting, is the gain.")
+    g_r = runs[runs["grid"] == "ranges"] if len(runs) else runs
+    if len(g_r):
+        by_r = g_r.groupby("r")
+        mean = by_r.apply(lambda g: 100 * g[g["status"] == "ok"]["test_acc"].mean(), include_groups=False)
+        div = by_r.apply(lambda g: int((g["status"] != "ok").sum()), include_groups=False)
+        n = by_r.size()
+        out["gpu"].append(
+            f"The r sweep ({int(g_r[g_r['status'] == 'ok']['epochs'].max())} epochs, {g_r['seed'].nunique()} seeds), "
+            "mean test accuracy of the finished runs: " +
+            ", ".join(f"r = {r:g}: {mean[r]:.1f}%" if np.isfinite(mean[r]) else f"r = {r:g}: none finished"
+                      for r in mean.index) +
+            f". {int(div.sum())} of {len(g_r)} runs diverged" +
+            (" (" + ", ".join(f"r = {r:g}: {div[r]} of {n[r]}" for r in div.index if div[r]) + ")." if div.sum() else "."))
+    timing = runs[runs["grid"] == "timing"].set_index("method") if len(runs) else runs
+    if len(timing) and {"WAMAL", "Single Task"} <= set(timing.index):
+        base = timing.loc["Single Task", "primary_epoch_s"]
+        lp = timing.loc["WAMAL", "label_pass_s"]
+        out["gpu"].append(
+            f"Alone on the GPU, a label pass over 50,000 images took {lp:.1f} s against {base:.1f} s for a whole "
+            f"single-task epoch: a WAMAL epoch costs {(timing.loc['WAMAL', 'primary_epoch_s'] + lp) / base:.1f} "
+            "single-task epochs.")
+    if not out["gpu"]:
+        out["gpu"].append("The results store holds no GPU runs of this chapter.")
+
+    acc = W.accuracy_table(main, by=("method",)).set_index("method")["mean"] * 100 if len(main) else pd.Series(dtype=float)
+    counts = ", ".join(f"{n} {v}" for v, n in ledger["verdict"].value_counts().items())
+    line = (f"At this book's profile ({scale}): " + ", ".join(f"{m} {acc[m]:.1f}%" for m in paper_order[::-1] if m in acc))
+    if len(acc) and acc.max() < 20:
+        line += " (chance is 10%: the networks are barely trained)"
+    if {"WAMAL", "MAXL"} <= set(acc.index):
+        line += f"; WAMAL − MAXL {_gap(W.welch(_arm(main, 'method', 'WAMAL'), _arm(main, 'method', 'MAXL')), paper_gap['MAXL'])}"
+    out["profile"].append(line + f". {int((ledger['verdict'] == 'reproduced').sum())} of the ledger's {len(ledger)} claims "
+                          f"were reproduced at this scale ({counts}).")
+    if len(aux) and (aux["variant"] == "AuxiLearn").any():
+        t3 = ref.table("wamal", "Table 3")
+        t3 = t3[t3["dataset"] == "CIFAR-100-20"].set_index("row")["value"] * 100
+        al = _arm(aux, "variant", "AuxiLearn")
+        out["profile"].append(
+            "AuxiLearn (Tables 3–4) ran at this profile only: AuxiLearn − WAMAL "
+            f"{_gap(W.welch(al, _arm(aux, 'variant', 'WAMAL')), t3['AuxiLearn'] - t3['WAMAL'])}; AuxiLearn − MAXL "
+            f"{_gap(W.welch(al, _arm(aux, 'variant', 'MAXL')), t3['AuxiLearn'] - t3['MAXL'])}; with its auxiliary set "
+            f"against none {_gap(W.welch(al, _arm(aux, 'variant', 'AuxiLearn w/o Aux Set')))} "
+            "(the paper's values are CIFAR100-20's).")
+    return out
