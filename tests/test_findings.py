@@ -78,3 +78,23 @@ def test_wamal_findings_follow_the_results():
     assert "0 of 6 runs diverged." in wamal_text(r40_diverged=0)
     main, aux, gpu, ledger = wamal_fixture()
     assert findings.wamal(main, aux, {}, ledger, "x")["gpu"] == ["The results store holds no GPU runs of this chapter."]
+
+
+def landscape_text(ours=-63.0, dilution=-62.0, total=(1300.0, 1350.0), check=0.0):
+    from aux_core.experiments.asymmetric import TOTAL_LOSS_KIND
+    rows = [{"arch": "MLP", "kind": k, "seed": s, "n": 300, "std_loss_change_pct": v}
+            for s in range(2) for k, v in (("paper", ours), ("filter", check), (TOTAL_LOSS_KIND, total[s]))]
+    table = pd.DataFrame([{"network": "MLP", "row": "N = 300", "ours std_loss Δ%": ours, "paper std_loss Δ%": -90.2,
+                           "dilution Δ%": dilution}]).set_index(["network", "row"])
+    return "\n".join(findings.asymmetric_landscape(pd.DataFrame(rows), table))
+
+
+def test_the_landscape_reading_follows_the_measurements():
+    base = landscape_text()
+    assert "accounts for the flattening" in base and "rougher (+1325.0%" in base and "a check, not a finding" in base
+    assert "closest to the paper's directions with the main loss" in base
+    assert "not everywhere within half" in landscape_text(ours=-90.0, dilution=-10.0)
+    assert "smoother (-85.0%" in landscape_text(total=(-86.0, -84.0))
+    assert "closest to filter-normalised directions with the total loss" in landscape_text(total=(-86.0, -84.0))
+    assert "neither rougher nor smoother" in landscape_text(total=(-50.0, 60.0))
+    assert "(a bug)" in landscape_text(check=3.0)

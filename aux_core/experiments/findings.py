@@ -146,3 +146,56 @@ def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame
             f"against none {_gap(W.welch(al, _arm(aux, 'variant', 'AuxiLearn w/o Aux Set')))} "
             "(the paper's values are CIFAR100-20's).")
     return out
+
+
+def asymmetric_landscape(changes: pd.DataFrame, table: pd.DataFrame, n: int = 300) -> list[str]:
+    """The landscape page's reading of its data: `changes` is `landscape_changes()` over the three
+    kinds of direction and loss (the paper's directions, the main-loss filter check and the
+    total-loss filter control), `table` the page's Tables 5-6 frame (paper reading, with the
+    paper's change and the dilution), `n` the branches compared with plain."""
+    from .. import stats
+    from .asymmetric import TOTAL_LOSS_KIND
+
+    def change(arch, kind):
+        v = changes[(changes["arch"] == arch) & (changes["kind"] == kind) & (changes["n"] == n)]["std_loss_change_pct"]
+        return stats.mean_ci95(v) if len(v) else (np.nan, np.nan, np.nan)
+
+    lines, explained = [], []
+    for arch in dict.fromkeys(changes["arch"]):
+        if (arch, f"N = {n}") not in table.index:
+            continue
+        row = table.loc[(arch, f"N = {n}")]
+        ours, paper, dilution = row["ours std_loss Δ%"], row["paper std_loss Δ%"], row["dilution Δ%"]
+        check = change(arch, "filter")[0]
+        total = change(arch, TOTAL_LOSS_KIND)
+        line = (f"- **{arch}**, {n} branches: Std(loss) {ours:+.1f}% under the paper's directions (the paper: "
+                f"{paper:+.1f}%; the shrinking step alone on a linear surface: {dilution:+.1f}%); {check:+.2g}% with "
+                "filter-normalised directions over the parameters the main loss reads")
+        if np.isfinite(total[0]):
+            line += (f"; {total[0]:+.1f}% [{total[1]:+.1f}, {total[2]:+.1f}] with the same directions and the total "
+                     "training loss")
+            readings = {"the paper's directions with the main loss": ours, "filter-normalised directions with the total "
+                        "loss": total[0]}
+            closest = min(readings, key=lambda k: abs(readings[k] - paper))
+            line += f". The paper's {paper:+.1f}% is closest to {closest}"
+        lines.append(line + ".")
+        explained.append(abs(ours - dilution) < 0.5 * abs(ours) if ours else False)
+    if not lines:
+        return [f"No network has landscapes at N = {n} at this profile."]
+    same = changes[changes["kind"] == "filter"]["std_loss_change_pct"].abs().max()
+    lines.append(
+        f"Over the parameters the main loss reads, the branches change Std(loss) by at most {same:.2g}% in any "
+        "network: " + ("the main loss does not depend on branches it never reads, as it must (a check, not a finding). "
+                       if same < 1e-6 else "more than rounding: inactive branches reach the main loss (a bug). ")
+        + f"Under the paper's directions the change is {'within half' if all(explained) else 'not everywhere within half'}"
+        f" of what the shrinking step alone gives ({sum(explained)} of {len(explained)} networks)"
+        + (", so the dilution of a direction normalised over all parameters accounts for the flattening."
+           if all(explained) else "."))
+    mlp = change("MLP", TOTAL_LOSS_KIND)
+    if np.isfinite(mlp[1]):
+        side = ("rougher" if mlp[1] > 0 else "smoother" if mlp[2] < 0 else None)
+        lines.append(f"With the auxiliary terms in the loss, {n} branches make the MLP's initial surface "
+                     + (f"{side} ({mlp[0]:+.1f}% [{mlp[1]:+.1f}, {mlp[2]:+.1f}])" if side else
+                        f"neither rougher nor smoother at this precision ({mlp[0]:+.1f}% [{mlp[1]:+.1f}, {mlp[2]:+.1f}])")
+                     + " under directions that do not shrink with the number of branches.")
+    return lines
