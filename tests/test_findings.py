@@ -98,3 +98,29 @@ def test_the_landscape_reading_follows_the_measurements():
     assert "closest to filter-normalised directions with the total loss" in landscape_text(total=(-86.0, -84.0))
     assert "neither rougher nor smoother" in landscape_text(total=(-50.0, 60.0))
     assert "(a bug)" in landscape_text(check=3.0)
+
+
+def asymmetric_fixture(cnn_gain=-40.0, total=1300.0, paper_dir=-63.0):
+    import numpy as np
+    from aux_core.experiments.asymmetric import TOTAL_LOSS_KIND
+    table1 = pd.DataFrame([{"arch": "CNN", "n": 1, "arm": "asymmetric", "improvement_pct": cnn_gain, "p": 0.01}])
+    runs = pd.DataFrame([{"arch": "CNN", "n": 20, "arm": arm, "seed": s, "status": "ok",
+                          "test_acc": 0.4 + 0.01 * s + (0.1 + 0.003 * s * s if arm == "symmetric" else 0)}
+                         for arm in ("asymmetric", "symmetric") for s in range(3)])
+    changes = pd.DataFrame([{"arch": "MLP", "n": 300, "seed": 0, "kind": k, "std_loss_change_pct": v}
+                            for k, v in (("paper", paper_dir), (TOTAL_LOSS_KIND, total))])
+    lands = pd.DataFrame([{"n": 300, "kind": "paper", "active_params": 0.14, "params": 1.0}])   # dilution -62.6%
+    return {"table1": table1, "runs": runs, "cosines": pd.DataFrame(), "changes": changes, "landscapes": lands,
+            "attention": pd.DataFrame(), "ledger": pd.DataFrame({"verdict": ["reproduced"]}),
+            "where": {"table1": "a test scale"}}
+
+
+def test_asymmetric_findings_follow_the_results():
+    text = lambda **k: "\n".join(findings.asymmetric(asymmetric_fixture(**k), "tiny"))
+    base = text()
+    assert "Ours: -40.0% at N = 1 (1 of 1 with p < 0.05" in base and "The paper: -22.0%" in base
+    assert "worse with one below zero in 1" in base
+    assert "the change follows the diluted direction" in base and "+1300.0%: the surface is rougher" in base
+    assert "Ours: -10.0% at N = 1" in text(cnn_gain=-10.0)
+    assert "more than the dilution explains" in text(paper_dir=-95.0)
+    assert "the surface is smoother" in text(total=-20.0)

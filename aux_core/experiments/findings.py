@@ -199,3 +199,67 @@ def asymmetric_landscape(changes: pd.DataFrame, table: pd.DataFrame, n: int = 30
                         f"neither rougher nor smoother at this precision ({mlp[0]:+.1f}% [{mlp[1]:+.1f}, {mlp[2]:+.1f}])")
                      + " under directions that do not shrink with the number of branches.")
     return lines
+
+
+def asymmetric(s: dict, profile: str) -> list[str]:
+    """The asymmetric chapter's findings page from `asymmetric.summary()`'s results `s` (Table 1's
+    comparison and runs, cosines, landscapes and their changes, attention, the ledger)."""
+    from .. import reference as ref
+    from . import asymmetric as A
+    t1, ledger = s["table1"], s["ledger"]
+    asym = t1[t1["arm"] == "asymmetric"]
+    lines = [f"**Scale.** Profile `{profile}`: {s['where']['table1']}; the paper trained {A.PAPER_EPOCHS} epochs on "
+             f"the full CIFAR-100 with {len(A.PAPER_SEEDS)} seeds. Verdicts hold at this scale only; the `gpu` and "
+             "`paper` profiles rerun the same notebooks larger."]
+    for arch in A.MODELS:
+        a = asym[asym["arch"] == arch].sort_values("n")
+        if a.empty:
+            continue
+        ours = ", ".join(f"{r.improvement_pct:+.1f}% at N = {r.n}" for r in a.itertuples())
+        paper = ", ".join(f"{ref.value('asymmetric', 'Table 1', f'N={n}|{arch}', 'improvement_pct'):+.1f}%" for n in a["n"])
+        lines.append(f"**{arch}, Table 1.** Ours: {ours} ({int((a['p'] < 0.05).sum())} of {len(a)} with p < 0.05, "
+                     f"uncorrected). The paper: {paper}.")
+    runs = s["runs"]
+    vs = A.compare(runs[runs["arm"].isin(["symmetric", "asymmetric"])], ["arch", "n"], baseline="symmetric")
+    if len(vs):
+        lines.append(f"**Heterogeneous against homogeneous branches.** Against the symmetric control (the same branches "
+                     f"trained with softmax cross-entropy), the asymmetric network was better with a 95% interval above "
+                     f"zero in {int((vs['ci_lo'] > 0).sum())} of {len(vs)} (network, N) cells, worse with one below zero "
+                     f"in {int((vs['ci_hi'] < 0).sum())}, and undecided in the rest (relative differences from "
+                     f"{vs['improvement_pct'].min():+.1f}% to {vs['improvement_pct'].max():+.1f}%, uncorrected).")
+    cos = s["cosines"].groupby("arch")["avg_sim"].mean() if len(s["cosines"]) else pd.Series(dtype=float)
+    if len(cos):
+        lines.append("**Gradient alignment.** Average cosine between the main and auxiliary gradients at N = 20: " +
+                     ", ".join(f"{a} {cos[a]:+.3f} (paper {ref.value('asymmetric', 'Table 2', a, 'avg_sim'):+.3f})"
+                               for a in A.MODELS if a in cos.index) + ".")
+    ch, lands = s["changes"], s["landscapes"]
+    at = lambda kind: ch[(ch["kind"] == kind) & (ch["n"] == 300)]["std_loss_change_pct"].mean() if len(ch) else np.nan
+    pm, fm = at("paper"), at(A.TOTAL_LOSS_KIND)
+    if not np.isfinite(pm):
+        lines.append("**Landscape.** Not measured at this profile.")
+    else:
+        l300 = lands[(lands["n"] == 300) & (lands["kind"] == "paper")].iloc[0]
+        dilution = 100 * (np.sqrt(l300["active_params"] / l300["params"]) - 1)
+        paper = ref.value("asymmetric", "Table 5", "N=300|MLP", "std_loss_change_pct")
+        tracks = abs(pm - dilution) < 0.5 * abs(pm)
+        line = (f"**Landscape.** With 300 branches the MLP's initial Std(loss) changes by {pm:+.1f}% under the paper's "
+                f"directions (the paper: {paper:+.1f}%); the shrinking step alone would give {dilution:+.1f}%, so the "
+                + ("change follows the diluted direction." if tracks else "change is more than the dilution explains."))
+        if np.isfinite(fm):
+            line += (f" Under filter-normalised directions over the parameters the loss reads, with the total training "
+                     f"loss (our control), it changes by {fm:+.1f}%: the surface is "
+                     f"{'rougher' if fm > 0 else 'smoother'} with the branches.")
+        lines.append(line)
+    att = s["attention"]
+    if len(att):
+        late = att[att["paper_epoch"] == max(A.ATTENTION_FRACTIONS)].groupby("arm")["coverage"].mean()
+        pc = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_plain")
+        ac = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_asymmetric")
+        lines.append(f"**Attention.** At the end of training the asymmetric ViT-6L's attention covered "
+                     f"{100 * late.get('asymmetric', np.nan):.1f}% of the saliency mass against "
+                     f"{100 * late.get('plain', np.nan):.1f}% for plain training (our coverage definition; the paper: "
+                     f"{ac:.1f}% against {pc:.1f}% with an unstated one).")
+    counts = ledger["verdict"].value_counts()
+    lines.append(f"**Ledger.** Of the {len(ledger)} headline claims: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+                 + " (see the overview's ledger).")
+    return lines
