@@ -122,5 +122,5 @@ def test_asymmetric_findings_follow_the_results():
     assert "worse with one below zero in 1" in base
     assert "the change follows the diluted direction" in base and "+1300.0%: the surface is rougher" in base
     assert "Ours: -10.0% at N = 1" in text(cnn_gain=-10.0)
-    assert "more than the dilution explains" in text(paper_dir=-95.0)
+    assert "does not follow the diluted direction" in text(paper_dir=-20.0)
     assert "the surface is smoother" in text(total=-20.0)

@@ -244,7 +244,7 @@ def asymmetric(s: dict, profile: str) -> list[str]:
         tracks = abs(pm - dilution) < 0.5 * abs(pm)
         line = (f"**Landscape.** With 300 branches the MLP's initial Std(loss) changes by {pm:+.1f}% under the paper's "
                 f"directions (the paper: {paper:+.1f}%); the shrinking step alone would give {dilution:+.1f}%, so the "
-                + ("change follows the diluted direction." if tracks else "change is more than the dilution explains."))
+                + ("change follows the diluted direction." if tracks else "change does not follow the diluted direction."))
         if np.isfinite(fm):
             line += (f" Under filter-normalised directions over the parameters the loss reads, with the total training "
                      f"loss (our control), it changes by {fm:+.1f}%: the surface is "
