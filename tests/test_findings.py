@@ -124,3 +124,23 @@ def test_asymmetric_findings_follow_the_results():
     assert "Ours: -10.0% at N = 1" in text(cnn_gain=-10.0)
     assert "does not follow the diluted direction" in text(paper_dir=-20.0)
     assert "the surface is smoother" in text(total=-20.0)
+
+
+def test_dks_findings_follow_the_results():
+    from types import SimpleNamespace
+
+    def text(dks_error=25.0, verdict="reproduced", reason=""):
+        runs = pd.DataFrame([{"method": m, "seed": s, "test_error": e + s, "dataset_run": "cifar10"}
+                             for m, e in (("baseline", 30.0), ("DS", 29.0), ("DKS", dks_error)) for s in range(2)])
+        ledger = pd.DataFrame([{"claim": "ResNet-32: DKS changes top-1 error vs baseline by -3.16 points",
+                                "estimate": dks_error - 30.0, "lo": -6.0, "hi": -4.0, "verdict": verdict, "reason": reason},
+                               {"claim": "WRN-28-10: DKS changes top-1 error", "estimate": float("nan"), "lo": float("nan"),
+                                "hi": float("nan"), "verdict": "not decidable", "reason": "not run at this profile"}])
+        main = pd.DataFrame({"config": [SimpleNamespace(train_per_class=None, epochs=15)]})
+        s = {"main_runs": runs, "ledger": ledger, "main": main, "seeds": [0, 1]}
+        return "\n".join(findings.dks(s, "cpu", "ResNet-32"))
+
+    base = text()
+    assert "15 of the paper's 200 epochs, the full training set" in base and "DKS 25.50%" in base
+    assert "ours -5.000 [-6.00, -4.00]: **reproduced**" in base and "1 claims about backbones" in base and "WRN-28-10" in base
+    assert "DKS 31.50%" in text(dks_error=31.0) and "**contradicted**" in text(verdict="contradicted")

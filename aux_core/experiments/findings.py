@@ -263,3 +263,35 @@ def asymmetric(s: dict, profile: str) -> list[str]:
     lines.append(f"**Ledger.** Of the {len(ledger)} headline claims: " + ", ".join(f"{n} {v}" for v, n in counts.items())
                  + " (see the overview's ledger).")
     return lines
+
+
+def dks(s: dict, profile: str, backbone: str) -> list[str]:
+    """The DKS chapter's findings page from `dks.chapter_results()`'s results `s` (the main runs
+    and their configs, the ledger) for `backbone` at `profile`."""
+    from .. import reference as ref
+    from . import dks as D
+    runs, ledger = s["main_runs"], s["ledger"]
+    cfg = s["main"]["config"].iloc[0]
+    size = ("the full training set" if cfg.train_per_class is None else f"{cfg.train_per_class} training images per class")
+    lines = [f"**Scale.** Profile `{profile}`: {backbone} on {runs['dataset_run'].iloc[0]} ({len(s['seeds'])} seeds, "
+             f"{cfg.epochs} of the paper's {D.PAPER_EPOCHS} epochs, {size}). The paper trained 200 epochs on the full "
+             "CIFAR-100 and averaged 5 runs; verdicts hold at this scale only, and the `gpu` and `paper` profiles "
+             "rerun the same notebooks larger."]
+    means = runs.groupby("method")["test_error"].mean()
+    paper = ref.table("dks", "Main Table 1")
+    pb = paper[paper["row"] == backbone].set_index("column")["value"]
+    line = (f"**Main comparison ({backbone}).** Top-1 test error: " +
+            ", ".join(f"{m} {means[m]:.2f}%" for m in ("baseline", "DS", "DKS") if m in means))
+    if len(pb):
+        line += " (the paper, CIFAR-100: " + ", ".join(f"{k} {v:.2f}%" for k, v in pb.items()) + ")"
+    lines.append(line + ".")
+    unrun = ledger["reason"].str.startswith("not run")
+    for _, r in ledger[~unrun].iterrows():
+        ci = f" [{r['lo']:+.2f}, {r['hi']:+.2f}]" if np.isfinite(r["lo"]) else ""
+        lines.append(f"- {r['claim']}: ours {r['estimate']:+.3f}{ci}: **{r['verdict']}** ({r['reason']}).")
+    unmeasured = ledger[unrun]
+    if len(unmeasured):
+        missing = ", ".join(dict.fromkeys(c.split(":")[0] for c in unmeasured["claim"]))
+        lines.append(f"**Not measured at this profile:** {len(unmeasured)} claims about backbones it does not train "
+                     f"({missing}); pass them in `backbones` to the main-table notebook.")
+    return lines
