@@ -14,6 +14,10 @@ Kinds of claim:
   rank           `a` maps arm -> samples and `paper` is the claimed order, best first (a prefix:
                  ["Hybrid"] claims Hybrid is best): the estimate is the bootstrap probability over
                  seeds that the order holds, judged against `threshold` (no p-value)
+  proportion     `a` and `b` are 0/1 outcomes per run (e.g. collapsed or not): the difference of the
+                 shares with Newcombe's hybrid-score 95% interval (from Wilson intervals) and
+                 Fisher's exact p; reproduced when significant on the paper's side (the sign of
+                 `paper`); contradicted when significant on the other
   time_to_event  `a` and `b` are times to an event, inf where a run never reached it (censored at
                  `budget`): Kaplan-Meier medians, a log-rank test, and the speed-up
                  1 - median(a) / median(b) in percent with a bootstrap interval
@@ -34,7 +38,7 @@ from scipy import stats as st
 from . import stats
 
 VERDICTS = ("reproduced", "direction only", "contradicted", "inconclusive", "not decidable")
-KINDS = ("difference", "no_effect", "rank", "time_to_event")
+KINDS = ("difference", "no_effect", "rank", "time_to_event", "proportion")
 COLUMNS = ("claim", "source", "kind", "paper", "estimate", "lo", "hi", "n", "p", "p_holm", "verdict", "reason",
            "profile", "data")
 BOOTSTRAP = 4000      # resamples for rank and time-to-event intervals
@@ -101,6 +105,8 @@ def judge(kind: str, a, b=None, *, paper=None, paired: bool = False, margin: flo
         return _rank(a, paper, threshold)
     if kind == "time_to_event":
         return _time_to_event(a, b, paper, alpha, budget)
+    if kind == "proportion":
+        return _proportion(_samples(a, "a"), _samples(b, "b"), paper, alpha)
     a = _samples(a, "a")
     b = None if b is None else _samples(b, "b")
     if kind == "no_effect":
@@ -165,9 +171,8 @@ def _no_effect(a, b, paired: bool, margin: float, alpha: float) -> Judgement:
         return undecidable("no_effect", n, why, est)
     _, lo95, hi95, _, _, _ = _interval(a, b, paired, 1 - alpha)
     # the TOST p: the larger of the two one-sided p-values, from the same t distribution as the interval
-    half = (hi - lo) / 2
-    se = half / st.t.ppf(1 - alpha, _df(a, b, paired))
     df = _df(a, b, paired)
+    se = (hi - lo) / 2 / st.t.ppf(1 - alpha, df)
     p = float(max(st.t.sf((est + margin) / se, df), st.t.sf((margin - est) / se, df)))
     if -margin < lo and hi < margin:
         return Judgement("no_effect", "reproduced", est, lo, hi, p, n,
@@ -177,6 +182,33 @@ def _no_effect(a, b, paired: bool, margin: float, alpha: float) -> Judgement:
                          f"the 95% interval lies beyond the margin {margin:.4g}: an effect")
     return Judgement("no_effect", "inconclusive", est, lo, hi, p, n,
                      f"the {100 * (1 - 2 * alpha):.0f}% interval reaches past +-{margin:.4g}")
+
+
+def _proportion(a, b, paper, alpha: float) -> Judgement:
+    """Shares of 0/1 outcomes: a t interval is wrong here (and undefined when every run agrees)."""
+    if not (np.isin(a, (0, 1)).all() and np.isin(b, (0, 1)).all()):
+        raise ValueError("a proportion claim takes 0/1 outcomes per run in a and b")
+    if paper is None or not np.isfinite(paper) or paper == 0:
+        raise ValueError("a proportion claim needs the paper's direction (paper=+1 or -1, or its difference)")
+    n = min(len(a), len(b))
+    if n < 1:
+        return undecidable("proportion", n, "no runs in an arm")
+    ka, kb = int(a.sum()), int(b.sum())
+    pa, pb = ka / len(a), kb / len(b)
+    (la, ua), (lb, ub) = (tuple(st.binomtest(k, len(x)).proportion_ci(1 - alpha, method="wilson"))
+                          for k, x in ((ka, a), (kb, b)))
+    est = pa - pb
+    lo = est - np.sqrt((pa - la) ** 2 + (ub - pb) ** 2)
+    hi = est + np.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
+    p = float(st.fisher_exact([[ka, len(a) - ka], [kb, len(b) - kb]]).pvalue)
+    shares = f"{ka}/{len(a)} against {kb}/{len(b)}"
+    if p < alpha and np.sign(est) == np.sign(paper):
+        return Judgement("proportion", "reproduced", est, lo, hi, p, n, f"{shares}: Fisher's exact p < {alpha} on the "
+                         "paper's side", significance=True)
+    if p < alpha:
+        return Judgement("proportion", "contradicted", est, lo, hi, p, n, f"{shares}: Fisher's exact p < {alpha} on "
+                         "the side opposite the paper's", significance=True)
+    return Judgement("proportion", "inconclusive", est, lo, hi, p, n, f"{shares}: Fisher's exact p = {p:.3g}")
 
 
 def _df(a, b, paired: bool) -> float:

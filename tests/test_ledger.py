@@ -101,3 +101,20 @@ def test_a_papers_p_can_be_checked_against_its_own_d_and_n():
     # on 4 degrees of freedom, p = 0.16, so the printed p is not attainable from those numbers
     assert stats.p_from_cohens_d(1.42, 3, 3) == pytest.approx(0.157, abs=0.002)
     assert stats.p_from_cohens_d(0.0, 5, 5) == pytest.approx(1.0)
+
+
+def test_proportions_use_fishers_exact_test_and_newcombes_interval():
+    from scipy import stats as st
+    # every run collapsed against none: decided by Fisher's exact test, where a t interval has zero variance
+    j = L.judge("proportion", [1] * 6, [0] * 6, paper=1.0)
+    assert j.verdict == "reproduced" and j.p == pytest.approx(st.fisher_exact([[6, 0], [0, 6]]).pvalue)
+    assert j.estimate == 1.0 and 0 < j.lo < 1 and j.hi == pytest.approx(1.0)
+    assert L.judge("proportion", [1, 1], [0, 0], paper=1.0).verdict == "inconclusive"   # p = 1/3 at n = 2
+    assert L.judge("proportion", [0] * 6, [1] * 6, paper=1.0).verdict == "contradicted"
+    # Newcombe's hybrid score interval for 3/5 against 1/5, by hand from the Wilson limits
+    w = lambda k, n: st.binomtest(k, n).proportion_ci(0.95, method="wilson")
+    (la, ua), (lb, ub) = w(3, 5), w(1, 5)
+    j = L.judge("proportion", [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], paper=1.0)
+    assert j.lo == pytest.approx(0.4 - np.hypot(0.6 - la, ub - 0.2)) and j.hi == pytest.approx(0.4 + np.hypot(ua - 0.6, 0.2 - lb))
+    with pytest.raises(ValueError, match="0/1 outcomes"):
+        L.judge("proportion", [0.5, 1], [0, 0], paper=1.0)

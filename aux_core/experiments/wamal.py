@@ -526,9 +526,9 @@ def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
             ledger.undecidable("rank", 0, "r = 5 and another r are needed"), data_of(r))
         c40, c5 = collapsed(ranges, 40.0), collapsed(ranges, 5.0)
         add("r40-collapse", f"r = 40 collapses (Table 13: {paper('r=40'):g}% accuracy, chance on 20 classes): share of "
-            "runs that diverged or ended within 1.5x chance, r=40 - r=5", "Table 13", "difference", 1.0,
-            ledger.judge("difference", c40, c5, paper=1.0, magnitude=False, alpha=alpha) if len(c40) and len(c5) else
-            ledger.undecidable("difference", 0, "r = 40 or r = 5 not run"), data_of(r))
+            "runs that diverged or ended within 1.5x chance, r=40 - r=5", "Table 13", "proportion", 1.0,
+            ledger.judge("proportion", c40, c5, paper=1.0, alpha=alpha) if len(c40) and len(c5) else
+            ledger.undecidable("proportion", 0, "r = 40 or r = 5 not run"), data_of(r))
     if optimizers is not None and len(optimizers):
         o = optimizers.assign(arm=[f"{a}|{lr:g}" for a, lr in zip(optimizers["optimizer"], optimizers["lr"])])
         arms = {k: v for k in dict.fromkeys(o["arm"]) if len(v := acc(o, "arm", k))}
