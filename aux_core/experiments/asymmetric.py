@@ -609,7 +609,8 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
 
 # ----------------------------------------------------------------------------- presentation
 
-def _pm(mean: float, std: float, digits: int) -> str:
+def mean_std_text(mean: float, std: float, digits: int) -> str:
+    """"mean ± std" at `digits` decimals ("—" for no value, the mean alone without a spread)."""
     if not np.isfinite(mean):
         return "—"
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if np.isfinite(std) else f"{mean:.{digits}f}"
@@ -630,12 +631,12 @@ def side_by_side(cmp: pd.DataFrame, table: str, paper_row, index: list[str], dat
         key = paper_row(r)
         imp, p = pv(key, "improvement_pct"), pv(key, "p_value")
         rows.append({**{i: r[i] for i in index},
-                     "paper plain": _pm(pv(key, "plain"), pv(key, "plain_std"), digits),
-                     "paper asymmetric": _pm(pv(key, "asymmetric"), pv(key, "asymmetric_std"), digits),
+                     "paper plain": mean_std_text(pv(key, "plain"), pv(key, "plain_std"), digits),
+                     "paper asymmetric": mean_std_text(pv(key, "asymmetric"), pv(key, "asymmetric_std"), digits),
                      "paper Δ (%)": f"{imp:+.1f}" if np.isfinite(imp) else "—",
                      "paper p": f"{p:.4f}" if np.isfinite(p) else "—",
-                     "ours plain": _pm(r["plain_mean"], r["plain_std"], digits),
-                     "ours asymmetric": _pm(r["arm_mean"], r["arm_std"], digits),
+                     "ours plain": mean_std_text(r["plain_mean"], r["plain_std"], digits),
+                     "ours asymmetric": mean_std_text(r["arm_mean"], r["arm_std"], digits),
                      "ours Δ (%) [95% CI]": (f"{r['improvement_pct']:+.1f} [{r['ci_lo']:+.1f}, {r['ci_hi']:+.1f}]"
                                              if np.isfinite(r["ci_lo"]) else f"{r['improvement_pct']:+.1f}"),
                      "ours p": f"{r['p']:.4f}" if np.isfinite(r["p"]) else "—", "seeds": r["seeds"]})

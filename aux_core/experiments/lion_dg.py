@@ -351,9 +351,10 @@ def claims_ledger(main: pd.DataFrame, baselines: pd.DataFrame, ref, *, profile: 
     across them. `main`, `baselines`: `run_grid` of Table 1's and of the baselines' cells.
     Steps to the paper's `threshold` are censored at the budget where a run never reaches it;
     a row at a lowered threshold (the highest every run reaches) is labelled as such."""
-    paper_level = per_run(main, thresholds={k: threshold for k in group_thresholds(main, threshold)})
-    lowered = per_run(main)
-    base = per_run(baselines, thresholds={k: threshold for k in group_thresholds(baselines, threshold)})
+    def at_paper(df):   # every (dataset, arch) group at the paper's threshold, reached or not
+        return per_run(df, thresholds={k: threshold for k, _ in df.groupby(["dataset", "arch"], sort=False)})
+
+    paper_level, lowered, base = at_paper(main), per_run(main), at_paper(baselines)
     claims, judged = [], []
 
     def arm(runs, d, arch, init, col):

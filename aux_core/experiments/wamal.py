@@ -448,13 +448,6 @@ def collapse(ranges: pd.DataFrame, r: float) -> float:
     return float(100 * v.mean()) if len(v) else float("nan")
 
 
-def _diff(runs, label, a, b, metric="test_acc"):
-    xa = runs[(runs[label] == a) & (runs["status"] == "ok")][metric]
-    xb = runs[(runs[label] == b) & (runs["status"] == "ok")][metric]
-    d = welch(xa, xb) if len(xa) and len(xb) else {"delta": np.nan, "ci_low": np.nan, "ci_high": np.nan}
-    return 100 * d["delta"], 100 * d["ci_low"], 100 * d["ci_high"]
-
-
 def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
                   optimizers: pd.DataFrame | None = None, controls: pd.DataFrame | None = None, *,
                   profile: str = "", alpha: float = 0.05) -> pd.DataFrame:
