@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--execute", action="store_true",
                     help="re-execute at --profile, training what the store and the local cache lack")
-    ap.add_argument("--profile", default="cpu", choices=list(PROFILES), help="with --execute: experiment sizes (default: cpu)")
+    ap.add_argument("--profile", default="cpu", choices=list(PROFILES),
+                    help="with --execute: experiment sizes (default: cpu)")
     ap.add_argument("--publish", action="store_true", help="with --execute: add what it trains to the results store")
     ap.add_argument("--only", help="run only notebooks whose path under notebooks/ contains this text")
     ap.add_argument("--workers", type=int, default=2, help="notebooks executed at once (default: 2)")
@@ -154,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--workers must be >= 1, got {args.workers}")
     todo = [] if args.no_execute else notebooks(args.only)
     if args.only and not todo:
-        ap.error(f"no notebook path contains {args.only!r}; notebooks: {[str(p.relative_to(NOTEBOOKS)) for p in notebooks()]}")
+        ap.error(f"no notebook path contains {args.only!r}; "
+                 f"notebooks: {[str(p.relative_to(NOTEBOOKS)) for p in notebooks()]}")
 
     failures = {}
     if args.execute:

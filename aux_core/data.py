@@ -45,7 +45,8 @@ class Split:
     y_aux: torch.Tensor | None = None  # int64 (N,), the second label set, if any
 
     def __post_init__(self):
-        if self.x.ndim != 4 or len(self.x) != len(self.y) or (self.y_aux is not None and len(self.y_aux) != len(self.y)):
+        if (self.x.ndim != 4 or len(self.x) != len(self.y)
+                or (self.y_aux is not None and len(self.y_aux) != len(self.y))):
             raise DataError(f"inconsistent split: x {tuple(self.x.shape)}, y {tuple(self.y.shape)}, "
                             f"y_aux {None if self.y_aux is None else tuple(self.y_aux.shape)}")
 
@@ -223,7 +224,8 @@ def _read_torchvision(bundle: str, root: Path) -> dict:
                 ds = [_unpickle(f) for f in fs]
                 x = np.concatenate([np.asarray(d["data"], np.uint8).reshape(-1, 3, 32, 32) for d in ds])
                 raw[f"{s}_images"] = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-                raw[f"{s}_labels"] = np.concatenate([np.asarray(d["labels" if cifar10 else "fine_labels"], np.int64) for d in ds])
+                raw[f"{s}_labels"] = np.concatenate([np.asarray(d["labels" if cifar10 else "fine_labels"], np.int64)
+                                                     for d in ds])
                 if not cifar10:
                     raw[f"{s}_coarse_labels"] = np.concatenate([np.asarray(d["coarse_labels"], np.int64) for d in ds])
             src = f"{files[0].parent} (torchvision {'CIFAR-10' if cifar10 else 'CIFAR-100'} pickles)"
@@ -233,7 +235,8 @@ def _read_torchvision(bundle: str, root: Path) -> dict:
         raise DataError(f"torchvision files under {root} cannot be read ({type(e).__name__}: {e}); "
                         f"delete them and download again") from e
     # same key scheme as a raw bundle, so converting these files to a bundle keeps the checksum
-    keys = ("train_images", "train_labels", "test_images", "test_labels") + (COARSE_KEYS if "coarse_classes" in raw else ())
+    keys = (("train_images", "train_labels", "test_images", "test_labels")
+            + (COARSE_KEYS if "coarse_classes" in raw else ()))
     raw.update(checksum=content_hash(raw, keys), source=src, encoding="torchvision")
     return _check_raw(raw, root)
 
@@ -470,5 +473,3 @@ def add_label_noise(split: Split, rate: float, num_classes: int, seed: int = 0) 
     y[pos] = (y[pos] + rng.integers(1, num_classes, size=len(pos))) % num_classes
     return Split(split.x, torch.from_numpy(y), split.y_aux)
 
-
-from .loader import Batch, DeviceLoader  # noqa: E402  (the device-resident loader lives beside)

@@ -111,7 +111,8 @@ def judge(kind: str, a, b=None, *, paper=None, paired: bool = False, margin: flo
     b = None if b is None else _samples(b, "b")
     if kind == "no_effect":
         if margin is None or not margin > 0:
-            raise ValueError(f"a no_effect claim needs margin > 0 (the largest effect that counts as none), got {margin}")
+            raise ValueError(f"a no_effect claim needs margin > 0 (the largest effect that counts as none), "
+                             f"got {margin}")
         return _no_effect(a, b, paired, margin, alpha)
     if paper is None or not np.isfinite(paper):
         raise ValueError("a difference claim needs the paper's value (paper=...), whose sign it tests")
@@ -153,7 +154,7 @@ def _difference(a, b, paper: float, paired: bool, alpha: float, magnitude: bool 
     if (lo > 0 and side > 0) or (hi < 0 and side < 0):
         if not magnitude:
             return Judgement("difference", "reproduced", est, lo, hi, p, n,
-                             f"the interval excludes 0 on the paper's side (it states no size)", significance=True)
+                             "the interval excludes 0 on the paper's side (it states no size)", significance=True)
         if lo <= paper <= hi:
             return Judgement("difference", "reproduced", est, lo, hi, p, n,
                              f"the interval excludes 0 and holds the paper's {paper:+.4g}", significance=True)
@@ -242,13 +243,15 @@ def _rank(arms: Mapping[str, Sequence[float]], order, threshold: float) -> Judge
         verdict = "inconclusive"
     nan = float("nan")   # no p-value: the verdict is the probability against the threshold, outside Holm's family
     return Judgement("rank", verdict, prob, nan, nan, nan, n,
-                     f"{claim} in {100 * prob:.0f}% of {BOOTSTRAP} bootstrap resamples (threshold {100 * threshold:.0f}%)")
+                     f"{claim} in {100 * prob:.0f}% of {BOOTSTRAP} bootstrap resamples "
+                     f"(threshold {100 * threshold:.0f}%)")
 
 
 def _time_to_event(a, b, paper, alpha: float, budget: float | None) -> Judgement:
     a, b = _samples(a, "a"), _samples(b, "b")
     if budget is None or not budget > 0:
-        raise ValueError("a time_to_event claim needs budget > 0: the time at which runs that never reach the event stop")
+        raise ValueError("a time_to_event claim needs budget > 0: "
+                         "the time at which runs that never reach the event stop")
     reach_a, reach_b = np.isfinite(a) & (a <= budget), np.isfinite(b) & (b <= budget)
     ta, tb = np.where(reach_a, a, budget), np.where(reach_b, b, budget)
     n = min(len(a), len(b))
@@ -266,7 +269,8 @@ def _time_to_event(a, b, paper, alpha: float, budget: float | None) -> Judgement
     lo, hi = (float(np.nanquantile(boots, q)) for q in (alpha / 2, 1 - alpha / 2)) if np.isfinite(boots).any() \
         else (float("nan"), float("nan"))
     p = stats.logrank_p(ta, reach_a, tb, reach_b)
-    censored = f"{int((~reach_a).sum())} of {len(a)} and {int((~reach_b).sum())} of {len(b)} runs censored at {budget:g}"
+    censored = (f"{int((~reach_a).sum())} of {len(a)} and {int((~reach_b).sum())} of {len(b)} "
+                f"runs censored at {budget:g}")
     if p >= alpha or paper is None:
         why = f"log-rank p = {p:.3g}" + ("" if paper is not None else " (no paper value)")
         return Judgement("time_to_event", "inconclusive", est, lo, hi, p, n, f"{why}; {censored}")
@@ -277,7 +281,8 @@ def _time_to_event(a, b, paper, alpha: float, budget: float | None) -> Judgement
                          f"log-rank p = {p:.3g}; the paper's {paper:+.4g}% is {'inside' if inside else 'outside'} the "
                          f"interval; {censored}", significance=True)
     return Judgement("time_to_event", "contradicted", est, lo, hi, p, n,
-                     f"log-rank p = {p:.3g} on the side opposite the paper's {paper:+.4g}%; {censored}", significance=True)
+                     f"log-rank p = {p:.3g} on the side opposite the paper's {paper:+.4g}%; {censored}",
+                     significance=True)
 
 
 def _speedup(ta, ea, tb, eb) -> float:

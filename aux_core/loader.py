@@ -56,7 +56,8 @@ class DeviceLoader:
         self.y_aux = None if y_aux is None else y_aux.to(self.device)
         self.batch_size, self.augment, self.shuffle, self.drop_last = batch_size, augment, shuffle, drop_last
         self.mean = torch.tensor(mean, dtype=torch.get_default_dtype(), device=self.device).view(1, 3, 1, 1) * 255
-        self.inv_std = 1 / (torch.tensor(std, dtype=torch.get_default_dtype(), device=self.device).view(1, 3, 1, 1) * 255)
+        self.inv_std = 1 / (torch.tensor(std, dtype=torch.get_default_dtype(), device=self.device).view(1, 3, 1, 1)
+                            * 255)
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 

@@ -83,7 +83,8 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
     if any(seedless(c) != base for c in cfgs[1:]):
         raise ValueError("train_group needs configurations that differ only in seed")
     if not can_group(cfgs[0]):
-        raise ValueError(f"method {cfgs[0].method!r} (or compile=True) cannot be vectorised; train its seeds one at a time")
+        raise ValueError(f"method {cfgs[0].method!r} (or compile=True) cannot be vectorised; "
+                         "train its seeds one at a time")
     if len({c.seed for c in cfgs}) != len(cfgs):
         raise ValueError(f"seeds must be distinct, got {[c.seed for c in cfgs]}")
     t0 = time.perf_counter()
@@ -216,7 +217,7 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
                     if status[s] == "ok":
                         history[s].append(_eval_row(step, steps_per_epoch, scheduler.get_last_lr()[0],
                                                     buf[s, last_eval:step], names,
-                                                    {k: (a[s], l[s]) for k, (a, l) in evals.items()}))
+                                                    {k: (acc[s], loss[s]) for k, (acc, loss) in evals.items()}))
                 last_eval = step
             if resumable and step % steps_per_epoch == 0 and step < total and "ok" in status \
                     and (step // steps_per_epoch) % cfg.checkpoint_every == 0:
@@ -228,7 +229,8 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
     wall = time.perf_counter() - t0
     results = []
     for s, c in enumerate(cfgs):
-        timing = {"first_step_s": first_step / S, "train_time_s": (elapsed - first_step) / S,  # shares of the group's time
+        # shares of the group's time
+        timing = {"first_step_s": first_step / S, "train_time_s": (elapsed - first_step) / S,
                   "init_time_s": preps[s].init_time_s, "wall_time_s": wall / S}
         results.append(package(c, ds, device, status=status[s], diverged_at=diverged_at[s],
                                steps_done=stopped[s] if stopped[s] is not None else step,

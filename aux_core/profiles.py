@@ -97,7 +97,8 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile("cpu", train_per_class=None, test_per_class=200, max_epochs=None, max_steps=300, max_seeds=3,
                    max_images={"mlp6": 400_000, "*": 80_000}),
     "gpu": Profile("gpu", train_per_class=None, test_per_class=None, max_epochs=30, max_steps=None, max_seeds=3),
-    "paper": Profile("paper", train_per_class=None, test_per_class=None, max_epochs=None, max_steps=None, max_seeds=None),
+    "paper": Profile("paper", train_per_class=None, test_per_class=None, max_epochs=None, max_steps=None,
+                     max_seeds=None),
 }
 
 WAMAL_CPU_LRS = (5e-5, 3.125e-4, 1.25e-3, 1e-2)
@@ -128,7 +129,8 @@ CHAPTER_SIZES: dict[tuple[str, str], dict] = {
     # a VGG16 meta-learning run trains at 0.05-0.13 s an image on 2 cores (measured): 45% would
     # take hours a run, so WAMAL's cpu profile stays at tiny's sizes and its claims wait for a GPU
     ("wamal", "cpu"): {"train_per_class": 100, "test_per_class": 50, "max_epochs": 3, "max_steps": 60,
-                       "max_images": None, "grid_caps": {"adam_lrs": WAMAL_CPU_LRS, "backbones": ("ResNet18", "VGG16")}},
+                       "max_images": None,
+                       "grid_caps": {"adam_lrs": WAMAL_CPU_LRS, "backbones": ("ResNet18", "VGG16")}},
 }
 
 

@@ -22,7 +22,8 @@ NUMERICS_VERSION = 1   # bump when the golden tests show that the same config no
 # a method's own numerics version where only its runs changed (their keys move, no other's):
 # 2 = WAMAL's and MAXL's look-ahead uses the learning rate the epoch trained with (2026-12-03)
 METHOD_NUMERICS = {"wamal": 2, "maxl": 2}
-EXECUTION_FIELDS = ("device", "compile", "checkpoint_every")  # RunConfig fields that change speed or safety, not results
+# RunConfig fields that change speed or safety, not results
+EXECUTION_FIELDS = ("device", "compile", "checkpoint_every")
 KINDS = ("run", "analysis", "migrated_run")
 # not numbers of the result: where, when and how fast it was made
 _NOT_NUMBERS = ("key", "content_sha256", "provenance", "labels", "compacted")

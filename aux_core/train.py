@@ -39,7 +39,7 @@ from .analysis import ProbeBatch, run_probes
 from .cache import ResultsCache, refuse_training
 from .checks import is_int, is_number
 from .loader import AUGMENTATIONS, DeviceLoader
-from .methods import Batch, Method, apply_init, check_init, create_method, list_init_schemes
+from .methods import Method, apply_init, check_init, create_method, list_init_schemes
 from .models import TapModel, create_model
 from .provenance import collect
 from .records import EXECUTION_FIELDS, is_stale, run_key
@@ -131,34 +131,48 @@ class RunConfig:
         one_of("augment", AUGMENTATIONS)
         one_of("device", DEVICES)
         unknown = sorted(set(self.model_options) - set(model_options(self.model)))
-        check(not unknown, f"model {self.model!r} has no option(s) {unknown}; allowed: {sorted(model_options(self.model))}")
+        check(not unknown,
+              f"model {self.model!r} has no option(s) {unknown}; allowed: {sorted(model_options(self.model))}")
         # pretrained weights are looked for on disk every time; a structure alone is checked once
         structure = _check_structure.__wrapped__ if self.model_options.get("pretrained") else _check_structure
         structure(self.model, json.dumps(self.model_options, sort_keys=True), self.method,
                   json.dumps(self.method_options, sort_keys=True, default=list), self.init, self.probes)
         for name in ("batch_size", "eval_batch_size", "step_log_every", "convergence_window", "probe_images"):
-            check(is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
+            check(is_int(getattr(self, name)) and getattr(self, name) >= 1,
+                  f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
         for name in ("eval_every", "grad_diag_every", "seed", "data_seed", "step_size", "checkpoint_every"):
-            check(is_int(getattr(self, name)) and getattr(self, name) >= 0, f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
-        check(self.schedule != "step" or self.step_size >= 1, f"step_size must be >= 1 with schedule 'step', got {self.step_size}")
-        check((self.epochs is None) != (self.steps is None), f"set exactly one of epochs or steps (got epochs={self.epochs}, steps={self.steps})")
+            check(is_int(getattr(self, name)) and getattr(self, name) >= 0,
+                  f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
+        check(self.schedule != "step" or self.step_size >= 1,
+              f"step_size must be >= 1 with schedule 'step', got {self.step_size}")
+        check((self.epochs is None) != (self.steps is None),
+              f"set exactly one of epochs or steps (got epochs={self.epochs}, steps={self.steps})")
         length = self.epochs if self.steps is None else self.steps
         check(is_int(length) and length >= 1, f"epochs/steps must be an integer >= 1, got {length!r}")
         for name in ("lr", "weight_decay", "momentum", "gamma", "warmup_epochs", "val_fraction", "label_noise"):
-            check(is_number(getattr(self, name)) and getattr(self, name) >= 0, f"{name} must be a number >= 0, got {getattr(self, name)!r}")
+            check(is_number(getattr(self, name)) and getattr(self, name) >= 0,
+                  f"{name} must be a number >= 0, got {getattr(self, name)!r}")
         check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         check(self.val_fraction < 1, f"val_fraction must be in [0, 1), got {self.val_fraction}")
         check(self.label_noise < 1, f"label_noise must be in [0, 1), got {self.label_noise}")
-        check(len(self.betas) == 2 and all(is_number(b) and 0 <= b < 1 for b in self.betas), f"betas must be two numbers in [0, 1), got {self.betas}")
-        check(self.train_per_class is None or self.train_fraction is None, "set at most one of train_per_class and train_fraction")
+        check(len(self.betas) == 2 and all(is_number(b) and 0 <= b < 1 for b in self.betas),
+              f"betas must be two numbers in [0, 1), got {self.betas}")
+        check(self.train_per_class is None or self.train_fraction is None,
+              "set at most one of train_per_class and train_fraction")
         for name in ("train_per_class", "test_per_class"):
             v = getattr(self, name)
             check(v is None or (is_int(v) and v >= 1), f"{name} must be None or an integer >= 1, got {v!r}")
-        check(self.train_fraction is None or (is_number(self.train_fraction) and 0 < self.train_fraction <= 1), f"train_fraction must be in (0, 1], got {self.train_fraction!r}")
-        check(self.grad_clip is None or (is_number(self.grad_clip) and self.grad_clip > 0), f"grad_clip must be None or > 0, got {self.grad_clip!r}")
-        check(self.convergence_threshold is None or (is_number(self.convergence_threshold) and 0 < self.convergence_threshold <= 1), f"convergence_threshold must be None or in (0, 1], got {self.convergence_threshold!r}")
-        check(all(is_int(m) and m >= 1 for m in self.milestones), f"milestones must be epochs >= 1, got {self.milestones}")
-        check(all(is_int(s) and s >= 0 for s in self.grad_diag_steps), f"grad_diag_steps must be steps >= 0, got {self.grad_diag_steps}")
+        check(self.train_fraction is None or (is_number(self.train_fraction) and 0 < self.train_fraction <= 1),
+              f"train_fraction must be in (0, 1], got {self.train_fraction!r}")
+        check(self.grad_clip is None or (is_number(self.grad_clip) and self.grad_clip > 0),
+              f"grad_clip must be None or > 0, got {self.grad_clip!r}")
+        check(self.convergence_threshold is None
+              or (is_number(self.convergence_threshold) and 0 < self.convergence_threshold <= 1),
+              f"convergence_threshold must be None or in (0, 1], got {self.convergence_threshold!r}")
+        check(all(is_int(m) and m >= 1 for m in self.milestones),
+              f"milestones must be epochs >= 1, got {self.milestones}")
+        check(all(is_int(s) and s >= 0 for s in self.grad_diag_steps),
+              f"grad_diag_steps must be steps >= 0, got {self.grad_diag_steps}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -284,7 +298,8 @@ def make_splits(cfg: RunConfig, ds: data_lib.Dataset):
     if cfg.test_per_class is not None:
         test = data_lib.stratified_subset(test, cfg.test_per_class, cfg.data_seed)
         if val is not None:
-            val = data_lib.stratified_subset(val, min(cfg.test_per_class, min(torch.bincount(val.y).tolist())), cfg.data_seed)
+            val = data_lib.stratified_subset(val, min(cfg.test_per_class, min(torch.bincount(val.y).tolist())),
+                                             cfg.data_seed)
     if cfg.label_noise > 0:
         train = data_lib.add_label_noise(train, cfg.label_noise, ds.num_classes, cfg.data_seed)
     return train, val, test
@@ -595,8 +610,9 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "method": method.state_dict(), "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-                "loader_rng": loader.gen.get_state(), "held_out_rng": held_out_rng(), "names": names, "buf": buf, "diag": diag,
-                "history": json.loads(json.dumps(history, default=_plain)), "checked": checked, "last_eval": last_eval, "first_step": first_step}
+                "loader_rng": loader.gen.get_state(), "held_out_rng": held_out_rng(), "names": names, "buf": buf,
+                "diag": diag, "history": json.loads(json.dumps(history, default=_plain)), "checked": checked,
+                "last_eval": last_eval, "first_step": first_step}
 
     if resumable and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
@@ -612,7 +628,8 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
             if lo is not None:  # a generator's state is a CPU byte tensor, a CUDA generator's too
                 lo.gen.set_state(rng.cpu())
         step, names, buf, diag = state["step"], state["names"], state["buf"], state["diag"]
-        history, checked, last_eval, first_step = state["history"], state["checked"], state["last_eval"], state["first_step"]
+        history, checked, last_eval, first_step = (state["history"], state["checked"], state["last_eval"],
+                                                   state["first_step"])
         ctx.step, ctx.epoch = step - 1, (step - 1) // steps_per_epoch
     bar = tqdm(total=total, initial=step, desc=f"{cfg.model}/{cfg.method}/seed {cfg.seed}", disable=not progress,
                leave=False)
@@ -707,7 +724,8 @@ def package(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, *, statu
 
     hist = pd.DataFrame(history)
     last = history[-1] if history and status == "ok" else {}
-    finals = ("train_acc", "train_loss", "test_acc", "test_loss") + (("val_acc", "val_loss") if sizes["val_images"] else ())
+    finals = (("train_acc", "train_loss", "test_acc", "test_loss")
+              + (("val_acc", "val_loss") if sizes["val_images"] else ()))
     metrics = {f"final_{k}": last.get(k, float("nan")) for k in finals}
     if "val_acc" in hist:
         metrics["best_val_acc"] = float(hist["val_acc"].max())

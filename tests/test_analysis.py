@@ -117,7 +117,8 @@ def test_metrics_of_uniform_and_one_hot_maps():
     one_hot = np.zeros((1, 64))
     one_hot[0, 5] = 1.0
     assert att.peak(uniform)[0] == pytest.approx(1 / 64) and att.peak(one_hot)[0] == 1.0
-    assert att.entropy(uniform)[0] == pytest.approx(np.log(64)) and att.entropy(one_hot)[0] == pytest.approx(0, abs=1e-9)
+    assert (att.entropy(uniform)[0] == pytest.approx(np.log(64))
+            and att.entropy(one_hot)[0] == pytest.approx(0, abs=1e-9))
     assert att.gini(uniform)[0] == pytest.approx(0, abs=1e-12) and att.gini(one_hot)[0] == pytest.approx(63 / 64)
 
 

@@ -208,7 +208,8 @@ def test_vmap_engine_equals_separate_runs_in_float64():
         torch.set_default_dtype(old)
     for a, b in zip(loop, vmap):
         assert b.metrics["engine"] == "vmap"
-        np.testing.assert_allclose(b.steps.drop(columns="lr").to_numpy(), a.steps.drop(columns="lr").to_numpy(), rtol=1e-9)
+        np.testing.assert_allclose(b.steps.drop(columns="lr").to_numpy(), a.steps.drop(columns="lr").to_numpy(),
+                                   rtol=1e-9)
         np.testing.assert_allclose(b.diagnostics.to_numpy(), a.diagnostics.to_numpy(), rtol=1e-9)
 
 

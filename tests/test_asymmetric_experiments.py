@@ -72,8 +72,10 @@ def test_grids_share_configurations_and_respect_the_profile():
 
 def _runs(plain, asym, arm="asymmetric"):
     seeds = range(len(plain))
-    rows = [{"arch": "ViT-6L", "n": 20, "arm": "plain", "seed": s, "test_acc": v, "status": "ok"} for s, v in zip(seeds, plain)]
-    rows += [{"arch": "ViT-6L", "n": 20, "arm": arm, "seed": s, "test_acc": v, "status": "ok"} for s, v in zip(seeds, asym)]
+    rows = [{"arch": "ViT-6L", "n": 20, "arm": "plain", "seed": s, "test_acc": v, "status": "ok"}
+            for s, v in zip(seeds, plain)]
+    rows += [{"arch": "ViT-6L", "n": 20, "arm": arm, "seed": s, "test_acc": v, "status": "ok"}
+             for s, v in zip(seeds, asym)]
     return pd.DataFrame(rows)
 
 
@@ -128,7 +130,8 @@ def test_claims_ledger_judges_per_seed_relative_gains_with_the_kit():
     rows = [{"arch": arch, "n": n, "arm": arm, "seed": s, "status": "ok",
              "test_acc": 0.5 * (1 + (paper / 100 if arm == "asymmetric" and arch == "CNN" else 0)) + 0.001 * s
                          + (0.0005 * s * s if arm == "asymmetric" else 0)}
-            for arch, n in (("ViT-6L", 20), ("CNN", 1), ("MLP", 1)) for arm in ("plain", "asymmetric") for s in range(4)]
+            for arch, n in (("ViT-6L", 20), ("CNN", 1), ("MLP", 1))
+            for arm in ("plain", "asymmetric") for s in range(4)]
     runs = pd.DataFrame(rows)
     gains = A.relative_gains(runs, "CNN", 1)
     cmp = A.compare(runs, ["arch", "n"]).set_index(["arch", "n"])
@@ -194,7 +197,8 @@ def test_the_heterogeneity_claim_compares_asymmetric_with_the_symmetric_control_
         return A.claims_ledger(pd.DataFrame(rows), empty, empty, empty, {"table1": "test"}, profile="smoke")
 
     assert ref.value("asymmetric", "Table 1", "N=20|ViT-6L", "improvement_pct") > 0
-    row = lambda t: t[t["claim"].str.contains("ViT-6L at N = 20: the effect needs")].iloc[0]
+    def row(t):
+        return t[t["claim"].str.contains("ViT-6L at N = 20: the effect needs")].iloc[0]
     assert row(ledger_for(+0.05))["verdict"] == "reproduced"      # asymmetric clearly above symmetric
     assert row(ledger_for(-0.05))["verdict"] == "contradicted"    # symmetric clearly above asymmetric
     cnn = ledger_for(0.05)

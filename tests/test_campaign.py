@@ -91,7 +91,8 @@ def test_the_cost_table_is_measured_from_records():
     table = costs_lib.CostTable.from_records(records)
     assert table.runs["cpu|mlp6|plain"]["s_per_image"] == pytest.approx(11.0 / 1000)
     assert table.runs["cpu|mlp6|plain"]["runs"] == 2
-    assert table.run({"model": "mlp6", "method": "plain", "steps": 50, "batch_size": 10}, "cpu").seconds == pytest.approx(5.5)
+    assert table.run({"model": "mlp6", "method": "plain", "steps": 50, "batch_size": 10},
+                     "cpu").seconds == pytest.approx(5.5)
 
 
 def test_each_chapters_ledger_notebooks_are_the_ones_that_show_its_claims_ledger():
@@ -174,7 +175,7 @@ def test_a_killed_campaign_resumes_and_loses_only_the_units_in_flight(tmp_path, 
     log = tmp_path / "out" / "campaign.json"
     t0 = time.monotonic()
     while time.monotonic() - t0 < 120:
-        if log.exists() and (units := json.loads(log.read_text()).get("units")):
+        if log.exists() and json.loads(log.read_text()).get("units"):
             break
         time.sleep(0.05)
     proc.kill()

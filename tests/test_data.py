@@ -35,7 +35,8 @@ def sha(arrays: dict, keys) -> str:
     for k in keys:
         if k in arrays:
             a = np.ascontiguousarray(arrays[k])
-            h.update(k.encode()), h.update(str(a.dtype).encode()), h.update(str(a.shape).encode()), h.update(a.tobytes())
+            (h.update(k.encode()), h.update(str(a.dtype).encode()), h.update(str(a.shape).encode()),
+             h.update(a.tobytes()))
     return h.hexdigest()
 
 
@@ -314,8 +315,10 @@ def test_torchvision_cifar100_views(tmp_path, cache):
     assert coarse.classes == fine.aux_classes and coarse.aux_classes == fine.classes
     x, y_fine, y_coarse = ref["test"]
     assert torch.equal(fine.test.x, nchw(x)) and torch.equal(coarse.test.x, nchw(x))
-    assert torch.equal(fine.test.y, torch.from_numpy(y_fine)) and torch.equal(fine.test.y_aux, torch.from_numpy(y_coarse))
-    assert torch.equal(coarse.test.y, torch.from_numpy(y_coarse)) and torch.equal(coarse.test.y_aux, torch.from_numpy(y_fine))
+    assert (torch.equal(fine.test.y, torch.from_numpy(y_fine))
+            and torch.equal(fine.test.y_aux, torch.from_numpy(y_coarse)))
+    assert (torch.equal(coarse.test.y, torch.from_numpy(y_coarse))
+            and torch.equal(coarse.test.y_aux, torch.from_numpy(y_fine)))
     assert fine.checksum != coarse.checksum and coarse.checksum == data.load_dataset("cifar100-20", tmp_path).checksum
     assert fine.mean == coarse.mean
 
@@ -366,7 +369,8 @@ def split() -> Split:
     y = np.repeat(np.arange(5), [30, 60, 90, 120, 150])
     y = np.random.default_rng(0).permutation(y)
     n = len(y)
-    x = torch.from_numpy(np.arange(n, dtype=np.int64) % 256).to(torch.uint8).view(n, 1, 1, 1).expand(n, 3, 2, 2).contiguous()
+    x = (torch.from_numpy(np.arange(n, dtype=np.int64) % 256).to(torch.uint8).view(n, 1, 1, 1)
+         .expand(n, 3, 2, 2).contiguous())
     return Split(x, torch.from_numpy(y), torch.arange(n))
 
 
@@ -420,7 +424,8 @@ def test_fraction_subset(split):
     assert torch.bincount(s.y).tolist() == [3, 6, 9, 12, 15] and aligned(s, split)
     assert torch.bincount(data.fraction_subset(split, 0.001).y).tolist() == [1] * 5, "at least one per class"
     assert torch.equal(data.fraction_subset(split, 1.0).y_aux, split.y_aux)
-    assert not torch.equal(data.fraction_subset(split, 0.5, seed=1).y_aux, data.fraction_subset(split, 0.5, seed=2).y_aux)
+    assert not torch.equal(data.fraction_subset(split, 0.5, seed=1).y_aux,
+                           data.fraction_subset(split, 0.5, seed=2).y_aux)
     for bad in (0, -0.5, 1.01, math.nan):
         with pytest.raises(DataError, match="0 < fraction <= 1"):
             data.fraction_subset(split, bad)

@@ -14,7 +14,8 @@ def lion_fixture(lion_steps=80.0, best="Hybrid", aux_norm=0.5, verdict="reproduc
                             "speedup_lo": -5.0, "speedup_hi": 30.0} for i in inits])
     residual = pd.DataFrame([{"init": "He + warm-up", "speedup_pct": 3.0}, {"init": "LION-DG", "speedup_pct": 20.0}])
     ledger = pd.DataFrame({"verdict": [verdict, "inconclusive"]})
-    flow = pd.DataFrame([{"init": "LION-DG", "backbone_from_aux": 0.0}, {"init": "He-init", "backbone_from_aux": aux_norm},
+    flow = pd.DataFrame([{"init": "LION-DG", "backbone_from_aux": 0.0},
+                         {"init": "He-init", "backbone_from_aux": aux_norm},
                          {"init": "Hybrid", "backbone_from_aux": 0.0}])
     return table1, residual, ledger, flow
 
@@ -46,8 +47,9 @@ def wamal_fixture(wamal_acc=0.75, weight_last=30.5, r40_diverged=2):
     runs += [{"grid": "ranges", "method": "WAMAL", "seed": s, "r": r, "epochs": 2.0, "device": "a test GPU",
               "status": "diverged" if r == 40.0 and s < r40_diverged else "ok", "test_acc": 0.6 - r / 100}
              for r in (0.0, 5.0, 40.0) for s in range(2)]
-    runs += [{"grid": "timing", "method": m, "seed": 0, "status": "ok", "test_acc": 0.5, "epochs": 2.0, "r": float("nan"),
-              "device": "a test GPU", "primary_epoch_s": 5.0, "label_pass_s": 30.0 if m != "Single Task" else float("nan")}
+    runs += [{"grid": "timing", "method": m, "seed": 0, "status": "ok", "test_acc": 0.5, "epochs": 2.0,
+              "r": float("nan"), "device": "a test GPU", "primary_epoch_s": 5.0,
+              "label_pass_s": 30.0 if m != "Single Task" else float("nan")}
              for m in accs]
     passes = pd.DataFrame([{"grid": "main", "method": "WAMAL", "seed": s, "epoch": e, "weight_mean": w}
                            for s in range(3) for e, w in ((1.0, 14.0), (2.0, 27.0), (3.0, weight_last))])
@@ -60,7 +62,8 @@ def wamal_fixture(wamal_acc=0.75, weight_last=30.5, r40_diverged=2):
 
 def wamal_text(**changes):
     main, aux, gpu, ledger = wamal_fixture(**changes)
-    return "\n".join(l for lines in findings.wamal(main, aux, gpu, ledger, "a test scale").values() for l in lines)
+    return "\n".join(line for lines in findings.wamal(main, aux, gpu, ledger, "a test scale").values()
+                     for line in lines)
 
 
 def test_wamal_findings_follow_the_results():
@@ -101,7 +104,6 @@ def test_the_landscape_reading_follows_the_measurements():
 
 
 def asymmetric_fixture(cnn_gain=-40.0, total=1300.0, paper_dir=-63.0):
-    import numpy as np
     from aux_core.experiments.asymmetric import TOTAL_LOSS_KIND
     table1 = pd.DataFrame([{"arch": "CNN", "n": 1, "arm": "asymmetric", "improvement_pct": cnn_gain, "p": 0.01}])
     runs = pd.DataFrame([{"arch": "CNN", "n": 20, "arm": arm, "seed": s, "status": "ok",
@@ -116,7 +118,8 @@ def asymmetric_fixture(cnn_gain=-40.0, total=1300.0, paper_dir=-63.0):
 
 
 def test_asymmetric_findings_follow_the_results():
-    text = lambda **k: "\n".join(findings.asymmetric(asymmetric_fixture(**k), "tiny"))
+    def text(**k):
+        return "\n".join(findings.asymmetric(asymmetric_fixture(**k), "tiny"))
     base = text()
     assert "Ours: -40.0% at N = 1 (1 of 1 with p < 0.05" in base and "The paper: -22.0%" in base
     assert "worse with one below zero in 1" in base
@@ -133,14 +136,17 @@ def test_dks_findings_follow_the_results():
         runs = pd.DataFrame([{"method": m, "seed": s, "test_error": e + s, "dataset_run": "cifar10"}
                              for m, e in (("baseline", 30.0), ("DS", 29.0), ("DKS", dks_error)) for s in range(2)])
         ledger = pd.DataFrame([{"claim": "ResNet-32: DKS changes top-1 error vs baseline by -3.16 points",
-                                "estimate": dks_error - 30.0, "lo": -6.0, "hi": -4.0, "verdict": verdict, "reason": reason},
-                               {"claim": "WRN-28-10: DKS changes top-1 error", "estimate": float("nan"), "lo": float("nan"),
-                                "hi": float("nan"), "verdict": "not decidable", "reason": "not run at this profile"}])
+                                "estimate": dks_error - 30.0, "lo": -6.0, "hi": -4.0, "verdict": verdict,
+                                "reason": reason},
+                               {"claim": "WRN-28-10: DKS changes top-1 error", "estimate": float("nan"),
+                                "lo": float("nan"), "hi": float("nan"), "verdict": "not decidable",
+                                "reason": "not run at this profile"}])
         main = pd.DataFrame({"config": [SimpleNamespace(train_per_class=None, epochs=15)]})
         s = {"main_runs": runs, "ledger": ledger, "main": main, "seeds": [0, 1]}
         return "\n".join(findings.dks(s, "cpu", "ResNet-32"))
 
     base = text()
     assert "15 of the paper's 200 epochs, the full training set" in base and "DKS 25.50%" in base
-    assert "ours -5.000 [-6.00, -4.00]: **reproduced**" in base and "1 claims about backbones" in base and "WRN-28-10" in base
+    assert ("ours -5.000 [-6.00, -4.00]: **reproduced**" in base and "1 claims about backbones" in base
+            and "WRN-28-10" in base)
     assert "DKS 31.50%" in text(dks_error=31.0) and "**contradicted**" in text(verdict="contradicted")

@@ -112,9 +112,11 @@ def test_proportions_use_fishers_exact_test_and_newcombes_interval():
     assert L.judge("proportion", [1, 1], [0, 0], paper=1.0).verdict == "inconclusive"   # p = 1/3 at n = 2
     assert L.judge("proportion", [0] * 6, [1] * 6, paper=1.0).verdict == "contradicted"
     # Newcombe's hybrid score interval for 3/5 against 1/5, by hand from the Wilson limits
-    w = lambda k, n: st.binomtest(k, n).proportion_ci(0.95, method="wilson")
+    def w(k, n):
+        return st.binomtest(k, n).proportion_ci(0.95, method="wilson")
     (la, ua), (lb, ub) = w(3, 5), w(1, 5)
     j = L.judge("proportion", [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], paper=1.0)
-    assert j.lo == pytest.approx(0.4 - np.hypot(0.6 - la, ub - 0.2)) and j.hi == pytest.approx(0.4 + np.hypot(ua - 0.6, 0.2 - lb))
+    assert (j.lo == pytest.approx(0.4 - np.hypot(0.6 - la, ub - 0.2))
+            and j.hi == pytest.approx(0.4 + np.hypot(ua - 0.6, 0.2 - lb)))
     with pytest.raises(ValueError, match="0/1 outcomes"):
         L.judge("proportion", [0.5, 1], [0, 0], paper=1.0)

@@ -50,7 +50,8 @@ def test_he_draws_kaiming_fan_in_and_lion_dg_zeroes_heads_exactly(model_name):
     assert all(p.abs().sum() > 0 for n, p in heads.named_parameters() if n.endswith("weight"))
     model, heads, _ = build(model_name, "lion_dg")
     assert all(torch.count_nonzero(p) == 0 for p in heads.parameters())  # weights and biases
-    assert conv.weight.shape == next(m for m in model.modules() if isinstance(m, nn.Conv2d) and m.weight.numel() > 5000).weight.shape
+    assert conv.weight.shape == next(m for m in model.modules()
+                                     if isinstance(m, nn.Conv2d) and m.weight.numel() > 5000).weight.shape
 
 
 @pytest.mark.parametrize("model_name", ["densenet_ds", "resnet_ds"])
@@ -155,12 +156,14 @@ def fake_result(batch_acc, seed, steps=None, test_acc=0.5):
     cfg["steps"] = steps or len(batch_acc)
     cfg["convergence_window"] = 2
     frame = pd.DataFrame({"step": np.arange(1, len(batch_acc) + 1), "batch_acc": batch_acc})
-    return RunResult(config=cfg, status="ok", metrics={"final_test_acc": test_acc, "train_images": 200, "wall_time_s": 1.0},
+    return RunResult(config=cfg, status="ok",
+                     metrics={"final_test_acc": test_acc, "train_images": 200, "wall_time_s": 1.0},
                      history=pd.DataFrame(), steps=frame, diagnostics=pd.DataFrame(), provenance={})
 
 
 def test_never_reached_runs_are_censored_at_the_budget_and_thresholds_fall_back():
-    ramp = lambda k: np.clip(np.arange(1, 21) / k, 0, 0.9)          # reaches 0.7 at step ~0.7k
+    def ramp(k):
+        return np.clip(np.arange(1, 21) / k, 0, 0.9)          # reaches 0.7 at step ~0.7k
     df = pd.DataFrame({"dataset": "CIFAR-10", "dataset_run": "cifar10", "arch": "DenseNet-DS",
                        "init": ["He-init", "He-init", "LION-DG", "LION-DG"], "seed": [1, 2, 1, 2],
                        "result": [fake_result(ramp(20), 1), fake_result(ramp(18), 2),
@@ -186,10 +189,12 @@ def test_speedup_interval():
 
 def test_claims_ledger_judges_censored_steps_ranks_and_no_effect_with_the_kit():
     from aux_core import ledger, reference as ref
-    ramp = lambda k, top=0.9: np.clip(np.arange(1, 41) / k, 0, top)   # reaches 0.7 at step ~0.7k
+    def ramp(k, top=0.9):
+        return np.clip(np.arange(1, 41) / k, 0, top)   # reaches 0.7 at step ~0.7k
     inits = {"He-init": (40, 0.50), "LION-DG": (12, 0.52), "LSUV": (30, 0.55), "Hybrid": (14, 0.70)}
     rows = [{"dataset": d, "dataset_run": "cifar10", "arch": arch, "init": init, "seed": s,
-             "result": fake_result(ramp(k + s) if init != "He-init" else ramp(k, 0.6 + 0.05 * s), s, test_acc=acc + 0.001 * s)}
+             "result": fake_result(ramp(k + s) if init != "He-init" else ramp(k, 0.6 + 0.05 * s), s,
+                                   test_acc=acc + 0.001 * s)}
             for d, arch in (("CIFAR-10", "DenseNet-DS"), ("CIFAR-100", "ResNet-DS"))
             for init, (k, acc) in inits.items() for s in (1, 2, 3)]
     main = pd.DataFrame(rows)
@@ -215,7 +220,8 @@ def test_claims_ledger_judges_censored_steps_ranks_and_no_effect_with_the_kit():
 
 def test_protocol_is_the_papers_table_4_and_cifar100_falls_back_here():
     cfg = L.protocol("paper")
-    assert (cfg.optimizer, cfg.lr, cfg.betas, cfg.weight_decay, cfg.batch_size, cfg.steps) == ("adamw", 1e-3, (0.9, 0.999), 0.05, 128, 3000)
+    assert (cfg.optimizer, cfg.lr, cfg.betas, cfg.weight_decay, cfg.batch_size, cfg.steps) == (
+        "adamw", 1e-3, (0.9, 0.999), 0.05, 128, 3000)
     assert cfg.method_options == {"alpha": 0.3} and cfg.augment == "flip" and cfg.convergence_threshold == 0.7
     assert L.protocol("smoke").steps == 10
     assert L.dataset_for("CIFAR-100", "cifar10") == "cifar10"

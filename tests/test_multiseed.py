@@ -83,7 +83,8 @@ def test_vmap_with_adamw_and_float32_stays_close():
 def test_a_seed_does_not_depend_on_its_group():
     with float64():
         ab = run_all(configs(seeds=(1, 2), model="resnet_ds", method="ds"), cache=False, progress=False, engine="vmap")
-        ac = run_all(configs(seeds=(1, 3, 4), model="resnet_ds", method="ds"), cache=False, progress=False, engine="vmap")
+        ac = run_all(configs(seeds=(1, 3, 4), model="resnet_ds", method="ds"), cache=False, progress=False,
+                     engine="vmap")
     assert ac[0].metrics["group_size"] == 3
     assert_same_run(ab[0], ac[0], rtol=1e-9)
 

@@ -47,18 +47,24 @@ def test_every_notebook_is_in_the_table_of_contents():
 def test_bad_parameter_fails_at_once_and_leaves_no_chapter(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "CHAPTERS", tmp_path)
     nb = book.NOTEBOOKS / "pipeline" / "plain_vs_ds.ipynb"
-    with pytest.raises(pm.PapermillExecutionError, match="models=\\['resnet9000'\\] is not allowed: it must be a non-empty list, each item one of: "):
+    with pytest.raises(pm.PapermillExecutionError,
+                       match="models=\\['resnet9000'\\] is not allowed: it must be a non-empty list, "
+                             "each item one of: "):
         book.execute(nb, "smoke", {"models": ["resnet9000"]})
     assert list(tmp_path.rglob("*.ipynb")) == []
 
 
 @pytest.mark.parametrize("nb, params, match", [
-    ("lion_dg/table1", {"seed": 7, "threshold": -0.5}, "unknown parameter\\(s\\) \\['seed'\\]; this notebook's parameters are: profile, seeds, "),
+    ("lion_dg/table1", {"seed": 7, "threshold": -0.5},
+     "unknown parameter\\(s\\) \\['seed'\\]; this notebook's parameters are: profile, seeds, "),
     ("lion_dg/table1", {"threshold": -0.5}, "threshold=-0.5 is not allowed: it must be a number in \\(0, 1\\]"),
-    ("lion_dg/table1", {"seeds": "[7, 8]"}, "parameter seeds must be a list, got '\\[7, 8\\]'; papermill's -p passes text, give a list as YAML: -y"),
-    ("asymmetric/table1", {"archs": ["ResNet"]}, "archs=\\['ResNet'\\] is not allowed: it must be a non-empty list, each item one of: MLP, CNN, ViT-6L"),
+    ("lion_dg/table1", {"seeds": "[7, 8]"},
+     "parameter seeds must be a list, got '\\[7, 8\\]'; papermill's -p passes text, give a list as YAML: -y"),
+    ("asymmetric/table1", {"archs": ["ResNet"]},
+     "archs=\\['ResNet'\\] is not allowed: it must be a non-empty list, each item one of: MLP, CNN, ViT-6L"),
     ("dks/main_table", {"backbones": ["ResNet-33"]}, "each item one of: ResNet-32, ResNet-110, "),
-    ("wamal/main_table", {"dataset": "MNIST"}, "dataset='MNIST' is not allowed: it must be one of: CIFAR-10, CIFAR-100-20, SVHN"),
+    ("wamal/main_table", {"dataset": "MNIST"},
+     "dataset='MNIST' is not allowed: it must be one of: CIFAR-10, CIFAR-100-20, SVHN"),
 ])
 def test_bad_chapter_parameters_fail_before_training(tmp_path, monkeypatch, nb, params, match):
     """Unknown names (papermill only warns), wrong types and out-of-range values are refused by
@@ -86,7 +92,8 @@ def test_every_parameter_has_a_range_rule_and_setup_names_its_notebook(nb):
 @pytest.mark.parametrize("name, value, match", [
     ("cifar100", "imagenet", "cifar100='imagenet' is not allowed: it must be one of: auto, cifar10, "),
     ("profile", "huge", "profile='huge' is not allowed: it must be one of: smoke, tiny, cpu, gpu, paper, published"),
-    ("rates", [0.0, 1.0], r"rates=\[0.0, 1.0\] is not allowed: it must be a non-empty list, each item a number in \[0, 1\)"),
+    ("rates", [0.0, 1.0],
+     r"rates=\[0.0, 1.0\] is not allowed: it must be a non-empty list, each item a number in \[0, 1\)"),
     ("noise_rates", [], r"noise_rates=\[\] is not allowed: it must be a non-empty list"),
     ("seeds", [1, 1], r"seeds=\[1, 1\] is not allowed: it must be a non-empty list of distinct integers >= 0"),
     ("grid", 1, "grid=1 is not allowed: it must be an integer >= 2"),
@@ -135,7 +142,8 @@ def test_unknown_profile_is_refused():
 
 
 def test_chapter_timings_merge_per_notebook_with_provenance(tmp_path):
-    path = book.record_timings("cpu", {"a/x.ipynb": 10.04, "b/y.ipynb": 5.0}, {"a/x.ipynb": 3, "b/y.ipynb": 0}, tmp_path)
+    path = book.record_timings("cpu", {"a/x.ipynb": 10.04, "b/y.ipynb": 5.0}, {"a/x.ipynb": 3, "b/y.ipynb": 0},
+                               tmp_path)
     book.record_timings("cpu", {"a/x.ipynb": 2.0}, {"a/x.ipynb": 0}, tmp_path)  # re-executed from the cache
     record = json.loads(path.read_text())
     assert path.name.startswith("book-cpu-") and record["total_s"] == 7.0
@@ -146,7 +154,8 @@ def test_chapter_timings_merge_per_notebook_with_provenance(tmp_path):
 @pytest.mark.parametrize("seeds", [3, "012", [], [0, -1], [1, 1], [0.5]])
 def test_a_bad_seeds_parameter_names_the_expected_form(seeds):
     from aux_core.profiles import get_profile
-    with pytest.raises(ValueError, match=r"seeds must be (a non-empty list of|distinct) integers >= 0, e.g. \[0, 1, 2\]"):
+    with pytest.raises(ValueError,
+                       match=r"seeds must be (a non-empty list of|distinct) integers >= 0, e.g. \[0, 1, 2\]"):
         get_profile("cpu").seeds(seeds)
     assert get_profile("cpu").seeds([5, 6, 7, 8]) == [5, 6, 7] and get_profile("paper").seeds(range(4)) == [0, 1, 2, 3]
 

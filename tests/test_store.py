@@ -22,7 +22,8 @@ def run_record(seed=0, acc=0.5, device="cpu: test", code="abc", steps=10, thresh
     return {"kind": "run", "config": config, "status": "ok",
             "metrics": {"final_test_acc": acc, "wall_time_s": 1.0 + seed, "images_per_s": 100.0, "engine": "loop"},
             "history": {"step": [steps], "test_acc": [acc]},
-            "steps": {"step": list(range(1, steps + 1)), "loss": [float(np.float32(1 / (i + 1))) for i in range(steps)]},
+            "steps": {"step": list(range(1, steps + 1)),
+                      "loss": [float(np.float32(1 / (i + 1))) for i in range(steps)]},
             "diagnostics": {}, "provenance": {"code_version": code, "device": device, "data_checksum": "d" * 64,
                                               "created_utc": "2026-12-02T00:00:00+00:00"},
             "labels": {"chapter": labels[0], "profile": labels[1]}}

@@ -1,6 +1,5 @@
 """The WAMAL chapter's experiments: protocol defaults against Table 18, clear errors, the
 smoke caps, the Welch tables' conventions, and the claims ledger on the committed H100 runs."""
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,7 +20,8 @@ def test_protocol_follows_table_18_and_section_5_2():
     assert (cfg.model, cfg.optimizer, cfg.lr, cfg.batch_size) == ("vgg16", "sgd", t18["primary_lr"], t18["batch_size"])
     assert (cfg.schedule, cfg.step_size, cfg.gamma, cfg.epochs) == ("step", t18["lr_step_size"], t18["lr_gamma"], 200)
     assert (opts["meta_lr"], opts["meta_wd"], opts["psi"], opts["r"], opts["entropy"]) == (
-        t18["label_lr"], t18["label_weight_decay"], t18["hierarchy_factor_psi"], t18["range_r"], t18["entropy_loss_factor"])
+        t18["label_lr"], t18["label_weight_decay"], t18["hierarchy_factor_psi"], t18["range_r"],
+        t18["entropy_loss_factor"])
     assert opts["meta_step_size"] == 50 and cfg.augment == "crop_flip"
     assert W.protocol("paper", "WAMAL", "ResNet50").method_options["meta_lr"] == 1e-2   # Section 5.2
     assert W.protocol("cpu", "WAMAL").step_size == 1 and W.step_size_for(20) == 5
@@ -48,7 +48,8 @@ def test_protocol_follows_table_18_and_section_5_2():
     ({"method": "Single Task", "aux_set": True}, "apply to MAXL, WAMAL, AuxiLearn"),
     ({"method": "Single Task", "aux_set": False}, "apply to MAXL, WAMAL, AuxiLearn"),
     ({"epochs": 0}, "epochs must be an integer >= 1"),
-    ({"backbone": "VGG16", "pretrained": True}, "unknown WAMAL fine-tuning backbone 'VGG16'; available: ResNet50, ViT-B/16"),
+    ({"backbone": "VGG16", "pretrained": True},
+     "unknown WAMAL fine-tuning backbone 'VGG16'; available: ResNet50, ViT-B/16"),
     ({"method_options": {"r": -1.0}}, "r must be a number >= 0"),
 ])
 def test_bad_protocol_parameters_fail_with_the_allowed_values(kwargs, match):
@@ -116,7 +117,8 @@ def test_ledger_on_the_committed_h100_runs():
     r40 = runs[(runs["grid"] == "ranges") & (runs["r"] == 40.0)]
     assert len(r40) == 2 and (r40["status"] == "diverged").all() and r40["test_acc"].isna().all()
     from aux_core import ledger as kit
-    ledger = W.claims_ledger(runs[runs["grid"] == "main"], runs[runs["grid"] == "ranges"], profile="gpu").set_index("claim")
+    ledger = W.claims_ledger(runs[runs["grid"] == "main"], runs[runs["grid"] == "ranges"],
+                             profile="gpu").set_index("claim")
     assert set(ledger["verdict"]) <= set(kit.VERDICTS)
     mx = ledger.loc["WAMAL beats MAXL by +2.8 pp"]
     main = runs[runs["grid"] == "main"]

@@ -30,12 +30,14 @@ METRICS = ("peak", "entropy", "gini", "coverage")
 
 
 def applies_to(model) -> bool:
-    return hasattr(model, "blocks") and all(hasattr(b, "attn") and hasattr(b.attn, "keep_attention") for b in model.blocks)
+    return hasattr(model, "blocks") and all(hasattr(b, "attn") and hasattr(b.attn, "keep_attention")
+                                            for b in model.blocks)
 
 
 def check(model) -> None:
     if not applies_to(model):
-        raise ValueError(f"the attention probe needs a ViT (model 'vit6'); {type(model).__name__} has no attention blocks")
+        raise ValueError(f"the attention probe needs a ViT (model 'vit6'); "
+                         f"{type(model).__name__} has no attention blocks")
 
 
 def map_blocks(depth: int) -> tuple[int, ...]:

@@ -99,7 +99,8 @@ def direction(setup: Setup, kind: str, seed: int) -> dict[str, torch.Tensor]:
         if p.dim() < 2:
             continue  # biases and normalisation parameters: no perturbation (Li et al.)
         dims = tuple(range(1, p.dim()))
-        scale = torch.linalg.vector_norm(p, dim=dims, keepdim=True) / torch.linalg.vector_norm(d, dim=dims, keepdim=True).clamp_min(1e-12)
+        scale = (torch.linalg.vector_norm(p, dim=dims, keepdim=True)
+                 / torch.linalg.vector_norm(d, dim=dims, keepdim=True).clamp_min(1e-12))
         out[n] = d * scale
     return out
 

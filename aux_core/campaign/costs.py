@@ -132,8 +132,9 @@ class CostTable:
             except Exception:  # noqa: BLE001 - a model that cannot be counted is left out of the calibration
                 continue
             rates.setdefault(key.split("|")[0], []).append(flops)
-        table_analyses = {key: {"s_per_unit": statistics.median(w / max(u, 1) for u, w, _ in rows), "records": len(rows),
-                                "devices": sorted({d for *_, d in rows})} for key, rows in analyses.items()}
+        table_analyses = {key: {"s_per_unit": statistics.median(w / max(u, 1) for u, w, _ in rows),
+                                "records": len(rows), "devices": sorted({d for *_, d in rows})}
+                          for key, rows in analyses.items()}
         return cls(table_runs, table_analyses,
                    {d: {"flops_per_s": statistics.median(v), "groups": len(v)} for d, v in rates.items()})
 

@@ -129,7 +129,8 @@ def best_images_per_s(out: Path) -> float | None:
 def unit_payload(item: Item, unit: Unit, fixes: dict) -> dict:
     """A unit as plain data a worker process can take."""
     configs = unit.configs if unit.analysis else [
-        c.replace(amp=c.amp and fixes["amp"], checkpoint_every=min(c.checkpoint_every, fixes["checkpoint_every"])).to_dict()
+        c.replace(amp=c.amp and fixes["amp"],
+                  checkpoint_every=min(c.checkpoint_every, fixes["checkpoint_every"])).to_dict()
         for c in unit.configs]
     return {"chapter": item.chapter, "grid": item.grid, "profile": item.profile, "analysis": unit.analysis,
             "configs": configs, "keys": unit.keys, "est_s": unit.est_s, "engine": fixes["engine"]}
@@ -273,7 +274,8 @@ def starts(payload: dict, deadline: float, report: dict) -> bool:
     logged as skipped)."""
     if START_FACTOR * payload["est_s"] <= deadline - MARGIN_S - time.monotonic():
         return True
-    report["skipped"].append({"chapter": payload["chapter"], "grid": payload["grid"], "est_s": round(payload["est_s"], 1)})
+    report["skipped"].append({"chapter": payload["chapter"], "grid": payload["grid"],
+                              "est_s": round(payload["est_s"], 1)})
     return False
 
 
@@ -282,7 +284,8 @@ def _run_shared(payloads, workers, deadline, cache, finished, report) -> None:
     fits; at the deadline the workers are stopped (what they had in flight is lost)."""
     ctx = mp.get_context("spawn")       # CUDA and fork do not mix
     tasks, done = ctx.Queue(), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(tasks, done, str(cache.root), os.getpid()), daemon=True) for _ in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(tasks, done, str(cache.root), os.getpid()), daemon=True)
+             for _ in range(workers)]
     for p in procs:
         p.start()
     pending, running = list(payloads), 0

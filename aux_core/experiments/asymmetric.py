@@ -73,7 +73,8 @@ FEW_SHOT = {  # table: (architecture, paper dataset, N, samples per class)
 }
 NOISE = {"Table 11": ("MLP", "CIFAR-10", 1), "Table 12": ("MLP", "CIFAR-100", 1)}
 NOISE_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-LANDSCAPE_SIZE = {"smoke": (3, 32), "tiny": (7, 64), "cpu": (11, 250), "gpu": (25, 500)}   # (grid points per axis, images); larger: the paper's 51, 500
+# (grid points per axis, images); larger: the paper's 51, 500
+LANDSCAPE_SIZE = {"smoke": (3, 32), "tiny": (7, 64), "cpu": (11, 250), "gpu": (25, 500)}
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -174,7 +175,8 @@ def all_active_cells(profile: str, seeds, *, n_branches: int = 3, cifar100: str 
     for arch in MODELS:
         hp = table13(arch, n_branches)
         for seed in seeds:
-            rows.append(_cell(profile, arch, n_branches, "plain", seed, hp, dataset=ds, epochs=epochs) | {"variant": "plain"})
+            rows.append(_cell(profile, arch, n_branches, "plain", seed, hp, dataset=ds, epochs=epochs)
+                        | {"variant": "plain"})
             for act in ("last", "all"):
                 rows.append(_cell(profile, arch, n_branches, "asymmetric", seed, hp, dataset=ds, epochs=epochs,
                                   activation=act) | {"variant": "one active" if act == "last" else "all active"})
@@ -229,8 +231,9 @@ def chapter_grids(profile: str) -> dict[str, pd.DataFrame | list[dict]]:
 
 
 NOTEBOOK_GRIDS = {"table1": ("table1",), "gradients": ("table1",), "dynamics": ("table1",), "attention": ("table1",),
-                  "few_shot": ("few_shot",), "noise": ("noise",), "cifar10": ("cifar10",), "all_active": ("all_active",),
-                  "landscape": ("landscapes",), "overview": ("table1", "landscapes"), "findings": ("table1", "landscapes"),
+                  "few_shot": ("few_shot",), "noise": ("noise",), "cifar10": ("cifar10",),
+                  "all_active": ("all_active",), "landscape": ("landscapes",), "overview": ("table1", "landscapes"),
+                  "findings": ("table1", "landscapes"),
                   "statistics": ("table1", "cifar10", "few_shot", "noise", "all_active", "landscapes")}
 LEDGER_NOTEBOOKS = ("overview", "findings")   # the notebooks that show the claims ledger (a test checks)
 
@@ -238,7 +241,8 @@ LEDGER_NOTEBOOKS = ("overview", "findings")   # the notebooks that show the clai
 def landscape_from_config(config: dict, cache=None) -> dict:
     """The landscape record of one of `landscape_configs`' configs (what the campaign computes)."""
     arch = {m: a for a, m in MODELS.items()}[config["model"]]
-    options = {k: config[k] for k in ("kind", "dataset", "grid", "samples", "seed", "span", "alpha", "loss", "data_seed")}
+    options = {k: config[k]
+               for k in ("kind", "dataset", "grid", "samples", "seed", "span", "alpha", "loss", "data_seed")}
     return landscape(arch, config["n_branches"], **options, cache=cache)
 
 
@@ -284,7 +288,8 @@ def per_run(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare(runs: pd.DataFrame, by, arm_col: str = "arm", baseline: str = "plain", metric: str = "test_acc") -> pd.DataFrame:
+def compare(runs: pd.DataFrame, by, arm_col: str = "arm", baseline: str = "plain",
+            metric: str = "test_acc") -> pd.DataFrame:
     """Per group (`by`) and arm against the baseline arm, paired by seed: means and sample
     std, relative improvement (%), its 95% interval (paired t interval of the differences, in
     percent of the baseline mean), the two-tailed paired t-test, Cohen's d (pooled std) and
@@ -307,8 +312,10 @@ def _compare(runs, by, arm_col, baseline, metric) -> pd.DataFrame:
             pair = pd.concat({"base": base, "arm": other}, axis=1).dropna()
             a, b = pair["arm"].to_numpy(), pair["base"].to_numpy()
             row = {**dict(zip(by, keys)), arm_col: arm, "seeds": len(pair),
-                   "diverged": int(g["status"].ne("ok").sum() + group[group[arm_col] == baseline]["status"].ne("ok").sum()),
-                   "plain_mean": b.mean() if len(b) else np.nan, "plain_std": stats.mean_std(b)[1] if len(b) else np.nan,
+                   "diverged": int(g["status"].ne("ok").sum()
+                                   + group[group[arm_col] == baseline]["status"].ne("ok").sum()),
+                   "plain_mean": b.mean() if len(b) else np.nan,
+                   "plain_std": stats.mean_std(b)[1] if len(b) else np.nan,
                    "arm_mean": a.mean() if len(a) else np.nan, "arm_std": stats.mean_std(a)[1] if len(a) else np.nan}
             row.update(_paired(a, b))
             rows.append(row)
@@ -329,7 +336,8 @@ def _paired(a: np.ndarray, b: np.ndarray) -> dict:
     return out
 
 
-def identical_to(runs: pd.DataFrame, arm: str, baseline: str = "plain", by=("arch", "n"), metric: str = "test_acc") -> pd.DataFrame:
+def identical_to(runs: pd.DataFrame, arm: str, baseline: str = "plain", by=("arch", "n"),
+                 metric: str = "test_acc") -> pd.DataFrame:
     """Largest absolute difference between an arm and the baseline, seed by seed (the
     parameter-matched control against plain: 0.0 when extra parameters change nothing)."""
     out = []
@@ -358,7 +366,8 @@ def cosine_curves(df: pd.DataFrame) -> pd.DataFrame:
 def cosine_summary(curves: pd.DataFrame) -> pd.DataFrame:
     """Per run: final, average, min and max cosine (the paper's Table 2 columns)."""
     g = curves.sort_values("step").groupby(["arch", "n", "seed"], sort=False)["cosine"]
-    return pd.DataFrame({"final_sim": g.last(), "avg_sim": g.mean(), "min_sim": g.min(), "max_sim": g.max()}).reset_index()
+    return pd.DataFrame({"final_sim": g.last(), "avg_sim": g.mean(), "min_sim": g.min(),
+                         "max_sim": g.max()}).reset_index()
 
 
 # ----------------------------------------------------------------------------- dynamics (Tables 3, 4)
@@ -464,7 +473,8 @@ def landscape(arch: str, n_branches: int, *, kind: str, dataset: str, grid: int,
         prov["wall_time_s"] = time.perf_counter() - t0
         return {"config": config, **out, "provenance": prov}
 
-    record, _ = store.get_or_compute(make_key(config, ds.checksum), compute, f"the {kind} landscape of {arch}, N = {n_branches}, seed {seed}")
+    record, _ = store.get_or_compute(make_key(config, ds.checksum), compute,
+                                     f"the {kind} landscape of {arch}, N = {n_branches}, seed {seed}")
     return record
 
 
@@ -537,7 +547,8 @@ def landscape_changes(lands: pd.DataFrame) -> pd.DataFrame:
         base = g[g["n"] == 0].iloc[0]
         for _, r in g[g["n"] > 0].iterrows():
             out.append({"arch": arch, "kind": kind, "seed": seed, "n": r["n"],
-                        **{f"{m}_change_pct": 100 * (r[m] / base[m] - 1) for m in ("std_loss", "range_loss", "mean_grad")}})
+                        **{f"{m}_change_pct": 100 * (r[m] / base[m] - 1)
+                           for m in ("std_loss", "range_loss", "mean_grad")}})
     return pd.DataFrame(out)
 
 
@@ -590,17 +601,19 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
                        (TOTAL_LOSS_KIND, "the smoothing survives filter-normalised directions over the parameters "
                                          "the loss reads, with the total training loss (main + auxiliary; our "
                                          "control): Std(loss) falls")):
-        v = (changes[(changes["arch"] == "MLP") & (changes["n"] == 300) & (changes["kind"] == kind)]["std_loss_change_pct"]
+        v = (changes[(changes["arch"] == "MLP") & (changes["n"] == 300)
+                     & (changes["kind"] == kind)]["std_loss_change_pct"]
              if len(changes) else [])
-        add(f"landscape-{kind.split(',')[0]}", text, "Table 5", paper, v, where.get("landscape", "") + f", {kind} directions",
-            magnitude=kind == "paper")
+        add(f"landscape-{kind.split(',')[0]}", text, "Table 5", paper, v,
+            where.get("landscape", "") + f", {kind} directions", magnitude=kind == "paper")
     plain_cov = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_plain")
     asym_cov = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_asymmetric")
     diff = []
     if len(attention):
         late = attention[attention["paper_epoch"] == max(ATTENTION_FRACTIONS)]
         pv = late.pivot_table(index="seed", columns="arm", values="coverage")
-        diff = 100 * (pv.get("asymmetric") - pv.get("plain")).dropna() if {"plain", "asymmetric"} <= set(pv.columns) else []
+        diff = (100 * (pv.get("asymmetric") - pv.get("plain")).dropna()
+                if {"plain", "asymmetric"} <= set(pv.columns) else [])
     add("attention", f"ViT-6L at N = 20 covers more of the object: {asym_cov:.1f}% vs {plain_cov:.1f}% (points)",
         "Section 4.4.3", asym_cov - plain_cov, diff,
         where.get("attention", "") + "; coverage of a spectral-residual saliency map (our definition)")

@@ -76,7 +76,8 @@ def published_profile(chapter: str, notebook: str, store=None) -> str | None:
         return "smoke" if notebook_keys(chapter, notebook, "smoke") <= have else None
     for profile in PUBLISH_ORDER:
         if names == ():   # trains nothing: shown at the chapter's largest complete profile
-            if any(notebook_keys(chapter, nb, profile) <= have for nb, g in module(chapter).NOTEBOOK_GRIDS.items() if g):
+            if any(notebook_keys(chapter, nb, profile) <= have
+                   for nb, g in module(chapter).NOTEBOOK_GRIDS.items() if g):
                 return profile
             continue
         if notebook_keys(chapter, notebook, profile) <= have:
@@ -93,7 +94,8 @@ def summary(store) -> list[dict]:
     by_shard: dict[str, list[dict]] = {}
     for record in store.records():
         labels = record.get("labels") or {}
-        by_shard.setdefault(f"{labels.get('chapter') or 'unlabelled'}/{labels.get('profile') or 'any'}", []).append(record)
+        by_shard.setdefault(f"{labels.get('chapter') or 'unlabelled'}/{labels.get('profile') or 'any'}",
+                            []).append(record)
     have = set(store.keys())
     rows = []
     shards = [f"{c}/{p}" for c in CHAPTERS for p in PROFILES]

@@ -329,7 +329,8 @@ def gradient_consistency(runs: pd.DataFrame) -> pd.DataFrame:
 def consistency_summary(long: pd.DataFrame) -> pd.DataFrame:
     """Per (tap, pair): each method's cosine and difference averaged over training, and DKS
     minus DS paired over seeds with its 95% interval."""
-    per_seed = long.groupby(["tap", "pair", "method", "seed"], sort=False)[["cosine", "difference"]].mean().reset_index()
+    per_seed = (long.groupby(["tap", "pair", "method", "seed"], sort=False)[["cosine", "difference"]].mean()
+                .reset_index())
     rows = []
     for (tap, pair), g in per_seed.groupby(["tap", "pair"], sort=False):
         ds, dks = g[g["method"] == "DS"].sort_values("seed"), g[g["method"] == "DKS"].sort_values("seed")
@@ -366,8 +367,8 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
         return frame[frame[col] == method].sort_values(list(key))[metric].to_numpy(float)
 
     def on_of(frame):
-        return (f"{frame['dataset_run'].iloc[0]}, {frame['seed'].nunique()} seeds" if len(frame) and "dataset_run" in frame
-                else "")
+        return (f"{frame['dataset_run'].iloc[0]}, {frame['seed'].nunique()} seeds"
+                if len(frame) and "dataset_run" in frame else "")
 
     main_ref = reference[reference["table"] == "Main Table 1"]
     for backbone in dict.fromkeys(main_ref["row"]):
@@ -376,7 +377,8 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
         for other in ("baseline", "DS"):
             if other in paper and "DKS" in paper:
                 change = round(float(paper["DKS"] - paper[other]), 2)
-                add(f"main-{backbone}-{other}", f"{backbone}: DKS changes top-1 error vs {other} by {change:+.2f} points",
+                add(f"main-{backbone}-{other}",
+                    f"{backbone}: DKS changes top-1 error vs {other} by {change:+.2f} points",
                     "Main Table 1", change, arm(g, "DKS", "test_error"), arm(g, other, "test_error"), on_of(g))
     if late is not None and len(late):
         on = on_of(main_runs)
@@ -391,12 +393,13 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
         per_seed = probe.groupby(["tap", "pair", "method", "seed"], sort=False)["cosine"].mean().reset_index()
         for (tap, pair), g in per_seed[per_seed["pair"].str.startswith("C1-")].groupby(["tap", "pair"], sort=False):
             add(f"align-{pair}-{tap}", f"DKS aligns the gradients of {pair} at {tap}: cosine DKS - DS",
-                "Proposition 1", 1.0, arm(g, "DKS", "cosine"), arm(g, "DS", "cosine"), on_of(main_runs), magnitude=False)
+                "Proposition 1", 1.0, arm(g, "DKS", "cosine"), arm(g, "DS", "cosine"), on_of(main_runs),
+                magnitude=False)
     if ablation is not None and len(ablation):
         for design in (d for d in dict.fromkeys(ablation["design"]) if d != "Original"):
-            add(f"ablation-{design}", f"the original branches beat {design}: error {design} - Original", "Table 6", 1.0,
-                arm(ablation, design, "test_error", col="design"), arm(ablation, "Original", "test_error", col="design"),
-                on_of(ablation),
+            add(f"ablation-{design}", f"the original branches beat {design}: error {design} - Original",
+                "Table 6", 1.0, arm(ablation, design, "test_error", col="design"),
+                arm(ablation, "Original", "test_error", col="design"), on_of(ablation),
                 magnitude=False)
     return ledger.table(claims, ledger.correct(judged, alpha))
 

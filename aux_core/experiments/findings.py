@@ -25,7 +25,8 @@ def lion_dg(table1: pd.DataFrame, residual: pd.DataFrame, ledger: pd.DataFrame, 
         f"against He's {he['steps']:.0f} (speed-up {lion['speedup_pct']:+.1f}%, 95% interval "
         f"[{lion['speedup_lo']:+.1f}, {lion['speedup_hi']:+.1f}]%), with final accuracy {lion['val_acc']:.2f}% against "
         f"{he['val_acc']:.2f}%.",
-        f"The most accurate initialisation on DenseNet-DS was {best} ({c10.loc[('DenseNet-DS', best), 'val_acc']:.2f}%).",
+        f"The most accurate initialisation on DenseNet-DS was {best} "
+        f"({c10.loc[('DenseNet-DS', best), 'val_acc']:.2f}%).",
     ]
     if "He + warm-up" in res.index and "LION-DG" in res.index:
         lines.append(f"The explicit warm-up of the auxiliary weight gave a speed-up of "
@@ -114,7 +115,8 @@ def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame
             ", ".join(f"r = {r:g}: {mean[r]:.1f}%" if np.isfinite(mean[r]) else f"r = {r:g}: none finished"
                       for r in mean.index) +
             f". {int(div.sum())} of {len(g_r)} runs diverged" +
-            (" (" + ", ".join(f"r = {r:g}: {div[r]} of {n[r]}" for r in div.index if div[r]) + ")." if div.sum() else "."))
+            (" (" + ", ".join(f"r = {r:g}: {div[r]} of {n[r]}" for r in div.index if div[r]) + ")."
+             if div.sum() else "."))
     timing = runs[runs["grid"] == "timing"].set_index("method") if len(runs) else runs
     if len(timing) and {"WAMAL", "Single Task"} <= set(timing.index):
         base = timing.loc["Single Task", "primary_epoch_s"]
@@ -126,15 +128,18 @@ def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame
     if not out["gpu"]:
         out["gpu"].append("The results store holds no GPU runs of this chapter.")
 
-    acc = W.accuracy_table(main, by=("method",)).set_index("method")["mean"] * 100 if len(main) else pd.Series(dtype=float)
+    acc = (W.accuracy_table(main, by=("method",)).set_index("method")["mean"] * 100 if len(main)
+           else pd.Series(dtype=float))
     counts = ", ".join(f"{n} {v}" for v, n in ledger["verdict"].value_counts().items())
-    line = (f"At this book's profile ({scale}): " + ", ".join(f"{m} {acc[m]:.1f}%" for m in paper_order[::-1] if m in acc))
+    line = (f"At this book's profile ({scale}): "
+            + ", ".join(f"{m} {acc[m]:.1f}%" for m in paper_order[::-1] if m in acc))
     if len(acc) and acc.max() < 20:
         line += " (chance is 10%: the networks are barely trained)"
     if {"WAMAL", "MAXL"} <= set(acc.index):
-        line += f"; WAMAL − MAXL {_gap(W.welch(_arm(main, 'method', 'WAMAL'), _arm(main, 'method', 'MAXL')), paper_gap['MAXL'])}"
-    out["profile"].append(line + f". {int((ledger['verdict'] == 'reproduced').sum())} of the ledger's {len(ledger)} claims "
-                          f"were reproduced at this scale ({counts}).")
+        line += ("; WAMAL − MAXL "
+                 f"{_gap(W.welch(_arm(main, 'method', 'WAMAL'), _arm(main, 'method', 'MAXL')), paper_gap['MAXL'])}")
+    out["profile"].append(line + f". {int((ledger['verdict'] == 'reproduced').sum())} of the ledger's "
+                          f"{len(ledger)} claims were reproduced at this scale ({counts}).")
     if len(aux) and (aux["variant"] == "AuxiLearn").any():
         t3 = ref.table("wamal", "Table 3")
         t3 = t3[t3["dataset"] == "CIFAR-100-20"].set_index("row")["value"] * 100
@@ -174,8 +179,8 @@ def asymmetric_landscape(changes: pd.DataFrame, table: pd.DataFrame, n: int = 30
         if np.isfinite(total[0]):
             line += (f"; {total[0]:+.1f}% [{total[1]:+.1f}, {total[2]:+.1f}] with the same directions and the total "
                      "training loss")
-            readings = {"the paper's directions with the main loss": ours, "filter-normalised directions with the total "
-                        "loss": total[0]}
+            readings = {"the paper's directions with the main loss": ours,
+                        "filter-normalised directions with the total loss": total[0]}
             closest = min(readings, key=lambda k: abs(readings[k] - paper))
             line += f". The paper's {paper:+.1f}% is closest to {closest}"
         lines.append(line + ".")
@@ -187,7 +192,8 @@ def asymmetric_landscape(changes: pd.DataFrame, table: pd.DataFrame, n: int = 30
         f"Over the parameters the main loss reads, the branches change Std(loss) by at most {same:.2g}% in any "
         "network: " + ("the main loss does not depend on branches it never reads, as it must (a check, not a finding). "
                        if same < 1e-6 else "more than rounding: inactive branches reach the main loss (a bug). ")
-        + f"Under the paper's directions the change is {'within half' if all(explained) else 'not everywhere within half'}"
+        + "Under the paper's directions the change is "
+        f"{'within half' if all(explained) else 'not everywhere within half'}"
         f" of what the shrinking step alone gives ({sum(explained)} of {len(explained)} networks)"
         + (", so the dilution of a direction normalised over all parameters accounts for the flattening."
            if all(explained) else "."))
@@ -196,7 +202,8 @@ def asymmetric_landscape(changes: pd.DataFrame, table: pd.DataFrame, n: int = 30
         side = ("rougher" if mlp[1] > 0 else "smoother" if mlp[2] < 0 else None)
         lines.append(f"With the auxiliary terms in the loss, {n} branches make the MLP's initial surface "
                      + (f"{side} ({mlp[0]:+.1f}% [{mlp[1]:+.1f}, {mlp[2]:+.1f}])" if side else
-                        f"neither rougher nor smoother at this precision ({mlp[0]:+.1f}% [{mlp[1]:+.1f}, {mlp[2]:+.1f}])")
+                        f"neither rougher nor smoother at this precision "
+                        f"({mlp[0]:+.1f}% [{mlp[1]:+.1f}, {mlp[2]:+.1f}])")
                      + " under directions that do not shrink with the number of branches.")
     return lines
 
@@ -216,24 +223,27 @@ def asymmetric(s: dict, profile: str) -> list[str]:
         if a.empty:
             continue
         ours = ", ".join(f"{r.improvement_pct:+.1f}% at N = {r.n}" for r in a.itertuples())
-        paper = ", ".join(f"{ref.value('asymmetric', 'Table 1', f'N={n}|{arch}', 'improvement_pct'):+.1f}%" for n in a["n"])
+        paper = ", ".join(f"{ref.value('asymmetric', 'Table 1', f'N={n}|{arch}', 'improvement_pct'):+.1f}%"
+                          for n in a["n"])
         lines.append(f"**{arch}, Table 1.** Ours: {ours} ({int((a['p'] < 0.05).sum())} of {len(a)} with p < 0.05, "
                      f"uncorrected). The paper: {paper}.")
     runs = s["runs"]
     vs = A.compare(runs[runs["arm"].isin(["symmetric", "asymmetric"])], ["arch", "n"], baseline="symmetric")
     if len(vs):
-        lines.append(f"**Heterogeneous against homogeneous branches.** Against the symmetric control (the same branches "
-                     f"trained with softmax cross-entropy), the asymmetric network was better with a 95% interval above "
-                     f"zero in {int((vs['ci_lo'] > 0).sum())} of {len(vs)} (network, N) cells, worse with one below zero "
-                     f"in {int((vs['ci_hi'] < 0).sum())}, and undecided in the rest (relative differences from "
-                     f"{vs['improvement_pct'].min():+.1f}% to {vs['improvement_pct'].max():+.1f}%, uncorrected).")
+        lines.append(f"**Heterogeneous against homogeneous branches.** Against the symmetric control (the same "
+                     f"branches trained with softmax cross-entropy), the asymmetric network was better with a 95% "
+                     f"interval above zero in {int((vs['ci_lo'] > 0).sum())} of {len(vs)} (network, N) cells, worse "
+                     f"with one below zero in {int((vs['ci_hi'] < 0).sum())}, and undecided in the rest (relative "
+                     f"differences from {vs['improvement_pct'].min():+.1f}% to "
+                     f"{vs['improvement_pct'].max():+.1f}%, uncorrected).")
     cos = s["cosines"].groupby("arch")["avg_sim"].mean() if len(s["cosines"]) else pd.Series(dtype=float)
     if len(cos):
         lines.append("**Gradient alignment.** Average cosine between the main and auxiliary gradients at N = 20: " +
                      ", ".join(f"{a} {cos[a]:+.3f} (paper {ref.value('asymmetric', 'Table 2', a, 'avg_sim'):+.3f})"
                                for a in A.MODELS if a in cos.index) + ".")
     ch, lands = s["changes"], s["landscapes"]
-    at = lambda kind: ch[(ch["kind"] == kind) & (ch["n"] == 300)]["std_loss_change_pct"].mean() if len(ch) else np.nan
+    def at(kind):
+        return ch[(ch["kind"] == kind) & (ch["n"] == 300)]["std_loss_change_pct"].mean() if len(ch) else np.nan
     pm, fm = at("paper"), at(A.TOTAL_LOSS_KIND)
     if not np.isfinite(pm):
         lines.append("**Landscape.** Not measured at this profile.")
@@ -244,7 +254,8 @@ def asymmetric(s: dict, profile: str) -> list[str]:
         tracks = abs(pm - dilution) < 0.5 * abs(pm)
         line = (f"**Landscape.** With 300 branches the MLP's initial Std(loss) changes by {pm:+.1f}% under the paper's "
                 f"directions (the paper: {paper:+.1f}%); the shrinking step alone would give {dilution:+.1f}%, so the "
-                + ("change follows the diluted direction." if tracks else "change does not follow the diluted direction."))
+                + ("change follows the diluted direction." if tracks
+                   else "change does not follow the diluted direction."))
         if np.isfinite(fm):
             line += (f" Under filter-normalised directions over the parameters the loss reads, with the total training "
                      f"loss (our control), it changes by {fm:+.1f}%: the surface is "
@@ -260,7 +271,8 @@ def asymmetric(s: dict, profile: str) -> list[str]:
                      f"{100 * late.get('plain', np.nan):.1f}% for plain training (our coverage definition; the paper: "
                      f"{ac:.1f}% against {pc:.1f}% with an unstated one).")
     counts = ledger["verdict"].value_counts()
-    lines.append(f"**Ledger.** Of the {len(ledger)} headline claims: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+    lines.append(f"**Ledger.** Of the {len(ledger)} headline claims: "
+                 + ", ".join(f"{n} {v}" for v, n in counts.items())
                  + " (see the overview's ledger).")
     return lines
 
@@ -272,7 +284,8 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
     from . import dks as D
     runs, ledger = s["main_runs"], s["ledger"]
     cfg = s["main"]["config"].iloc[0]
-    size = ("the full training set" if cfg.train_per_class is None else f"{cfg.train_per_class} training images per class")
+    size = ("the full training set" if cfg.train_per_class is None
+            else f"{cfg.train_per_class} training images per class")
     lines = [f"**Scale.** Profile `{profile}`: {backbone} on {runs['dataset_run'].iloc[0]} ({len(s['seeds'])} seeds, "
              f"{cfg.epochs} of the paper's {D.PAPER_EPOCHS} epochs, {size}). The paper trained 200 epochs on the full "
              "CIFAR-100 and averaged 5 runs; verdicts hold at this scale only, and the `gpu` and `paper` profiles "

@@ -116,8 +116,8 @@ def growth_grid(profile: str, seed: int, paper_steps: int = PAPER_STEPS, alpha: 
 
 def designs_grid(profile: str, seeds, **changes) -> pd.DataFrame:
     """Theorem 1: He against LION-DG on ResNet-DS with side taps and with on-path heads (CIFAR-10)."""
-    return grid(profile, seeds, datasets=("CIFAR-10",), archs=DESIGNS, inits={k: INITS[k] for k in ("He-init", "LION-DG")},
-                **changes)
+    return grid(profile, seeds, datasets=("CIFAR-10",), archs=DESIGNS,
+                inits={k: INITS[k] for k in ("He-init", "LION-DG")}, **changes)
 
 
 def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
@@ -179,7 +179,8 @@ def per_run(df: pd.DataFrame, threshold: float = THRESHOLD, thresholds: dict | N
         for _, r in group.iterrows():
             res: RunResult = r["result"]
             cfg = res.config
-            hit = steps_to_threshold(res.steps["batch_acc"].to_numpy(), thr, cfg["convergence_window"]) if thr > 0 else np.nan
+            hit = (steps_to_threshold(res.steps["batch_acc"].to_numpy(), thr, cfg["convergence_window"])
+                   if thr > 0 else np.nan)
             rows.append({**{k: r[k] for k in r.index if k not in ("config", "result")},
                          "status": res.status, "val_acc": 100 * res.metrics["final_test_acc"],
                          "threshold": thr, "reached": bool(np.isfinite(hit)),
@@ -397,7 +398,8 @@ def claims_ledger(main: pd.DataFrame, baselines: pd.DataFrame, ref, *, profile: 
         accs = {init: g["val_acc"].to_numpy(float) for init, g in dn.groupby("init", sort=False)}
         claims.append(ledger.Claim("hybrid-best", "Hybrid (LSUV + zero heads) has the best accuracy on CIFAR-10 "
                                    "DenseNet-DS", "Table 1", "rank", ["Hybrid"], profile=profile,
-                                   data=f"{dn['dataset_run'].iloc[0]}, {len(accs['Hybrid'])} seeds, final test accuracy"))
+                                   data=f"{dn['dataset_run'].iloc[0]}, {len(accs['Hybrid'])} seeds, "
+                                   "final test accuracy"))
         judged.append(ledger.judge("rank", accs, paper=["Hybrid"]))
     for init in RESIDUAL_INITS:
         g, acc = arm(base, "CIFAR-10", "DenseNet-DS", init, "val_acc")

@@ -42,8 +42,9 @@ def engine_check(check_seeds: int = CHECK_SEEDS, cache: ResultsCache | None = No
         old = torch.get_default_dtype()
         torch.set_default_dtype(torch.float64)
         try:
-            cfgs = [RunConfig(model="resnet_ds", method="ds", train_per_class=10, test_per_class=4, batch_size=16, steps=4,
-                              epochs=None, eval_every=2, optimizer="sgd", lr=0.05, seed=s) for s in range(check_seeds)]
+            cfgs = [RunConfig(model="resnet_ds", method="ds", train_per_class=10, test_per_class=4, batch_size=16,
+                              steps=4, epochs=None, eval_every=2, optimizer="sgd", lr=0.05, seed=s)
+                    for s in range(check_seeds)]
             alone = run_all(cfgs, cache=False, progress=False, engine="loop")
             grouped = run_all(cfgs, cache=False, progress=False, engine="vmap")
         finally:

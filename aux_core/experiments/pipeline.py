@@ -15,13 +15,15 @@ EPOCHS = 15
 ALPHA, LR, WEIGHT_DECAY, BATCH = 0.3, 1e-3, 0.05, 128
 
 
-def grid(profile: str, seeds=SEEDS, *, dataset: str = "cifar10", models=MODELS, methods=METHODS, epochs: int = EPOCHS,
-         alpha: float = ALPHA, lr: float = LR, weight_decay: float = WEIGHT_DECAY, batch_size: int = BATCH) -> pd.DataFrame:
+def grid(profile: str, seeds=SEEDS, *, dataset: str = "cifar10", models=MODELS, methods=METHODS,
+         epochs: int = EPOCHS, alpha: float = ALPHA, lr: float = LR, weight_decay: float = WEIGHT_DECAY,
+         batch_size: int = BATCH) -> pd.DataFrame:
     """One row per (model, method, seed) with its RunConfig (validated here, before any training)."""
     p = get_profile(profile, CHAPTER)
     n_train = (p.train_per_class or 0) * 10 or 50_000   # CIFAR-10's ten classes
     rows = [{"model": m, "method": meth, "seed": s,
-             "config": RunConfig(dataset=dataset, model=m, method=meth, method_options={"alpha": alpha} if meth == "ds" else {},
+             "config": RunConfig(dataset=dataset, model=m, method=meth,
+                                 method_options={"alpha": alpha} if meth == "ds" else {},
                                  optimizer="adamw", lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                                  epochs=p.epochs(epochs, model=m, n_train=n_train), seed=s, **p.data())}
             for m in models for meth in methods for s in p.seeds(list(seeds))]

@@ -39,7 +39,8 @@ METHODS = {"Single Task": "single_task", "Human": "human_aux", "MAXL": "maxl", "
            "AuxiLearn": "auxilearn"}
 META = ("MAXL", "WAMAL", "AuxiLearn")  # the methods with a label(-weight) network
 DATASETS = {"CIFAR-10": "cifar10", "CIFAR-100-20": "cifar100-20", "SVHN": "svhn"}
-LABEL_LR = {"VGG16": 1e-3, "ResNet18": 1e-3, "ResNet50": 1e-2, "ViT-B/16": 1e-3}  # Section 5.2 (ResNet18: Table 18's default)
+# Section 5.2 (ResNet18: Table 18's default)
+LABEL_LR = {"VGG16": 1e-3, "ResNet18": 1e-3, "ResNet50": 1e-2, "ViT-B/16": 1e-3}
 PAPER_SEEDS = (0, 1, 2)           # Tables 6-11: n = 3
 PAPER_EPOCHS = 200
 PAPER_STEP = 50                   # StepLR period (epochs) of both optimisers
@@ -176,7 +177,8 @@ def range_grid(profile: str, seeds, r_values=R_GRID, dataset="CIFAR-10", **chang
 def weight_norm_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataFrame:
     """Table 14: WAMAL with and without batch weight normalisation (mean weight 1)."""
     rows = [{"variant": "WAMAL (Weight Normalised)" if norm else "WAMAL", "seed": s,
-             "config": protocol(profile, "WAMAL", dataset=dataset, seed=s, method_options={"weight_norm": norm}, **changes)}
+             "config": protocol(profile, "WAMAL", dataset=dataset, seed=s, method_options={"weight_norm": norm},
+                                **changes)}
             for norm in (False, True) for s in seeds]
     return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16", method="WAMAL")
 
@@ -197,7 +199,8 @@ def scale_grid(profile: str, seeds, dataset="CIFAR-10", r: float = 5.0, **change
 
 def optimizer_grid(profile: str, seeds, adam_lrs=ADAM_LRS, dataset="CIFAR-10", **changes) -> pd.DataFrame:
     """Table 15: WAMAL on VGG16 with SGD at lr 0.01 and with Adam over a learning-rate sweep."""
-    rows = [{"optimizer": "SGD", "lr": 0.01, "seed": s, "config": protocol(profile, "WAMAL", dataset=dataset, seed=s, **changes)}
+    rows = [{"optimizer": "SGD", "lr": 0.01, "seed": s,
+             "config": protocol(profile, "WAMAL", dataset=dataset, seed=s, **changes)}
             for s in seeds]
     rows += [{"optimizer": "Adam", "lr": float(lr), "seed": s,
               "config": protocol(profile, "WAMAL", dataset=dataset, optimizer="adam", lr=float(lr), seed=s, **changes)}
@@ -321,7 +324,8 @@ def finetune_rows() -> pd.DataFrame:
     ref = reference.load("wamal")
     ref = ref[(ref["table"] == "Table 1") & ~ref["row"].eq("VGG16")]
     out = ref.pivot_table(index=["dataset", "row"], columns="column", values="value", sort=False)
-    return out[[c for c in ("Single Task", "MAXL", "WAMAL") if c in out]].reset_index().rename(columns={"row": "backbone"})
+    return (out[[c for c in ("Single Task", "MAXL", "WAMAL") if c in out]].reset_index()
+            .rename(columns={"row": "backbone"}))
 
 
 # ----------------------------------------------------------------------------- curves
@@ -421,7 +425,8 @@ def meta_cost(seconds: pd.DataFrame) -> pd.DataFrame:
     """Per device and method: seconds of a whole epoch (primary pass, plus the label pass for
     MAXL/WAMAL) and its ratio to a single-task epoch on the same device and data."""
     s = seconds[seconds["status"] == "ok"].assign(epoch_s=lambda d: d["primary_epoch_s"] + d["label_pass_s"].fillna(0))
-    out = s.groupby(["device", "train_images", "method"], sort=False)[["primary_epoch_s", "label_pass_s", "epoch_s"]].mean()
+    out = (s.groupby(["device", "train_images", "method"], sort=False)
+           [["primary_epoch_s", "label_pass_s", "epoch_s"]].mean())
     out = out.reset_index()
     base = out[out["method"] == "Single Task"].set_index(["device", "train_images"])["epoch_s"]
     out["vs_single_task"] = [e / base.get((d, n), np.nan) for d, n, e in
@@ -457,8 +462,9 @@ def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
     `controls` of the weight-scale controls (Table 14's normalised WAMAL and `scale_grid`, by
     `variant`)."""
     ref = reference.load("wamal")
-    val = lambda t, d, r, c: float(ref[(ref["table"] == t) & (ref["dataset"] == d) & (ref["row"] == r)
-                                       & (ref["column"] == c)]["value"].iloc[0])
+    def val(t, d, r, c):
+        return float(ref[(ref["table"] == t) & (ref["dataset"] == d) & (ref["row"] == r)
+                         & (ref["column"] == c)]["value"].iloc[0])
     claims, judged = [], []
 
     def acc(runs, label, arm):
@@ -473,7 +479,8 @@ def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
 
     def diff(cid, text, source, paper, runs, label, a, b, magnitude=True):
         xa, xb = acc(runs, label, a), acc(runs, label, b)
-        j = (ledger.judge("difference", xa, xb, paper=paper, alpha=alpha, magnitude=magnitude) if len(xa) and len(xb) else
+        j = (ledger.judge("difference", xa, xb, paper=paper, alpha=alpha, magnitude=magnitude)
+             if len(xa) and len(xb) else
              ledger.undecidable("difference", 0, f"not run at this profile ({a} or {b} has no finished run)"))
         add(cid, text, source, "difference", paper, j, data_of(runs))
 
@@ -497,7 +504,7 @@ def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
     arms = pd.concat([main.assign(arm=main["method"]),
                       *([controls[controls["variant"] != "WAMAL"].assign(arm=controls["variant"])]
                         if controls is not None and len(controls) else [])], ignore_index=True)
-    diff("scale-control", f"the gain is per-sample weighting, not scale: WAMAL beats MAXL with every auxiliary weight "
+    diff("scale-control", "the gain is per-sample weighting, not scale: WAMAL beats MAXL with every auxiliary weight "
          "2^r = 32, the ceiling WAMAL's weights approach (our control)", "Abstract; Table 14", 1.0, arms, "arm",
          "WAMAL", SCALE_CONTROL, magnitude=False)
     diff("weight-norm-control", "with batch-normalised weights (mean weight 1, per-sample differences kept) WAMAL "
@@ -509,7 +516,8 @@ def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
          "method", "WAMAL", "Single Task")
     if ranges is not None and len(ranges):
         r = ranges.assign(r=ranges["r"].map(lambda v: f"r={v:g}"))
-        paper = lambda k: val("Table 13", "CIFAR-100-20", k, "accuracy")
+        def paper(k):
+            return val("Table 13", "CIFAR-100-20", k, "accuracy")
         diff("r5-r0", "dynamic weights beat fixed ones: accuracy r=5 - r=0", "Table 13",
              round(paper("r=5") - paper("r=0"), 2), r, "r", "r=5", "r=0")
         arms = {k: acc(r, "r", k) for k in dict.fromkeys(r["r"])}
@@ -562,7 +570,8 @@ def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes
     return {"main": grid(profile, seeds, dataset=dataset, **changes),
             "resnet": (grid(profile, seeds, backbones=(resnet,), dataset=dataset, **changes) if resnet
                        else pd.DataFrame({"config": []})),
-            "backbones": backbone_grid(profile, seeds, sized(profile, "backbones", BACKBONES), dataset=dataset, **changes),
+            "backbones": backbone_grid(profile, seeds, sized(profile, "backbones", BACKBONES), dataset=dataset,
+                                       **changes),
             "ranges": range_grid(profile, seeds, sized(profile, "r_values", R_GRID), dataset=dataset, **changes),
             "weight_norm": weight_norm_grid(profile, seeds, dataset=dataset, **changes),
             "scale": scale_grid(profile, seeds, dataset=dataset, **changes),
@@ -601,11 +610,14 @@ def main(argv=None) -> None:
                     "finetune (ImageNet-pretrained ResNet50 on CIFAR-10: needs torchvision's weights, not in 'all')")
     ap.add_argument("--seeds", type=count(0, "--seeds"), default=0,
                     help=f"number of the paper's seeds, at most {len(PAPER_SEEDS)} (0: the profile's)")
-    ap.add_argument("--epochs", type=count(1, "--epochs"), default=None, help="training length (default: the profile's cap)")
-    ap.add_argument("--workers", type=count(1, "--workers"), default=1, help="processes sharing the device and the cache")
+    ap.add_argument("--epochs", type=count(1, "--epochs"), default=None,
+                    help="training length (default: the profile's cap)")
+    ap.add_argument("--workers", type=count(1, "--workers"), default=1,
+                    help="processes sharing the device and the cache")
     args = ap.parse_args(argv)
     if args.seeds > len(PAPER_SEEDS):
-        ap.error(f"--seeds must be at most {len(PAPER_SEEDS)} (the paper's seeds {list(PAPER_SEEDS)}), got {args.seeds}")
+        ap.error(f"--seeds must be at most {len(PAPER_SEEDS)} (the paper's seeds {list(PAPER_SEEDS)}), "
+                 f"got {args.seeds}")
     names = None if args.grids == "all" else args.grids.split(",")
     known = [*chapter_grids("smoke"), "finetune"]
     unknown = sorted(set(names or []) - set(known))
@@ -616,7 +628,8 @@ def main(argv=None) -> None:
     grids = chapter_grids(args.profile, seeds, **changes)
     if "finetune" in (names or []):
         try:
-            grids["finetune"] = finetune_grid(args.profile, seeds or get_profile(args.profile, CHAPTER).seeds(PAPER_SEEDS), **changes)
+            grids["finetune"] = finetune_grid(args.profile,
+                                              seeds or get_profile(args.profile, CHAPTER).seeds(PAPER_SEEDS), **changes)
         except data_lib.DataError as err:
             ap.error(str(err))
     from ..sweep import run_sweep
@@ -677,9 +690,11 @@ def gpu_results(store=None) -> dict[str, pd.DataFrame]:
     frames = {k: [] for k in ("runs", "curves", "label_passes", "weight_hist", "class_weights")}
     for name, cells in gpu_grids().items():
         cells = cells.assign(r=cells["r"] if "r" in cells else np.nan)
-        full = [store.get(R.run_key(c.key_fields(), data_lib.load_dataset(c.dataset).checksum)) for c in cells["config"]]
+        full = [store.get(R.run_key(c.key_fields(), data_lib.load_dataset(c.dataset).checksum))
+                for c in cells["config"]]
         if all(f is not None for f in full):
-            _gpu_frames_from_runs(name, cells.assign(result=[RunResult.from_record(f, cached=True) for f in full]), frames)
+            _gpu_frames_from_runs(name, cells.assign(result=[RunResult.from_record(f, cached=True) for f in full]),
+                                  frames)
             continue
         for _, cell in cells.iterrows():
             m = migrated.get((name, R.result_config_json(cell["config"].to_dict())))

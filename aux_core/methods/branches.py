@@ -87,7 +87,8 @@ def branch_plan(model: TapModel, design: str) -> dict[str, list[tuple[int, int]]
         return plan
     if design == "wide_shallow":
         if len(model.tap_names) > len(WIDE_SHALLOW):
-            raise ValueError(f"wide_shallow has designs for {len(WIDE_SHALLOW)} taps; the model has {len(model.tap_names)}")
+            raise ValueError(f"wide_shallow has designs for {len(WIDE_SHALLOW)} taps; "
+                             f"the model has {len(model.tap_names)}")
         return {t: [(f, 1) for f in WIDE_SHALLOW[len(model.tap_names) - 1 - i]] for i, t in enumerate(model.tap_names)}
     if design in ("ap2fc", "ap1conv2fc"):
         return {t: [(AP_CONV if design == "ap1conv2fc" else 0, AP_HIDDEN)] for t in model.tap_names}
@@ -139,7 +140,8 @@ def _branch(model: TapModel, design: str, plan: list[tuple[int, int]], shape: tu
     return Branch(body, nn.Sequential(*neck, nn.AdaptiveAvgPool2d(1), nn.Flatten()), nn.Linear(c, num_classes))
 
 
-def build_branches(model: TapModel, design: str, num_classes: int, taps: tuple[str, ...] | None = None) -> nn.ModuleDict:
+def build_branches(model: TapModel, design: str, num_classes: int,
+                   taps: tuple[str, ...] | None = None) -> nn.ModuleDict:
     """One auxiliary classifier per tap (all of the model's taps unless `taps` names some)."""
     plan = branch_plan(model, design)
     shapes = tap_shapes(model)

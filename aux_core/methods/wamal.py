@@ -205,7 +205,8 @@ class WAMAL(FeatureHeads):
         self._features = None
         self.meta_scheduler.step()
         means = (sums / max(n, 1)).tolist()  # one host sync per label pass
-        self.history.append({"epoch": done / ctx.steps_per_epoch, "seconds": _clock(ctx.device) - t0, "lookahead_primary_loss": means[0],
+        self.history.append({"epoch": done / ctx.steps_per_epoch, "seconds": _clock(ctx.device) - t0,
+                             "lookahead_primary_loss": means[0],
                              "label_neg_entropy": means[1], "weight_mean": means[2], "weight_std": means[3],
                              "label_grad_norm": means[4], "weight_head_grad_norm": means[5], "lookahead_lr": alpha})
 
@@ -264,11 +265,13 @@ class MAXL(WAMAL):
 
     def _check_r(self) -> None:
         if self.r is not None:
-            raise ValueError(f"maxl has no weight head, so r must be None (got {self.r!r}); use method 'wamal' for weights")
+            raise ValueError(f"maxl has no weight head, so r must be None (got {self.r!r}); "
+                             "use method 'wamal' for weights")
         if self.weight_norm:
             raise ValueError("weight_norm needs the weight head: use method 'wamal'")
         if not (is_number(self.aux_weight) and self.aux_weight > 0):
-            raise ValueError(f"aux_weight must be a number > 0 (every auxiliary sample's weight), got {self.aux_weight!r}")
+            raise ValueError(f"aux_weight must be a number > 0 (every auxiliary sample's weight), "
+                             f"got {self.aux_weight!r}")
 
     def setup(self, ctx) -> None:
         super().setup(ctx)
@@ -301,7 +304,8 @@ class HumanAux(FeatureHeads):
             raise ValueError(f"human_aux needs a dataset with a second label set (cifar100-20, cifar100); "
                              f"{ctx.config.dataset!r} has none")
         if int(y_aux.max()) >= self.aux_labels:
-            raise ValueError(f"the second label set has {int(y_aux.max()) + 1} classes; set aux_labels to at least that")
+            raise ValueError(f"the second label set has {int(y_aux.max()) + 1} classes; "
+                             "set aux_labels to at least that")
 
     def loss_terms(self, logits, taps, batch, ctx):
         aux_logits = ctx.heads["aux"](self.take_features(logits))

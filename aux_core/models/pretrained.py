@@ -72,7 +72,8 @@ def load_pretrained(module: nn.Module, url: str, root: Path | None = None, skip:
     missing, unexpected = module.load_state_dict(state, strict=False)
     missing = [k for k in missing if not (skip and k.startswith(skip))]
     if missing or unexpected:
-        raise ValueError(f"{path} does not fit {type(module).__name__}: missing {missing[:4]}, unexpected {unexpected[:4]}")
+        raise ValueError(f"{path} does not fit {type(module).__name__}: missing {missing[:4]}, "
+                         f"unexpected {unexpected[:4]}")
 
 
 def headless(name: str, builder, classifier: str, pretrained: bool) -> nn.Module:

@@ -243,7 +243,8 @@ class Store:
                 report.same += 1
                 continue
             if old is not None and not replace:
-                report.conflicts.append((key, self.shard_for(key) or shard or shard_of(record), _difference(old, record)))
+                report.conflicts.append((key, self.shard_for(key) or shard or shard_of(record),
+                                         _difference(old, record)))
                 continue
             if old is not None:
                 report.replaced += 1

@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                 ap.error(f"a shard is CHAPTER/PROFILE with a chapter of {', '.join(CHAPTERS)} and a profile of "
                          f"{', '.join(PROFILES)}; got {shard!r}")
             need = {k for keys in needed(chapter, profile).values() for k in keys}
-            gone = {r["key"] for r in store.shard_records(shard) if r["key"] not in need and r.get("kind") != "migrated_run"}
+            gone = {r["key"] for r in store.shard_records(shard)
+                    if r["key"] not in need and r.get("kind") != "migrated_run"}
             print(f"{shard}: {len(gone)} of {sum(1 for _ in store.shard_records(shard))} records no grid needs")
             doomed |= gone
         if not args.dry_run:

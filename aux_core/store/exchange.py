@@ -65,7 +65,8 @@ def merge(paths, store: Store | None = None, replace: bool = False, label: str |
         else:
             if label and not (record.get("labels") or {}).get("chapter"):
                 chapter, _, profile = label.partition("/")
-                fixed = owners.get(R.record_key(record)) if label == "grids" else {"chapter": chapter, "profile": profile}
+                fixed = (owners.get(R.record_key(record)) if label == "grids"
+                         else {"chapter": chapter, "profile": profile})
                 record = {**record, "labels": fixed} if fixed else record
             good.append((source, record))
     result = store.add(good, replace=replace)
