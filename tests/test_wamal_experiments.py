@@ -6,6 +6,7 @@ import pytest
 from aux_core import reference as ref
 from aux_core import stats
 from aux_core.experiments import wamal as W
+from aux_core.experiments import wamal_h100 as H100
 from aux_core.settings import REPO_ROOT
 from aux_core.store import Store
 
@@ -110,7 +111,7 @@ def test_welch_table_uses_the_papers_sign_convention_and_its_rows():
 def test_ledger_on_the_committed_h100_runs():
     """The GPU runs in the committed store (shard wamal/gpu) carry their provenance, record diverged runs, and give
     the ledger its verdicts (WAMAL beats MAXL and single-task after 4 epochs on 50k images)."""
-    runs = W.load_gpu_results(Store(REPO_ROOT / "results" / "store"))["runs"]   # the committed store, read only
+    runs = H100.results(Store(REPO_ROOT / "results" / "store"))["runs"]   # the committed store, read only
     for col in ("device", "code_version", "git_commit", "data_checksum", "wall_time_s"):
         assert runs[col].notna().all()
     assert (runs["device"].str.contains("H100")).all()

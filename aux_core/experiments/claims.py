@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import ledger, settings
-from . import chapters, wamal
+from . import chapters, wamal_h100
 
 CHAPTER = "claims"
 PUBLISHED = "published"
@@ -54,7 +54,7 @@ def ledgers(profile: str = PUBLISHED, progress: bool = False, gpu: bool = True, 
         settings.set_labels(ch, prof)   # what a chapter trains here is labelled as its overview's
         frames.append(chapters.module(ch).chapter_ledger(prof, progress=progress).assign(study=PAPERS[ch]))
     if gpu:
-        g = wamal.gpu_ledger(store)
+        g = wamal_h100.ledger(store)
         if len(g):
             frames.append(g.assign(study=GPU_ROWS))
     if not frames:

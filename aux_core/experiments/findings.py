@@ -64,7 +64,7 @@ def _arm(runs: pd.DataFrame, label: str, arm: str) -> pd.Series:
 def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame, scale: str) -> dict[str, list[str]]:
     """WAMAL's findings page, by section ("gpu", "profile"): `main` and `aux` are `per_run` of
     Table 1's and of Tables 3-4's grids at the page's profile, `gpu` the store's H100 frames
-    (`load_gpu_results`), `ledger` the claims ledger, `scale` the profile in words."""
+    (`wamal_h100.results`), `ledger` the claims ledger, `scale` the profile in words."""
     from .. import reference as ref
     from . import wamal as W
     t1 = ref.table("wamal", "Table 1")
