@@ -30,8 +30,7 @@ METRICS = ("peak", "entropy", "gini", "coverage")
 
 
 def applies_to(model) -> bool:
-    return hasattr(model, "blocks") and all(hasattr(b, "attn") and hasattr(b.attn, "keep_attention")
-                                            for b in model.blocks)
+    return hasattr(model, "blocks") and all(hasattr(b, "attn") and hasattr(b.attn, "weights") for b in model.blocks)
 
 
 def check(model) -> None:
@@ -50,16 +49,18 @@ def cls_attention(model, x: torch.Tensor) -> torch.Tensor:
     """[blocks, images, patches]: each block's class-token attention over the patches."""
     check(model)
     attns = [b.attn for b in model.blocks]
+    inputs: dict[int, torch.Tensor] = {}
+    # forward pre-hooks hand each attention module's input to the analysis: the model holds no state for it
+    hooks = [a.register_forward_pre_hook(lambda m, args, i=i: inputs.__setitem__(i, args[0]))
+             for i, a in enumerate(attns)]
     was_training = model.training
     model.eval()
-    for a in attns:
-        a.keep_attention = True
     try:
         model(x)
-        maps = torch.stack([a.attention[:, :, 0, 1:].float().mean(1) for a in attns])
+        maps = torch.stack([a.weights(inputs[i])[:, :, 0, 1:].float().mean(1) for i, a in enumerate(attns)])
     finally:
-        for a in attns:
-            a.keep_attention, a.attention = False, None
+        for h in hooks:
+            h.remove()
         model.train(was_training)
     return maps / maps.sum(-1, keepdim=True)
 

@@ -21,22 +21,28 @@ class Attention(nn.Module):
         self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
-        self.keep_attention = False  # analysis switch: store the softmax maps in .attention
-        self.attention: torch.Tensor | None = None
         # F.scaled_dot_product_attention; the multi-seed engine switches it off, because vmap
         # has no batching rule for the fused CPU kernel and would loop over the seeds
         self.fused = True
 
+    def _qkv(self, x: torch.Tensor):
+        b, t, d = x.shape
+        return self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """[batch, heads, tokens, tokens]: the softmax attention maps for input `x` (what the
+        attention analysis reads, through a forward pre-hook that hands it `x`)."""
+        q, k, _ = self._qkv(x)
+        return self._softmax(q, k)
+
+    @staticmethod
+    def _softmax(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return (q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5).softmax(-1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        if self.keep_attention or not self.fused:
-            attn = (q @ k.transpose(-2, -1) * (d // self.heads) ** -0.5).softmax(-1)
-            if self.keep_attention:
-                self.attention = attn.detach()
-            out = attn @ v
-        else:
-            out = F.scaled_dot_product_attention(q, k, v)
+        q, k, v = self._qkv(x)
+        out = self._softmax(q, k) @ v if not self.fused else F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, t, d))
 
 
