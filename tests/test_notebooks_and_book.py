@@ -171,3 +171,28 @@ def test_a_profile_budgets_training_images_and_chapters_size_their_own():
     assert get_profile("cpu", "dks") == cpu and get_profile("paper", "wamal") == PROFILES["paper"]
     assert get_profile("cpu", "asymmetric").sized("branches", (1, 7, 10, 20)) == (1, 20)
     assert get_profile("cpu", "asymmetric").sized("branches", (7,)) == (7,)   # none kept: the first asked for
+
+
+PAPER_DEFAULTS = {"seeds": "PAPER_SEEDS", "epochs": "PAPER_EPOCHS", "steps": "PAPER_STEPS", "alpha": "ALPHA",
+                  "threshold": "THRESHOLD", "r_values": "R_GRID", "adam_lrs": "ADAM_LRS",
+                  "search_epochs": "SEARCH_EPOCHS"}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_parameter_the_paper_fixes_defaults_to_its_one_home_in_the_chapter_module(nb):
+    """The parameters cell must hold literals (papermill), so the paper's value lives in the
+    chapter module and each notebook's default is checked against it."""
+    import ast
+    import importlib
+    try:
+        mod = importlib.import_module(f"aux_core.experiments.{nb.parent.name}")
+    except ImportError:
+        pytest.skip(f"no chapter module for {nb.parent.name}")
+    cell = next(c for c in json.loads(nb.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+    for node in ast.parse("".join(cell["source"])).body:
+        name = node.target.id if isinstance(node, ast.AnnAssign) else None
+        if name in PAPER_DEFAULTS and hasattr(mod, PAPER_DEFAULTS[name]):
+            home = getattr(mod, PAPER_DEFAULTS[name])
+            value = ast.literal_eval(node.value)
+            assert (list(value) == list(home)) if isinstance(home, (list, tuple)) else value == home, \
+                f"{nb.name}: {name} = {value!r} but {mod.__name__}.{PAPER_DEFAULTS[name]} = {home!r}"
