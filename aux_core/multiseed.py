@@ -41,7 +41,7 @@ from tqdm import tqdm
 from . import data as data_lib
 from . import train as train_lib
 from .loader import Batch
-from .train import (CHECK_EVERY, RunConfig, RunResult, StepContext, _autocast, _elapsed, _eval_row, _plain,
+from .train import (CHECK_EVERY, RunConfig, RunResult, StepContext, autocast_for, elapsed_s, eval_row, json_plain,
                     diag_schedule, lr_multiplier, make_optimizer, make_splits, package, prepare,
                     training_device, widen)
 
@@ -147,7 +147,7 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
                 "loader_rngs": [p.loader.gen.get_state() for p in preps], "names": names, "buf": buf, "diag": diag,
-                "history": json.loads(json.dumps(history, default=_plain)), "status": status,
+                "history": json.loads(json.dumps(history, default=json_plain)), "status": status,
                 "diverged_at": diverged_at, "stopped": stopped, "checked": checked, "last_eval": last_eval,
                 "first_step": first_step}
 
@@ -180,7 +180,7 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
             xs = torch.stack([b.x for b in batches])
             ys = torch.stack([b.y for b in batches])
             extra = (torch.stack([b.y_aux for b in batches]),) if has_aux else ()
-            with _autocast(device, cfg.amp):
+            with autocast_for(device, cfg.amp):
                 terms, acc = batched_terms(params, buffers, xs, ys, *extra)   # [S, T], [S]
             if buf is None:
                 names = ctx.term_names
@@ -202,7 +202,7 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
             step += 1
             bar.update(1)
             if step == 1:
-                first_step = _elapsed(t_train, device)
+                first_step = elapsed_s(t_train, device)
             boundary = step % eval_every == 0 or step == total
             if boundary or step - checked >= CHECK_EVERY:
                 finite = torch.isfinite(buf[:, checked:step, 0]).all(1).tolist()
@@ -215,17 +215,17 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
                 evals = _evaluate(batched_logits, model_params, model_buffers, preps[0].eval_loaders, skeleton, cfg.amp)
                 for s in range(S):
                     if status[s] == "ok":
-                        history[s].append(_eval_row(step, steps_per_epoch, scheduler.get_last_lr()[0],
+                        history[s].append(eval_row(step, steps_per_epoch, scheduler.get_last_lr()[0],
                                                     buf[s, last_eval:step], names,
                                                     {k: (acc[s], loss[s]) for k, (acc, loss) in evals.items()}))
                 last_eval = step
             if resumable and step % steps_per_epoch == 0 and step < total and "ok" in status \
                     and (step // steps_per_epoch) % cfg.checkpoint_every == 0:
-                train_lib._save_checkpoint(checkpoint, snapshot())
+                train_lib.save_checkpoint(checkpoint, snapshot())
             if step >= total or "ok" not in status:
                 break
     bar.close()
-    elapsed = _elapsed(t_train, device)
+    elapsed = elapsed_s(t_train, device)
     wall = time.perf_counter() - t0
     results = []
     for s, c in enumerate(cfgs):
@@ -253,7 +253,7 @@ def _evaluate(batched_logits, params, buffers, loaders, skeleton, amp):
     for name, loader in loaders.items():
         correct = loss = 0
         for batch in loader:
-            with _autocast(loader.device, amp):
+            with autocast_for(loader.device, amp):
                 logits = widen(batched_logits(params, buffers, batch.x))     # [S, B, K]
             y = batch.y.expand(len(logits), -1)
             correct = correct + (logits.argmax(-1) == y).sum(1)

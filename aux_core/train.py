@@ -256,7 +256,7 @@ class StepContext:
     held_out: DeviceLoader | None = None  # the validation split as a training loader (val_fraction > 0)
 
     def autocast(self):
-        return _autocast(self.device, self.config.amp)
+        return autocast_for(self.device, self.config.amp)
 
 
 def training_device(name: str) -> torch.device:
@@ -276,7 +276,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _autocast(device: torch.device, amp: bool):
+def autocast_for(device: torch.device, amp: bool):
     if device.type == "cuda" and amp:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -347,7 +347,7 @@ def evaluate(model: TapModel, loader: DeviceLoader, amp: bool = True) -> tuple[t
     correct = torch.zeros((), device=loader.device)
     loss = torch.zeros((), device=loader.device)
     for batch in loader:
-        with _autocast(loader.device, amp):
+        with autocast_for(loader.device, amp):
             logits, _ = model(batch.x)
         correct += (logits.argmax(1) == batch.y).sum()
         loss += F.cross_entropy(widen(logits), batch.y, reduction="sum")
@@ -549,12 +549,12 @@ def diag_schedule(cfg: RunConfig, total: int) -> list[int]:
     return sorted(periodic | {s for s in cfg.grad_diag_steps if s < total})
 
 
-def _plain(o):
+def json_plain(o):
     """numpy scalars in a history row as Python numbers (checkpoints load with weights_only)."""
     return o.item() if hasattr(o, "item") else str(o)
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+def save_checkpoint(path: Path, state: dict) -> None:
     """torch.save to a temporary file renamed into place: a kill leaves the previous checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
@@ -611,7 +611,7 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
                 "method": method.state_dict(), "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
                 "loader_rng": loader.gen.get_state(), "held_out_rng": held_out_rng(), "names": names, "buf": buf,
-                "diag": diag, "history": json.loads(json.dumps(history, default=_plain)), "checked": checked,
+                "diag": diag, "history": json.loads(json.dumps(history, default=json_plain)), "checked": checked,
                 "last_eval": last_eval, "first_step": first_step}
 
     if resumable and checkpoint.exists():
@@ -637,7 +637,7 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
     while step < total and status == "ok":
         for batch in loader:
             ctx.step, ctx.epoch = step, step // steps_per_epoch
-            with _autocast(device, cfg.amp):
+            with autocast_for(device, cfg.amp):
                 logits, taps = forward(batch.x)
                 terms = method.loss_terms(logits, taps, batch, ctx)
             loss = torch.stack(list(terms.values())).sum()
@@ -664,7 +664,7 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
             step += 1
             bar.update(1)
             if step == 1:  # warm-up (compilation, allocator, kernel selection) is timed apart
-                first_step = _elapsed(t_train, device)
+                first_step = elapsed_s(t_train, device)
             boundary = step % eval_every == 0 or step == total
             if boundary or step - checked >= CHECK_EVERY:
                 finite = torch.isfinite(buf[checked:step, 0])
@@ -674,21 +674,21 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
                 checked = step
             if boundary:
                 evals = {name: evaluate(model, ev, cfg.amp) for name, ev in prep.eval_loaders.items()}
-                history.append(_eval_row(step, steps_per_epoch, scheduler.get_last_lr()[0], buf[last_eval:step],
+                history.append(eval_row(step, steps_per_epoch, scheduler.get_last_lr()[0], buf[last_eval:step],
                                          names, evals))
                 if prep.probe_batch is not None:
-                    with _autocast(device, cfg.amp):
+                    with autocast_for(device, cfg.amp):
                         history[-1].update(run_probes(cfg.probes, model, prep.probe_batch, heads))
                 last_eval = step
                 bar.set_postfix({k: f"{v:.3f}" for k, v in history[-1].items() if k.endswith("_acc")})
             if step % steps_per_epoch == 0:
                 method.after_epoch(ctx)
                 if resumable and step < total and (step // steps_per_epoch) % cfg.checkpoint_every == 0:
-                    _save_checkpoint(checkpoint, snapshot())
+                    save_checkpoint(checkpoint, snapshot())
             if step >= total:
                 break
     bar.close()
-    timing = {"first_step_s": first_step, "train_time_s": _elapsed(t_train, device) - first_step,
+    timing = {"first_step_s": first_step, "train_time_s": elapsed_s(t_train, device) - first_step,
               "init_time_s": prep.init_time_s, "wall_time_s": time.perf_counter() - t0}
     result = package(cfg, ds, device, status=status, diverged_at=diverged_at, steps_done=step,
                      steps_per_epoch=steps_per_epoch, lr_at=lr_at, names=names, buf=buf,
@@ -700,7 +700,8 @@ def _train(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Pat
     return result
 
 
-def _elapsed(since: float, device: torch.device) -> float:
+def elapsed_s(since: float, device: torch.device) -> float:
+    """Seconds since `since`, after the device has finished its queued work."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - since
@@ -743,7 +744,7 @@ def package(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, *, statu
                      diagnostics=diag_frame.reset_index(drop=True), provenance=prov)
 
 
-def _eval_row(step: int, steps_per_epoch: int, lr: float, window: torch.Tensor, names: list[str],
+def eval_row(step: int, steps_per_epoch: int, lr: float, window: torch.Tensor, names: list[str],
               evals: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict:
     """One history row: train means since the last evaluation, then val/test metrics (one host sync)."""
     means = window.mean(0)

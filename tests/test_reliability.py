@@ -204,15 +204,15 @@ class Killed(Exception):
 def _crash_after_checkpoints(monkeypatch, n: int):
     """Make the n-th checkpoint the last thing a run does (a kill right after it)."""
     from aux_core import train
-    real, count = train._save_checkpoint, {"n": 0}
+    real, count = train.save_checkpoint, {"n": 0}
 
     def save(path, state):
         real(path, state)
         count["n"] += 1
         if count["n"] == n:
             raise Killed
-    monkeypatch.setattr(train, "_save_checkpoint", save)
-    return lambda: monkeypatch.setattr(train, "_save_checkpoint", real)
+    monkeypatch.setattr(train, "save_checkpoint", save)
+    return lambda: monkeypatch.setattr(train, "save_checkpoint", real)
 
 
 def _same_numbers(a, b):
@@ -305,7 +305,7 @@ def test_a_sigkilled_run_resumes_from_its_checkpoint(tmp_path):
 def test_checkpoints_load_with_weights_only(tmp_path):
     import torch
     from aux_core import train
-    train._save_checkpoint(tmp_path / "c.pt", {"step": 3, "rng": torch.get_rng_state(), "history": [{"a": 1.0}]})
+    train.save_checkpoint(tmp_path / "c.pt", {"step": 3, "rng": torch.get_rng_state(), "history": [{"a": 1.0}]})
     state = torch.load(tmp_path / "c.pt", weights_only=True)
     assert state["step"] == 3 and state["history"] == [{"a": 1.0}]
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
