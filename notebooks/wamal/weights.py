@@ -69,7 +69,8 @@ if "label_passes" in gpu:
     lp = gpu["label_passes"]
     passes["H100, 50k images"] = lp[(lp["grid"] == "main") & (lp["method"] == "WAMAL")]
 ceiling = 2.0 ** W.option_defaults(W.METHODS["WAMAL"])["r"]
-fig, axes = plt.subplots(1, max(len(passes), 1), figsize=(5 * len(passes), 3.2), squeeze=False)
+panels = max(len(passes), 1)   # one empty panel where there are no label passes
+fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.2), squeeze=False)
 over_epochs = []
 for ax, (where, lp) in zip(axes[0], passes.items()):
     for seed, g in lp.groupby("seed"):
