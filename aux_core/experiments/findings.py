@@ -57,8 +57,10 @@ def _gap(d: dict, paper: float | None = None) -> str:
     return f"{v:+.1f} points [{lo:+.1f}, {hi:+.1f}], {where} {paper:+.2f}"
 
 
-def _arm(runs: pd.DataFrame, label: str, arm: str) -> pd.Series:
-    return runs[(runs[label] == arm) & (runs["status"] == "ok")]["test_acc"]
+def _vs(runs: pd.DataFrame, label: str, a: str, b: str) -> dict:
+    """WAMAL's Welch comparison of two arms' finished runs."""
+    from .wamal import finished, welch
+    return welch(finished(runs, label, a), finished(runs, label, b))
 
 
 def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame, scale: str) -> dict[str, list[str]]:
@@ -87,21 +89,22 @@ def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame
                                    f", not the paper's ({' > '.join(paper_order)}).")
             + " WAMAL minus each baseline (Welch 95% interval; the paper's gap is on CIFAR100-20 after "
             f"{W.PAPER_EPOCHS} epochs): " + "; ".join(
-                f"{k}: {_gap(W.welch(_arm(g_main, 'method', 'WAMAL'), _arm(g_main, 'method', k)), paper_gap[k])}"
+                f"{k}: {_gap(_vs(g_main, 'method', 'WAMAL', k), paper_gap[k])}"
                 for k in ("MAXL", "Single Task") if k in acc)
             + (f". Whether the gaps hold to {W.PAPER_EPOCHS} epochs these {epochs}-epoch runs cannot say."
                if epochs < W.PAPER_EPOCHS else "."))
         passes = gpu.get("label_passes", pd.DataFrame())
         wp = passes[(passes["grid"] == "main") & (passes["method"] == "WAMAL")] if len(passes) else passes
         if len(wp):
-            ceiling = 2.0 ** 5.0
+            ceiling = W.WEIGHT_CEILING
             by_pass = wp.groupby("epoch")["weight_mean"].mean()
             out["gpu"].append(
-                "WAMAL's learned weights (ceiling 2^r = 32) averaged " +
+                f"WAMAL's learned weights (ceiling 2^r = {ceiling:g}) averaged " +
                 ", ".join(f"{w:.1f}" for w in by_pass) + f" over the training images after label passes "
                 f"1 to {len(by_pass)}: {100 * by_pass.iloc[-1] / ceiling:.0f}% of the ceiling after the last, so WAMAL "
                 f"also trains with an auxiliary loss about {by_pass.iloc[-1]:.0f} times MAXL's. The scale controls "
-                "of the ablations page (MAXL with every weight 32; normalised WAMAL) test whether that, rather "
+                f"of the ablations page (MAXL with every weight {ceiling:g}; normalised WAMAL) test whether that, "
+                "rather "
                 "than per-sample weighting, is the gain.")
     g_r = runs[runs["grid"] == "ranges"] if len(runs) else runs
     if len(g_r):
@@ -137,18 +140,17 @@ def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame
         line += " (chance is 10%: the networks are barely trained)"
     if {"WAMAL", "MAXL"} <= set(acc.index):
         line += ("; WAMAL − MAXL "
-                 f"{_gap(W.welch(_arm(main, 'method', 'WAMAL'), _arm(main, 'method', 'MAXL')), paper_gap['MAXL'])}")
+                 f"{_gap(_vs(main, 'method', 'WAMAL', 'MAXL'), paper_gap['MAXL'])}")
     out["profile"].append(line + f". {int((ledger['verdict'] == 'reproduced').sum())} of the ledger's "
                           f"{len(ledger)} claims were reproduced at this scale ({counts}).")
     if len(aux) and (aux["variant"] == "AuxiLearn").any():
         t3 = ref.table("wamal", "Table 3")
         t3 = t3[t3["dataset"] == "CIFAR-100-20"].set_index("row")["value"] * 100
-        al = _arm(aux, "variant", "AuxiLearn")
         out["profile"].append(
             "AuxiLearn (Tables 3–4) ran at this profile only: AuxiLearn − WAMAL "
-            f"{_gap(W.welch(al, _arm(aux, 'variant', 'WAMAL')), t3['AuxiLearn'] - t3['WAMAL'])}; AuxiLearn − MAXL "
-            f"{_gap(W.welch(al, _arm(aux, 'variant', 'MAXL')), t3['AuxiLearn'] - t3['MAXL'])}; with its auxiliary set "
-            f"against none {_gap(W.welch(al, _arm(aux, 'variant', 'AuxiLearn w/o Aux Set')))} "
+            f"{_gap(_vs(aux, 'variant', 'AuxiLearn', 'WAMAL'), t3['AuxiLearn'] - t3['WAMAL'])}; "
+            f"AuxiLearn − MAXL {_gap(_vs(aux, 'variant', 'AuxiLearn', 'MAXL'), t3['AuxiLearn'] - t3['MAXL'])}; "
+            f"with its auxiliary set against none {_gap(_vs(aux, 'variant', 'AuxiLearn', 'AuxiLearn w/o Aux Set'))} "
             "(the paper's values are CIFAR100-20's).")
     return out
 

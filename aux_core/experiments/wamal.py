@@ -183,15 +183,25 @@ def weight_norm_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.D
 
 
 SCALE_CONTROL = "MAXL (constant weight 2^r)"
+WEIGHT_CEILING = 2.0 ** option_defaults("wamal")["r"]   # WAMAL's largest weight 2^r at its default r (32)
 
 
-def scale_grid(profile: str, seeds, dataset="CIFAR-10", r: float = 5.0, **changes) -> pd.DataFrame:
+def control_arms(main: pd.DataFrame, controls: pd.DataFrame | None) -> pd.DataFrame:
+    """Table 1's runs (`arm` = method) beside the weight-scale controls (`arm` = variant), whose
+    plain WAMAL runs are Table 1's own and are left out, so no run counts twice."""
+    parts = [main.assign(arm=main["method"])]
+    if controls is not None and len(controls):
+        parts.append(controls[controls["variant"] != "WAMAL"].assign(arm=lambda d: d["variant"]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def scale_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataFrame:
     """Our control for WAMAL's weights, which approach their ceiling 2^r within a few epochs
     (the H100 runs: mean 30.8 of 32 after three label passes): MAXL with every auxiliary
     sample weighted 2^r. If WAMAL's gain over MAXL were the larger auxiliary loss, this
     would match it; per-sample weighting is the rest."""
     rows = [{"variant": SCALE_CONTROL, "seed": s,
-             "config": protocol(profile, "MAXL", dataset=dataset, seed=s, method_options={"aux_weight": 2.0 ** r},
+             "config": protocol(profile, "MAXL", dataset=dataset, seed=s, method_options={"aux_weight": WEIGHT_CEILING},
                                 **changes)} for s in seeds]
     return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16", method="MAXL")
 
@@ -265,6 +275,11 @@ def accuracy_table(runs: pd.DataFrame, by=("method",), metric: str = "test_acc")
     return pd.DataFrame(rows)
 
 
+def finished(runs: pd.DataFrame, label: str, arm: str, metric: str = "test_acc") -> pd.Series:
+    """`metric` of the finished (not diverged) runs whose `label` column is `arm`."""
+    return runs[(runs[label] == arm) & (runs["status"] == "ok")][metric]
+
+
 def welch(a, b) -> dict:
     """mean(a) - mean(b) with its Welch 95% interval and two-sided p (Tables 7, 9, 11)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -284,8 +299,7 @@ def welch_table(runs: pd.DataFrame, pairs=PAIRS, label: str = "method", metric: 
     ref = ref[(ref["table"] == WELCH_TABLES.get(paper_dataset, "")) & (ref["dataset"] == (paper_dataset or ""))]
     rows = []
     for a, b in pairs:
-        xa = runs[(runs[label] == a) & (runs["status"] == "ok")][metric]
-        xb = runs[(runs[label] == b) & (runs["status"] == "ok")][metric]
+        xa, xb = finished(runs, label, a, metric), finished(runs, label, b, metric)
         if not len(xa) or not len(xb):
             continue
         row = {"comparison": f"{a} vs {b}", **welch(xa, xb)}
@@ -467,7 +481,7 @@ def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
     claims, judged = [], []
 
     def acc(runs, label, arm):
-        return 100 * runs[(runs[label] == arm) & (runs["status"] == "ok")]["test_acc"].to_numpy(float)
+        return 100 * finished(runs, label, arm).to_numpy(float)
 
     def data_of(runs):
         return f"{', '.join(sorted(set(runs['dataset'])))}, {runs['seed'].nunique()} seeds" if len(runs) else ""
@@ -500,12 +514,10 @@ def claims_ledger(main: pd.DataFrame, ranges: pd.DataFrame | None = None,
     diff("vs-maxl", f"WAMAL beats MAXL by {maxl:+.1f} pp", "Abstract", maxl, main, "method", "WAMAL", "MAXL")
     # Is the gain per-sample weighting or the larger auxiliary loss the weights bring? The paper
     # does not ask; its claim needs both controls to trail WAMAL (or to beat MAXL) on its side.
-    arms = pd.concat([main.assign(arm=main["method"]),
-                      *([controls[controls["variant"] != "WAMAL"].assign(arm=controls["variant"])]
-                        if controls is not None and len(controls) else [])], ignore_index=True)
+    arms = control_arms(main, controls)
     diff("scale-control", "the gain is per-sample weighting, not scale: WAMAL beats MAXL with every auxiliary weight "
-         "2^r = 32, the ceiling WAMAL's weights approach (our control)", "Abstract; Table 14", 1.0, arms, "arm",
-         "WAMAL", SCALE_CONTROL, magnitude=False)
+         f"2^r = {WEIGHT_CEILING:g}, the ceiling WAMAL's weights approach (our control)", "Abstract; Table 14", 1.0,
+         arms, "arm", "WAMAL", SCALE_CONTROL, magnitude=False)
     diff("weight-norm-control", "with batch-normalised weights (mean weight 1, per-sample differences kept) WAMAL "
          "still beats MAXL (our control)", "Table 14", 1.0, arms, "arm", "WAMAL (Weight Normalised)", "MAXL",
          magnitude=False)

@@ -82,9 +82,7 @@ plt.tight_layout()
 # would match WAMAL and the second MAXL. The claims ledger ({doc}`overview`) judges both.
 
 # %% tags=["hide-input"]
-arms = pd.concat([main[main["method"].isin(["MAXL", "WAMAL"])].assign(arm=lambda d: d["method"]),
-                  norm[norm["variant"] != "WAMAL"].assign(arm=lambda d: d["variant"]),
-                  scale.assign(arm=lambda d: d["variant"])], ignore_index=True)
+arms = W.control_arms(main[main["method"].isin(["MAXL", "WAMAL"])], pd.concat([norm, scale]))
 t = W.accuracy_table(arms, by=("arm",))
 wamal_acc = arms[(arms["arm"] == "WAMAL") & (arms["status"] == "ok")]["test_acc"]
 vs = [W.welch(wamal_acc, arms[(arms["arm"] == a) & (arms["status"] == "ok")]["test_acc"]) for a in t["arm"]]

@@ -68,7 +68,7 @@ passes = {k: v for k, v in passes.items() if len(v)}
 if "label_passes" in gpu:
     lp = gpu["label_passes"]
     passes["H100, 50k images"] = lp[(lp["grid"] == "main") & (lp["method"] == "WAMAL")]
-ceiling = 2.0 ** W.option_defaults(W.METHODS["WAMAL"])["r"]
+ceiling = W.WEIGHT_CEILING
 panels = max(len(passes), 1)   # one empty panel where there are no label passes
 fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.2), squeeze=False)
 over_epochs = []
