@@ -539,6 +539,12 @@ def landscape_grid(profile: str, seeds, *, archs=tuple(MODELS), branches=(0, *LA
     return pd.DataFrame(rows)
 
 
+def total_loss_control(profile: str, seeds, **options) -> pd.DataFrame:
+    """`landscape_grid` of TOTAL_LOSS_CONTROL (kind TOTAL_LOSS_KIND), to stack with the others
+    before `landscape_changes`; `options` as `landscape_grid`'s (cifar100, grid, samples, ...)."""
+    return landscape_grid(profile, seeds, **TOTAL_LOSS_CONTROL, **options).assign(kind=TOTAL_LOSS_KIND)
+
+
 def landscape_changes(lands: pd.DataFrame) -> pd.DataFrame:
     """Per (arch, kind, N > 0): the percent change of each roughness measure against plain,
     per seed (paired: the same initial backbone and the same backbone share of each direction)."""
@@ -671,8 +677,7 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
     attn = attention_table(history(vit))
     lands = landscape_grid(profile, seeds, archs=("MLP",), cifar100=cifar100, grid=grid, samples=samples,
                            progress=progress)
-    total = landscape_grid(profile, seeds, cifar100=cifar100, grid=grid, samples=samples, progress=progress,
-                           **TOTAL_LOSS_CONTROL).assign(kind=TOTAL_LOSS_KIND)
+    total = total_loss_control(profile, seeds, cifar100=cifar100, grid=grid, samples=samples, progress=progress)
     changes = landscape_changes(pd.concat([lands, total], ignore_index=True))
     first = trained["result"].iloc[0]
     ran = (f"{first.config['dataset']}, {len(seeds)} seeds, {first.metrics['epochs']:.0f} epochs of "

@@ -155,6 +155,12 @@ def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame
     return out
 
 
+def follows_dilution(change: float, dilution: float) -> bool:
+    """Is a landscape's change under the paper's directions within half of what the shrinking
+    step alone gives (`dilution`)? The one rule both landscape readings use."""
+    return bool(change) and abs(change - dilution) < 0.5 * abs(change)
+
+
 def asymmetric_landscape(changes: pd.DataFrame, table: pd.DataFrame, n: int = 300) -> list[str]:
     """The landscape page's reading of its data: `changes` is `landscape_changes()` over the three
     kinds of direction and loss (the paper's directions, the main-loss filter check and the
@@ -186,7 +192,7 @@ def asymmetric_landscape(changes: pd.DataFrame, table: pd.DataFrame, n: int = 30
             closest = min(readings, key=lambda k: abs(readings[k] - paper))
             line += f". The paper's {paper:+.1f}% is closest to {closest}"
         lines.append(line + ".")
-        explained.append(abs(ours - dilution) < 0.5 * abs(ours) if ours else False)
+        explained.append(follows_dilution(ours, dilution))
     if not lines:
         return [f"No network has landscapes at N = {n} at this profile."]
     same = changes[changes["kind"] == "filter"]["std_loss_change_pct"].abs().max()
@@ -253,7 +259,7 @@ def asymmetric(s: dict, profile: str) -> list[str]:
         l300 = lands[(lands["n"] == 300) & (lands["kind"] == "paper")].iloc[0]
         dilution = 100 * (np.sqrt(l300["active_params"] / l300["params"]) - 1)
         paper = ref.value("asymmetric", "Table 5", "N=300|MLP", "std_loss_change_pct")
-        tracks = abs(pm - dilution) < 0.5 * abs(pm)
+        tracks = follows_dilution(pm, dilution)
         line = (f"**Landscape.** With 300 branches the MLP's initial Std(loss) changes by {pm:+.1f}% under the paper's "
                 f"directions (the paper: {paper:+.1f}%); the shrinking step alone would give {dilution:+.1f}%, so the "
                 + ("change follows the diluted direction." if tracks

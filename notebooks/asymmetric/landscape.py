@@ -51,8 +51,8 @@ p = nb.setup(globals(), "asymmetric", "landscape",
 run_seeds = p.seeds(seeds)
 lands = A.landscape_grid(profile, run_seeds, cifar100=cifar100, grid=grid, samples=samples, span=span, alpha=alpha,
                          loss=loss)
-total = A.landscape_grid(profile, run_seeds, cifar100=cifar100, grid=grid, samples=samples, span=span,
-                         **A.TOTAL_LOSS_CONTROL).assign(kind=A.TOTAL_LOSS_KIND)   # the control the claims judge
+total = A.total_loss_control(profile, run_seeds, cifar100=cifar100, grid=grid, samples=samples,
+                             span=span)   # the control the claims judge
 changes = A.landscape_changes(pd.concat([lands, total], ignore_index=True))
 g, s = A.landscape_size(profile, grid, samples)
 print(f"profile {p.name}: {len(lands)} landscapes = 3 networks x 4 rows x 2 direction kinds x {len(run_seeds)} seeds; "
