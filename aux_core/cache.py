@@ -24,7 +24,8 @@ import warnings
 from pathlib import Path
 
 from . import settings
-from .records import content_hash, is_stale, make_key
+from .provenance import is_stale
+from .records import content_hash, make_key
 from .store import Store
 
 __all__ = ["ResultsCache", "TrainingRefused", "make_key", "content_hash"]

@@ -91,7 +91,7 @@ def content_hash(arrays: dict[str, np.ndarray], keys) -> str:
     return h.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:
@@ -316,7 +316,7 @@ def _to_arrays(raw: dict) -> dict:
 def _load_bundle_source(bundle: str, root: Path, download: bool) -> dict:
     bpath = root / f"{bundle}.npz"
     if bpath.is_file():
-        cpath = _cache_path(bundle, root, _file_sha256(bpath))
+        cpath = _cache_path(bundle, root, file_sha256(bpath))
         arrays = _load_cache(cpath)
         if arrays is None or str(arrays["checksum"]) != KNOWN_CHECKSUMS.get(bundle, str(arrays["checksum"])):
             raw = _read_bundle(bpath, bundle)

@@ -19,7 +19,8 @@ from typing import Callable
 
 from . import settings
 from .cache import ResultsCache
-from .train import RunConfig, run_all
+from .config import RunConfig
+from .runner import run_all
 
 EXECUTORS = ("local", "ray")
 

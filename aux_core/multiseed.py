@@ -21,7 +21,7 @@ documented where they apply:
     distribution, different numbers;
   * methods with state or hooks (meta-learning, second-order updates) set
     `Method.vectorizable = False` and always train one seed at a time.
-`train.run_all` picks the engine: on CUDA it groups seeds; on the CPU it trains them one
+`runner.run_all` picks the engine: on CUDA it groups seeds; on the CPU it trains them one
 after another, because batched (grouped) convolutions are slower there per image than S
 separate ones (measured in benchmarks/train_speed.py; see the book's performance page).
 """
@@ -39,11 +39,13 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from . import data as data_lib
-from . import train as train_lib
+from .config import RunConfig, RunResult
+from .devices import autocast_for, elapsed_s, training_device, widen
+from .evaluation import eval_row, package
 from .loader import Batch
-from .train import (CHECK_EVERY, RunConfig, RunResult, StepContext, autocast_for, elapsed_s, eval_row, json_plain,
-                    diag_schedule, lr_multiplier, make_optimizer, make_splits, package, prepare,
-                    training_device, widen)
+from .methods import StepContext
+from .train import (CHECK_EVERY, diag_schedule, json_plain, lr_multiplier, make_optimizer, make_splits, prepare,
+                    save_checkpoint)
 
 
 def seedless(cfg: RunConfig) -> dict:
@@ -75,7 +77,7 @@ class _Bundle(nn.Module):
 def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = True,
                 checkpoint: Path | None = None) -> list[RunResult]:
     """Train configurations that differ only in `seed` as one vmapped computation. With
-    `checkpoint`, the group is resumable as a single run is (`train._train`): every
+    `checkpoint`, the group is resumable as a single run is (`train.train_one`): every
     `checkpoint_every` epochs the stacked weights, optimiser, schedule, RNG and every seed's
     data order, and the history so far are saved atomically, and a group that finds its
     checkpoint resumes from it (the same seeds: the path is keyed by the group's members)."""
@@ -119,7 +121,7 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
     lr_at = lr_multiplier(cfg, steps_per_epoch, total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     eval_every = cfg.eval_every or steps_per_epoch
-    ctx = StepContext(cfg, skeleton.model, skeleton.heads, method, optimizer, preps[0].loader, device,
+    ctx = StepContext(cfg, skeleton.model, skeleton.heads, preps[0].loader, device,
                       ds.num_classes, steps_per_epoch, total)
 
     has_aux = preps[0].loader.y_aux is not None
@@ -221,7 +223,7 @@ def train_group(cfgs: list[RunConfig], ds: data_lib.Dataset, progress: bool = Tr
                 last_eval = step
             if resumable and step % steps_per_epoch == 0 and step < total and "ok" in status \
                     and (step // steps_per_epoch) % cfg.checkpoint_every == 0:
-                train_lib.save_checkpoint(checkpoint, snapshot())
+                save_checkpoint(checkpoint, snapshot())
             if step >= total or "ok" not in status:
                 break
     bar.close()

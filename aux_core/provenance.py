@@ -13,11 +13,13 @@ import sys
 
 import torch
 
+from .records import NUMERICS_VERSION
 from .settings import REPO_ROOT
 
 # Source that changes what a training run computes: its hash says which code made a record.
 # The book driver, cache, store, statistics and reference data are deliberately not in the list.
-RESULT_AFFECTING = ("data.py", "loader.py", "train.py", "multiseed.py", "models", "methods", "analysis")
+RESULT_AFFECTING = ("data.py", "loader.py", "config.py", "devices.py", "evaluation.py", "train.py", "multiseed.py",
+                    "models", "methods", "analysis")
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,7 +73,6 @@ def library_versions() -> dict:
 
 
 def collect(device: torch.device, data_checksum: str, data_source: str) -> dict:
-    from .records import NUMERICS_VERSION
     return {
         "code_version": code_version(),
         "numerics_version": NUMERICS_VERSION,
@@ -85,3 +86,13 @@ def collect(device: torch.device, data_checksum: str, data_source: str) -> dict:
         "data_source": data_source,
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def made_by(record: dict) -> str:
+    return record.get("provenance", {}).get("code_version", "")
+
+
+def is_stale(record: dict, current_code: str | None = None) -> bool:
+    """Made by another version of the result-affecting code than this checkout's (still served:
+    the numerics version in its key is this code's; a refresh retrains it)."""
+    return made_by(record) != (code_version() if current_code is None else current_code)

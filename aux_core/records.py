@@ -103,16 +103,3 @@ def numbers(record: dict) -> dict:
 
 def same_numbers(a: dict, b: dict) -> bool:
     return canonical(numbers(a)) == canonical(numbers(b))
-
-
-def made_by(record: dict) -> str:
-    return record.get("provenance", {}).get("code_version", "")
-
-
-def is_stale(record: dict, current_code: str | None = None) -> bool:
-    """Made by another version of the result-affecting code than this checkout's (still served:
-    the numerics version in its key is this code's; a refresh retrains it)."""
-    if current_code is None:
-        from .provenance import code_version
-        current_code = code_version()
-    return made_by(record) != current_code

@@ -24,8 +24,8 @@ import pandas as pd
 
 from . import data as data_lib
 from .cache import ResultsCache, refuse_training
-from .records import run_key
-from .train import RunConfig, RunResult, run_all
+from .config import RunConfig, RunResult
+from .runner import run_all
 
 
 def with_value(cfg: RunConfig, field: str, value) -> RunConfig:
@@ -51,7 +51,7 @@ def expand(base: RunConfig, **axes: Sequence) -> list[RunConfig]:
 
 
 def cache_key(cfg: RunConfig) -> str:
-    return run_key(cfg.key_fields(), data_lib.load_dataset(cfg.dataset).checksum)
+    return cfg.key(data_lib.load_dataset(cfg.dataset).checksum)
 
 
 def run_sweep(configs: Sequence[RunConfig], executor: str = "local", workers: int = 1,

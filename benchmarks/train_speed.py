@@ -38,7 +38,9 @@ from aux_core.models import create_model, list_models
 from aux_core.multiseed import train_group
 from aux_core.provenance import collect
 from aux_core.settings import REPO_ROOT
-from aux_core.train import RunConfig, _train, resolve_device
+from aux_core.config import RunConfig
+from aux_core.devices import resolve_device
+from aux_core.train import train_one
 
 BATCH = 128
 
@@ -93,7 +95,7 @@ def config(model_name, method_name, device, steps, seed=0, compile=False) -> Run
 
 def ours_images_per_s(model_name, method_name, ds, device, steps, seeds=1, compile=False) -> float:
     cfgs = [config(model_name, method_name, device, steps, seed, compile) for seed in range(seeds)]
-    results = [_train(cfgs[0], ds, progress=False)] if seeds == 1 else train_group(cfgs, ds, progress=False)
+    results = [train_one(cfgs[0], ds, progress=False)] if seeds == 1 else train_group(cfgs, ds, progress=False)
     return results[0].metrics["images_per_s"]  # a group's share of time: every seed's images per second
 
 

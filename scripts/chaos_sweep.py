@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 SWEEP = """
 import sys
 from aux_core import sweep
-from aux_core.train import RunConfig
+from aux_core.config import RunConfig
 base = RunConfig(dataset="cifar10", train_per_class=5, test_per_class=2, model="mlp6", method="asymmetric",
                  epochs=None, steps=60, batch_size=10, optimizer="sgd", lr=0.05, device="cpu")
 configs = sweep.expand(base, seed=list(range({runs})), **{{"method_options.alpha": [0.5]}})

@@ -7,7 +7,7 @@ import pandas as pd
 
 from aux_core.experiments import chapters as chapters_lib
 from aux_core.records import make_key
-from aux_core.train import RunConfig
+from aux_core.config import RunConfig
 
 SEEDS = (0, 1)
 

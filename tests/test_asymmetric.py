@@ -12,7 +12,8 @@ from aux_core import reference as ref
 from aux_core.methods import create_method
 from aux_core.methods.asymmetric import Asymmetric, BranchBank, sigmoid_bce
 from aux_core.models import create_model, num_params
-from aux_core.train import RunConfig, run, run_all
+from aux_core.config import RunConfig
+from aux_core.runner import run, run_all
 
 from conftest import needs_cifar10
 

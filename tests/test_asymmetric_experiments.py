@@ -6,7 +6,7 @@ import pytest
 
 from aux_core import sweep
 from aux_core.experiments import asymmetric as A
-from aux_core.train import RunConfig
+from aux_core.config import RunConfig
 
 from conftest import needs_cifar10
 

@@ -42,7 +42,7 @@ def test_the_driver_builds_a_page_from_the_store_and_reports_a_missing_one(priva
 @needs_cifar10
 def test_a_notebook_refuses_to_train_where_training_is_switched_off(private, monkeypatch):
     from aux_core.experiments import pipeline
-    from aux_core.train import run_all
+    from aux_core.runner import run_all
     nb, params = book.NOTEBOOKS / "pipeline/plain_vs_ds.ipynb", {"models": ["mlp6"]}
     monkeypatch.setenv(settings.NO_TRAINING_ENV, "1")
     with pytest.raises(pm.PapermillExecutionError, match="TrainingRefused"):

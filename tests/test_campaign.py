@@ -65,7 +65,7 @@ def test_the_queue_skips_what_the_store_holds(monkeypatch, tmp_path):
     toy.install(monkeypatch)
     store = Store(tmp_path / "store")
     cache = ResultsCache(tmp_path / "cache", store=store)
-    from aux_core.train import run_all
+    from aux_core.runner import run_all
     done = run_all([toy.tiny("ds", 0)], cache=ResultsCache(tmp_path / "elsewhere", store=False), progress=False)[0]
     store.add([("elsewhere", {**done.to_record(), "key": done.key, "labels": {"chapter": "toy", "profile": "smoke"}})])
     items = plan_lib.queue("cpu", "smoke", chapters=("toy",), costs=TOY_COSTS, cache=cache)

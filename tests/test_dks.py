@@ -193,7 +193,7 @@ def test_branch_gradient_probe_measures_consistency(tmp_path):
     """Proposition 1's probe: cosines in [-1, 1], differences in [0, 2], every classifier pair
     that reads a tap; it refuses methods without classifiers on the taps."""
     from aux_core.analysis import ProbeBatch, branch_gradients
-    from aux_core.train import RunConfig
+    from aux_core.config import RunConfig
     torch.manual_seed(0)
     model = create_model("resnet32", 10)
     heads = create_method("dks").build_heads(model, 10)

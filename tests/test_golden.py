@@ -44,7 +44,9 @@ ACCURACIES = ("final_train_acc", "final_test_acc")
 def measure(name: str) -> dict:
     import torch
 
-    from aux_core.train import RunConfig, run
+    from aux_core.config import RunConfig
+
+    from aux_core.runner import run
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

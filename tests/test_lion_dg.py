@@ -12,7 +12,8 @@ from aux_core.experiments import lion_dg as L
 from aux_core.methods import apply_init, create_method, list_init_schemes
 from aux_core.methods.init_schemes import LSUV_TOL, lsuv_
 from aux_core.models import ScalarGate, create_model, num_params
-from aux_core.train import RunConfig, RunResult, steps_to_threshold
+from aux_core.config import RunConfig, RunResult
+from aux_core.evaluation import steps_to_threshold
 
 
 def build(model_name="densenet_ds", init="he", seed=0, n=64):

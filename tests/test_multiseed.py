@@ -17,7 +17,8 @@ from aux_core.cache import ResultsCache
 from aux_core.data import load_dataset
 from aux_core.methods import Method
 from aux_core.multiseed import train_group
-from aux_core.train import RunConfig, _engine_batches, run_all
+from aux_core.config import RunConfig
+from aux_core.runner import engine_batches, run_all
 
 from conftest import needs_cifar10
 
@@ -101,12 +102,12 @@ def test_groups_store_one_record_per_seed_under_the_single_run_keys(tmp_path):
 
 def test_max_group_splits_and_singletons_use_the_loop():
     cfgs = configs(seeds=(1, 2, 3, 4, 5), model="mlp6", method="ds") + configs(seeds=(1,), model="mlp6", lr=0.1)
-    sizes = sorted(len(g) for g in _engine_batches(cfgs, "vmap", max_group=2))
+    sizes = sorted(len(g) for g in engine_batches(cfgs, "vmap", max_group=2))
     assert sizes == [1, 1, 2, 2]
-    assert all(len(g) == 1 for g in _engine_batches(cfgs, "loop", max_group=16))
+    assert all(len(g) == 1 for g in engine_batches(cfgs, "loop", max_group=16))
     # on a CPU-only machine "auto" is the loop (grouped convolutions are slower per image there)
     if not torch.cuda.is_available():
-        assert all(len(g) == 1 for g in _engine_batches(cfgs, "auto", max_group=16))
+        assert all(len(g) == 1 for g in engine_batches(cfgs, "auto", max_group=16))
 
 
 def test_a_group_that_diverges_is_recorded_not_raised():
@@ -128,7 +129,7 @@ def test_methods_with_hooks_train_one_seed_at_a_time():
     methods.register(Stateful)
     try:
         cfgs = configs(model="mlp6", method="test_stateful")
-        assert all(len(g) == 1 for g in _engine_batches(cfgs, "vmap", max_group=16))
+        assert all(len(g) == 1 for g in engine_batches(cfgs, "vmap", max_group=16))
         with pytest.raises(ValueError, match="cannot be vectorised"):
             train_group(cfgs, load_dataset("cifar10"), progress=False)
     finally:

@@ -9,7 +9,7 @@ import torchvision
 from aux_core.data import DataError
 from aux_core.models import create_model
 from aux_core.models.pretrained import load_pretrained, locate_weights, weights_path
-from aux_core.train import RunConfig
+from aux_core.config import RunConfig
 
 
 @pytest.mark.parametrize("name, builder, classifier, size", [

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from aux_core import executors, sweep
 from aux_core.cache import ResultsCache, make_key
-from aux_core.train import RunConfig
+from aux_core.config import RunConfig
 
 from conftest import needs_cifar10
 
@@ -203,7 +203,7 @@ class Killed(Exception):
 
 def _crash_after_checkpoints(monkeypatch, n: int):
     """Make the n-th checkpoint the last thing a run does (a kill right after it)."""
-    from aux_core import train
+    from aux_core import multiseed, train
     real, count = train.save_checkpoint, {"n": 0}
 
     def save(path, state):
@@ -211,8 +211,9 @@ def _crash_after_checkpoints(monkeypatch, n: int):
         count["n"] += 1
         if count["n"] == n:
             raise Killed
-    monkeypatch.setattr(train, "save_checkpoint", save)
-    return lambda: monkeypatch.setattr(train, "save_checkpoint", real)
+    for engine in (train, multiseed):   # both engines save through it
+        monkeypatch.setattr(engine, "save_checkpoint", save)
+    return lambda: [monkeypatch.setattr(engine, "save_checkpoint", real) for engine in (train, multiseed)]
 
 
 def _same_numbers(a, b):
@@ -235,7 +236,7 @@ def _same_numbers(a, b):
          epochs=3, val_fraction=0.2, method_options={"update_every": 1}),
 ], ids=["asymmetric-mlp", "wamal-resnet", "wamal-aux-set", "auxilearn"])
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_numbers(tmp_path, monkeypatch, changes):
-    from aux_core.train import run
+    from aux_core.runner import run
     cfg = tiny(**changes)
     calm = run(cfg, cache=ResultsCache(tmp_path / "calm"), progress=False)
     meta = cfg.method in ("wamal", "auxilearn")
@@ -258,7 +259,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_numbers(tmp_path, m
 @needs_cifar10
 def test_a_seed_group_killed_after_a_checkpoint_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     """The multi-seed engine (vmap, the default on CUDA) checkpoints the whole group."""
-    from aux_core.train import run_all
+    from aux_core.runner import run_all
     cfgs = [tiny(model="resnet_ds", method="ds", augment="crop_flip", train_per_class=2, batch_size=10, steps=None,
                  epochs=3, seed=s) for s in (0, 1)]
     calm = run_all(cfgs, cache=ResultsCache(tmp_path / "calm"), progress=False, engine="vmap")
@@ -282,10 +283,10 @@ def test_a_sigkilled_run_resumes_from_its_checkpoint(tmp_path):
     import subprocess
     import sys
     import time
-    from aux_core.train import run
+    from aux_core.runner import run
     cfg = tiny(steps=None, epochs=12, train_per_class=5, batch_size=10)
     env = {**os.environ, "AUX_CORE_RESULTS": str(tmp_path / "chaos")}
-    code = ("from aux_core.train import RunConfig, run; import json, sys; "
+    code = ("from aux_core.config import RunConfig; from aux_core.runner import run; import json, sys; "
             "run(RunConfig(**json.loads(sys.argv[1])), progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict())], env=env)
     key, chaos = sweep.cache_key(cfg), ResultsCache(tmp_path / "chaos" / "cache")   # the child's default cache

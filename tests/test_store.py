@@ -123,7 +123,8 @@ def test_cli_merge_and_summary(tmp_path, monkeypatch, capsys):
 @needs_cifar10
 def test_a_stale_record_is_served_labelled_and_refreshed_on_request(tmp_path, monkeypatch):
     from aux_core.experiments.common import describe
-    from aux_core.train import RunConfig, run_all
+    from aux_core.config import RunConfig
+    from aux_core.runner import run_all
     cfg = RunConfig(model="mlp6", train_per_class=4, test_per_class=2, batch_size=8, epochs=None, steps=2, seed=3)
     fresh = run_all([cfg], cache=ResultsCache(tmp_path / "a", store=False), progress=False)[0]
     old = fresh.to_record()
@@ -142,7 +143,8 @@ def test_a_stale_record_is_served_labelled_and_refreshed_on_request(tmp_path, mo
 @needs_cifar10
 def test_training_is_refused_where_switched_off(tmp_path, monkeypatch):
     from aux_core.experiments import asymmetric as A
-    from aux_core.train import RunConfig, run_all
+    from aux_core.config import RunConfig
+    from aux_core.runner import run_all
     monkeypatch.setenv(settings.NO_TRAINING_ENV, "1")
     cfg = RunConfig(model="mlp6", train_per_class=4, test_per_class=2, batch_size=8, epochs=None, steps=2, seed=4)
     with pytest.raises(TrainingRefused, match="mlp6/plain seed 4"):

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from aux_core.cache import ResultsCache
-from aux_core.train import RunConfig, lr_multiplier, run, steps_to_threshold
+from aux_core.config import RunConfig
+from aux_core.evaluation import steps_to_threshold
+from aux_core.runner import run
+from aux_core.train import lr_multiplier
 
 from conftest import needs_cifar10
 

@@ -15,7 +15,10 @@ from aux_core.methods.meta import (LabelWeightNet, PrimaryNet, TwoLayerHead, bat
                                    primary_loss, training_terms)
 from aux_core.models import create_model, list_models
 from aux_core.models.base import TapModel
-from aux_core.train import RunConfig, StepContext, make_optimizer, prepare, run
+from aux_core.config import RunConfig
+from aux_core.methods import StepContext
+from aux_core.runner import run
+from aux_core.train import prepare
 
 from conftest import needs_cifar10
 
@@ -253,8 +256,7 @@ def test_label_pass_trains_the_label_net_only():
     cfg = _tiny_run(train_per_class=2, batch_size=10)
     ds = data_lib.load_dataset("cifar10")
     prep = prepare(cfg, ds, torch.device("cpu"))
-    optimizer = make_optimizer(cfg, list(prep.model.parameters()) + list(prep.heads.parameters()))
-    ctx = StepContext(cfg, prep.model, prep.heads, prep.method, optimizer, prep.loader, torch.device("cpu"),
+    ctx = StepContext(cfg, prep.model, prep.heads, prep.loader, torch.device("cpu"),
                       ds.num_classes, len(prep.loader), total_steps=4, step=2)
     method = prep.method
     method.setup(ctx)
@@ -379,8 +381,7 @@ def test_aux_set_runs_the_label_pass_on_the_held_out_split_only():
     seen = []
     prep.held_out.__class__ = type("Spy", (DeviceLoader,), {"__iter__": lambda self: (seen.append(1) or b for b in
                                                                                        DeviceLoader.__iter__(self))})
-    optimizer = make_optimizer(cfg, list(prep.model.parameters()) + list(prep.heads.parameters()))
-    ctx = StepContext(cfg, prep.model, prep.heads, prep.method, optimizer, prep.loader, torch.device("cpu"), 10,
+    ctx = StepContext(cfg, prep.model, prep.heads, prep.loader, torch.device("cpu"), 10,
                       len(prep.loader), total_steps=10, step=0, held_out=prep.held_out)
     prep.method.setup(ctx)
     prep.held_out.batch_size = 10

@@ -46,7 +46,9 @@ def self_test(device: str) -> dict:
     import numpy as np
     import torch
 
-    from ..train import RunConfig, checkpoint_round_trip, run_all
+    from ..config import RunConfig
+
+    from ..runner import checkpoint_round_trip, run_all
     tiny = dict(model="resnet_ds", method="ds", train_per_class=4, test_per_class=2, batch_size=8, steps=3,
                 epochs=None, eval_every=3, optimizer="sgd", lr=0.05, device=device, amp=False, checkpoint_every=0)
     checks = {}
@@ -139,7 +141,8 @@ def unit_payload(item: Item, unit: Unit, fixes: dict) -> dict:
 def run_unit(payload: dict, cache_root: str | None = None) -> dict:
     """Train or compute one unit into the local results cache; its log entry."""
     from ..cache import ResultsCache
-    from ..train import RunConfig, run_all
+    from ..config import RunConfig
+    from ..runner import run_all
     settings.set_labels(payload["chapter"], payload["profile"])
     cache = ResultsCache(cache_root) if cache_root else ResultsCache()
     t0 = time.perf_counter()

@@ -43,7 +43,8 @@ from ..loader import DeviceLoader
 from ..profiles import get_profile
 from ..provenance import collect
 from ..sweep import staged_search
-from ..train import RunConfig, RunResult, resolve_device
+from ..config import RunConfig, RunResult
+from ..devices import resolve_device
 from .common import dataset_for, run_cells
 
 MODELS = {"MLP": "mlp6", "CNN": "cnn6", "ViT-6L": "vit6"}

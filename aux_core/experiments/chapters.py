@@ -16,7 +16,8 @@ import pandas as pd
 
 from .. import data as data_lib
 from ..profiles import PROFILES
-from ..records import is_stale, make_key, record_kind, run_key
+from ..provenance import is_stale
+from ..records import make_key, record_kind
 
 CHAPTERS = ("pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks", "claims")
 PUBLISH_ORDER = ("paper", "gpu", "cpu", "tiny", "smoke")   # largest first
@@ -36,7 +37,7 @@ def _checksum(dataset: str) -> str:
 def grid_keys(grid) -> list[str]:
     """The store keys of a grid: cells (runs) or a list of analysis configs."""
     if isinstance(grid, pd.DataFrame):
-        return [run_key(c.key_fields(), _checksum(c.dataset)) for c in grid["config"]] if len(grid) else []
+        return [c.key(_checksum(c.dataset)) for c in grid["config"]] if len(grid) else []
     return [make_key(c, _checksum(c["dataset"])) for c in grid]
 
 

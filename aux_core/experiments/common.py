@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import data as data_lib
-from ..train import run_all
+from ..runner import run_all
 
 PAPER_DATASETS = ("CIFAR-10", "CIFAR-100")
 VERDICTS = ("reproduced", "not reproduced", "inconclusive at this scale", "not measured")

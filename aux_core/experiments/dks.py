@@ -24,7 +24,7 @@ from ..models.mobilenet import MobileNet
 from .. import stats
 from .. import ledger
 from ..profiles import get_profile
-from ..train import RunConfig
+from ..config import RunConfig
 from .common import dataset_for, run_cells
 
 BACKBONES = {"ResNet-32": "resnet32", "ResNet-110": "resnet110", "WRN-28-4": "wrn28_4",

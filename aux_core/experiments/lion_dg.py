@@ -28,7 +28,8 @@ from .. import ledger, stats
 from ..methods import apply_init, create_method
 from ..models import create_model
 from ..profiles import get_profile
-from ..train import RunConfig, RunResult, steps_to_threshold
+from ..config import RunConfig, RunResult
+from ..evaluation import steps_to_threshold
 from .common import PAPER_DATASETS, dataset_for, run_cells
 
 PAPER_SEEDS = (42, 123, 456)

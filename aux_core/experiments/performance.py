@@ -16,7 +16,8 @@ from .. import data as data_lib
 from ..cache import ResultsCache
 from ..provenance import collect
 from ..records import make_key
-from ..train import RunConfig, run_all
+from ..config import RunConfig
+from ..runner import run_all
 
 CHECK_SEEDS = 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..profiles import get_profile
-from ..train import RunConfig
+from ..config import RunConfig
 
 CHAPTER = "pipeline"
 MODELS = ("mlp6", "cnn6", "vit6", "densenet_ds", "resnet_ds")

@@ -24,7 +24,8 @@ from .. import data as data_lib
 from .. import ledger, reference, stats
 from ..methods import method_options as option_defaults
 from ..profiles import get_profile
-from ..train import RunConfig, make_splits
+from ..config import RunConfig
+from ..train import make_splits
 from .common import run_cells
 
 CHAPTER = "wamal"

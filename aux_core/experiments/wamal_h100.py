@@ -39,14 +39,14 @@ def results(store=None) -> dict[str, pd.DataFrame]:
     export of 2026-11-25 carried). {} where the store has neither. Frames: runs (one row per
     run, with provenance), curves, label_passes, weight_hist and class_weights (main grid)."""
     from ..store import Store
-    from ..train import RunResult
+    from ..config import RunResult
     store = store if store is not None else Store()
     shard = list(store.shard_records("wamal/gpu"))
     migrated = {(r["grid"], R.result_config_json(r["config"])): r for r in shard if r.get("kind") == "migrated_run"}
     frames = {k: [] for k in ("runs", "curves", "label_passes", "weight_hist", "class_weights")}
     for name, cells in grids().items():
         cells = cells.assign(r=cells["r"] if "r" in cells else np.nan)
-        full = [store.get(R.run_key(c.key_fields(), data_lib.load_dataset(c.dataset).checksum))
+        full = [store.get(c.key(data_lib.load_dataset(c.dataset).checksum))
                 for c in cells["config"]]
         if all(f is not None for f in full):
             _frames_from_runs(name, cells.assign(result=[RunResult.from_record(f, cached=True) for f in full]),

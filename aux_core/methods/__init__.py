@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..checks import is_int, is_number
 from .asymmetric import Asymmetric
-from .base import Batch, Method, TapHead
+from .base import Batch, Method, StepContext, TapHead
 from .dks import DKS
 from .ds import DeepSupervision
 from .init_schemes import apply_init, check_init, list_init_schemes
@@ -65,5 +65,5 @@ def _get(name: str) -> type[Method]:
     return _REGISTRY[name]
 
 
-__all__ = ["Batch", "Method", "TapHead", "apply_init", "check_init", "create_method", "list_init_schemes",
-           "list_methods", "method_options", "register"]
+__all__ = ["Batch", "Method", "StepContext", "TapHead", "apply_init", "check_init", "create_method",
+           "list_init_schemes", "list_methods", "method_options", "register"]

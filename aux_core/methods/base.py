@@ -23,11 +23,28 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from torch import nn
 
-from ..loader import Batch
+from ..loader import Batch, DeviceLoader
 from ..models.base import TapModel, pool_tap
 
-if TYPE_CHECKING:  # imported for annotations only: train imports methods
-    from ..train import StepContext
+if TYPE_CHECKING:
+    from ..config import RunConfig
+
+
+@dataclass
+class StepContext:
+    """What a method's hooks read while a run trains (both engines fill it the same way)."""
+    config: "RunConfig"
+    model: TapModel
+    heads: nn.ModuleDict
+    loader: DeviceLoader
+    device: torch.device
+    num_classes: int
+    steps_per_epoch: int
+    total_steps: int
+    step: int = 0
+    epoch: int = 0
+    lr: float = 0.0                       # the learning rate of the step just taken (the scheduler has moved on)
+    held_out: DeviceLoader | None = None  # the validation split as a training loader (val_fraction > 0)
 
 
 @dataclass

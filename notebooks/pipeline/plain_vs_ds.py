@@ -37,7 +37,7 @@ from aux_core.experiments import pipeline as P
 from aux_core.experiments.common import describe
 from aux_core.methods import list_methods
 from aux_core.models import create_model, list_models, num_params
-from aux_core.train import run_all, summarize
+from aux_core.runner import run_all, summarize
 
 p = nb.setup(globals(), "pipeline", "plain_vs_ds",
              dataset=nb.one_of(*DATASETS), models=nb.each(nb.one_of(*list_models())),
