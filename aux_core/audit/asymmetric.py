@@ -43,7 +43,8 @@ def checks() -> pd.DataFrame:
                 p_lo, p_hi = ck.paired_p_range(asym.value, asym.std, plain.value, plain.std, n)
                 ok = ck.reachable(p_lo, p_hi, p.value)
                 out.append(P.row(table, row, f"{row} paired p", "paired p", p.value,
-                                 f"[{ck.number(p_lo, 3)}, {ck.number(p_hi, 3)}]", "consistent" if ok else "inconsistent",
+                                 f"[{ck.number(p_lo, 3)}, {ck.number(p_hi, 3)}]",
+                                 "consistent" if ok else "inconsistent",
                                  f"a paired t-test at n = {n} with any correlation between the runs and the inputs' "
                                  f"rounding gives p in [{ck.number(p_lo, 3)}, {ck.number(p_hi, 3)}], which "
                                  f"{'holds' if ok else 'excludes'} the printed {p.value}", p.source))
@@ -95,7 +96,8 @@ def _appendix_e(P: Paper) -> list[dict]:
                               plain.std)
         ds.append((r, face, hi))
     small = [(r, f, h) for r, f, h in ds if h < large.value.value]
-    rows.append(P.row("Appendix E", "main results", f"all main results have large effect sizes (d >= {large.value.text})",
+    rows.append(P.row("Appendix E", "main results",
+                      f"all main results have large effect sizes (d >= {large.value.text})",
                       "claim", large.value, f"{len(small)} of {len(ds)} Table 1 rows are not",
                       "inconsistent" if small else "consistent",
                       ("Cohen's d from Table 1's means and SDs: " + ", ".join(f"{f:.2f} ({r})" for r, f, _ in small) +
@@ -146,6 +148,7 @@ def power() -> pd.DataFrame:
                 continue
             d = ck.cohens_d(asym.value.value, asym.std.value, plain.value.value, plain.std.value)
             sd = ((asym.std.value ** 2 + plain.std.value ** 2) / 2) ** 0.5
-            out.append(P.power(table, row, f"{row}: p = {p.value}", f"paired t, {n} runs (d at r = 0.5)", n, None,
+            stated = p.value if p.value.bound else f"= {p.value}"
+            out.append(P.power(table, row, f"{row}: p {stated}", f"paired t, {n} runs (d at r = 0.5)", n, None,
                                alpha, d, sd, p.source))
     return power_frame(out)

@@ -66,23 +66,27 @@ class Paper:
 
     # ------------------------------------------------------------------ shared checks
 
-    def grim(self, table: str, cells: list[tuple[str, Cell]], n: int, step: float, what: str) -> list[dict]:
+    def grim(self, table: str, cells: list[tuple[str, Cell]], n: int, step: float, what: str,
+             scope: str = "") -> list[dict]:
         """GRIM over a table's means: a row per mean the test can decide, else one row that says
-        why the test cannot fail at this granularity."""
+        why the test cannot fail at this granularity. `scope` names the part of the table."""
+        scope = scope or table
         results = [(r, c, ck.grim(c.value, n, step)) for r, c in cells]
         decided = [(r, c, g) for r, c, g in results if g.informative]
         if not decided:
             if not results:
                 return []
             _, c, g = results[0]
-            return [self.row(table, "", f"GRIM: the {len(results)} means of {table}", "GRIM", f"{len(results)} means",
+            return [self.row(table, "", f"GRIM: the {len(results)} means of {scope}", "GRIM", f"{len(results)} means",
                              "", "not checkable", f"uninformative: {g.why} ({what}), so every printed mean is "
                              "possible", c.source)]
         return [self.row(table, r, f"GRIM: {r}", "GRIM", c.value, "possible" if g.possible else "impossible",
                          "consistent" if g.possible else "inconsistent", g.why, c.source) for r, c, g in decided]
 
-    def grimmer(self, table: str, cells: list[tuple[str, Cell]], n: int, step: float, what: str) -> list[dict]:
+    def grimmer(self, table: str, cells: list[tuple[str, Cell]], n: int, step: float, what: str,
+                scope: str = "") -> list[dict]:
         """GRIMMER over a table's mean ± SD cells, as `grim`."""
+        scope = scope or table
         cells = [(r, c) for r, c in cells if c.std is not None]
         results = [(r, c, ck.grimmer(c.value, c.std, n, step)) for r, c in cells]
         decided = [(r, c, g) for r, c, g in results if g.informative]
@@ -90,7 +94,7 @@ class Paper:
             if not results:
                 return []
             _, c, g = results[0]
-            return [self.row(table, "", f"GRIMMER: the {len(results)} SDs of {table}", "GRIMMER",
+            return [self.row(table, "", f"GRIMMER: the {len(results)} SDs of {scope}", "GRIMMER",
                              f"{len(results)} SDs", "", "not checkable",
                              f"uninformative: {g.why} ({what})", c.source)]
         return [self.row(table, r, f"GRIMMER: {r}", "GRIMMER", f"{c.value} ± {c.std}",
