@@ -18,7 +18,7 @@ from .. import data as data_lib
 from ..profiles import PROFILES
 from ..records import is_stale, make_key, record_kind, run_key
 
-CHAPTERS = ("pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks", "claims")
+CHAPTERS = ("pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks", "claims", "audit")
 PUBLISH_ORDER = ("paper", "gpu", "cpu", "tiny", "smoke")   # largest first
 
 
