@@ -1,6 +1,6 @@
 """The four papers audited by their own numbers: every reported p-value, SD, interval, effect size
 and relative improvement recomputed from the paper's other numbers where they suffice, and marked
-consistent, inconsistent or not checkable (the rounding rule is in `checks`), with GRIM/GRIMMER
+consistent, inconsistent or not checkable (the rounding rule is in `recompute`), with GRIM/GRIMMER
 where granularity lets them fail and the power of each significance claim.
 
     frame = audit.checks()                   # every paper: paper, table, row, item, check, reported, ...
@@ -17,7 +17,7 @@ import re
 import pandas as pd
 
 from . import asymmetric, dks, lion_dg, wamal
-from .checks import COLUMNS, STATUSES
+from .recompute import COLUMNS, STATUSES
 
 PAPERS = {"asymmetric": "Asymmetric training", "lion_dg": "LION-DG", "wamal": "WAMAL", "dks": "DKS"}
 MODULES = {"asymmetric": asymmetric, "lion_dg": lion_dg, "wamal": wamal, "dks": dks}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import stats
-from . import checks as ck
+from . import recompute as ck
 from .reading import TEST_IMAGES, Paper, frame, power_frame
 
 PAPER = "asymmetric"

@@ -8,7 +8,7 @@ import pandas as pd
 from scipy import stats as st
 
 from .. import stats
-from . import checks as ck
+from . import recompute as ck
 from .reading import TEST_IMAGES, Paper, frame, power_frame
 
 PAPER = "lion_dg"

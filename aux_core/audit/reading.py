@@ -3,7 +3,7 @@
 
     P = Paper("lion_dg")
     c = P.cell("Table 1", "DenseNet-DS|He-init", "val_acc", dataset="CIFAR-10")
-    c.value, c.std, c.source                 # Printed numbers (aux_core.audit.checks) and file:line
+    c.value, c.std, c.source                 # Printed numbers (aux_core.audit.recompute) and file:line
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .. import reference
-from . import checks as ck
+from . import recompute as ck
 
 # Test-set sizes (dataset facts, not paper numbers): an accuracy is a count over these images.
 TEST_IMAGES = {"CIFAR-10": 10_000, "CIFAR-100": 10_000, "CIFAR-100-20": 10_000, "SVHN": 26_032}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import checks as ck
+from . import recompute as ck
 from .reading import TEST_IMAGES, Paper, frame, power_frame
 
 PAPER = "wamal"
