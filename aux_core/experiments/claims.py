@@ -5,6 +5,7 @@ at, or at one profile for all of them.
     frame = claims.ledgers("published")     # one row per claim: `study` and the ledger kit's columns
     claims.tally(frame)                     # verdicts per study
     claims.findings(frame)                  # the page's sentences, generated from the frame
+    claims.audited(frame)                   # adds `audit`: the statistics audit's flags on the cited tables
 
 The page trains nothing of its own: its runs are the overviews' (the same cells, through the
 results cache), so it is complete wherever they are.
@@ -73,10 +74,25 @@ def tally(frame: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
+def audited(frame: pd.DataFrame, checks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The stacked ledgers with an `audit` column: the items the statistics audit
+    (aux_core.audit) flags inconsistent in the tables each claim's source cites, empty where
+    none. `checks`: the audit's rows (all papers' by default)."""
+    from .. import audit
+    checks = audit.checks() if checks is None else checks
+    paper = {name: ch for ch, name in PAPERS.items()} | {GPU_ROWS: "wamal"}
+    flags = [audit.for_source(paper[s], src, checks) if s in paper else "" for s, src in
+             zip(frame["study"], frame["source"])]
+    return frame.assign(audit=flags)
+
+
 def shown(frame: pd.DataFrame) -> pd.DataFrame:
-    """The stacked ledgers for reading (`ledger.shown`), indexed by study and claim."""
+    """The stacked ledgers for reading (`ledger.shown`), indexed by study and claim, with the
+    `audit` column where `audited` added it."""
     out = ledger.shown(frame).reset_index()
     out.insert(0, "study", frame["study"].to_numpy())
+    if "audit" in frame:
+        out["audit"] = frame["audit"].to_numpy()
     return out.set_index(["study", "claim"])
 
 

@@ -22,7 +22,7 @@ PAPERS = ("asymmetric", "lion_dg", "wamal", "dks")
 COLUMNS = ("table", "dataset", "row", "column", "value", "std", "unit", "source", "note")
 KEY = ("paper", "table", "dataset", "row", "column")
 
-__all__ = ["PAPERS", "COLUMNS", "load", "tables", "table", "value", "wide"]
+__all__ = ["PAPERS", "COLUMNS", "load", "printed", "tables", "table", "value", "wide"]
 
 
 def _check_paper(paper: str) -> None:
@@ -55,6 +55,21 @@ def load(paper: str) -> pd.DataFrame:
     """
     _check_paper(paper)
     return _read(paper).copy()
+
+
+@functools.lru_cache(maxsize=None)
+def _read_text(paper: str) -> pd.DataFrame:
+    text = resources.files(__name__).joinpath(f"{paper}.csv").read_text(encoding="utf-8")
+    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    df.insert(0, "paper", paper)
+    return df
+
+
+def printed(paper: str) -> pd.DataFrame:
+    """The paper's CSV with every column as text, ``value`` and ``std`` as printed (trailing zeros
+    kept): the printed precision, which the statistics audit (aux_core.audit) needs."""
+    _check_paper(paper)
+    return _read_text(paper).copy()
 
 
 def tables(paper: str) -> list[str]:
