@@ -101,7 +101,8 @@ def engine_batches(configs: list[RunConfig], engine: str, max_group: int) -> lis
     for cfg in configs:
         vmap = engine == "vmap" or (engine == "auto" and resolve_device(cfg.device).type == "cuda")
         together = {**multiseed.seedless(cfg), "device": cfg.device}
-        label = json.dumps(together, sort_keys=True, default=list) if vmap and multiseed.can_group(cfg) else str(id(cfg))
+        grouped = vmap and multiseed.can_group(cfg)
+        label = json.dumps(together, sort_keys=True, default=list) if grouped else str(id(cfg))
         groups.setdefault(label, []).append(cfg)
     return [g[i:i + max_group] for g in groups.values() for i in range(0, len(g), max_group)]
 
