@@ -45,7 +45,7 @@ from ..provenance import collect
 from ..sweep import staged_search
 from ..config import RunConfig, RunResult
 from ..devices import resolve_device
-from .common import dataset_for, run_cells
+from .common import dataset_for, per_run_frame, run_grid
 
 MODELS = {"MLP": "mlp6", "CNN": "cnn6", "ViT-6L": "vit6"}
 CHAPTER = "asymmetric"
@@ -278,15 +278,10 @@ def search_hparams(profile: str, seed: int = PAPER_SEEDS[0], *, archs=tuple(MODE
 
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: the cell's labels, status, accuracies and cost."""
-    rows = []
-    for _, r in df.iterrows():
-        res: RunResult = r["result"]
-        m = res.metrics
-        rows.append({**{k: r[k] for k in r.index if k not in ("config", "result")}, "status": res.status,
-                     "test_acc": m["final_test_acc"], "val_acc": m.get("final_val_acc", np.nan),
-                     "train_acc": m["final_train_acc"], "epochs_run": m["epochs"], "train_images": m["train_images"],
-                     "wall_time_s": m["wall_time_s"], "run_key": res.key})
-    return pd.DataFrame(rows)
+    return per_run_frame(df, lambda res: {
+        "test_acc": res.metrics["final_test_acc"], "val_acc": res.metrics.get("final_val_acc", np.nan),
+        "train_acc": res.metrics["final_train_acc"], "epochs_run": res.metrics["epochs"],
+        "train_images": res.metrics["train_images"]})
 
 
 def compare(runs: pd.DataFrame, by, arm_col: str = "arm", baseline: str = "plain",
@@ -669,7 +664,7 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
     chapter's table notebooks do: Table 1's comparison, the gradient cosines and attention
     metrics of its N = `n_branches` runs, and the MLP's landscapes."""
     cells = table1_cells(profile, seeds, cifar100=cifar100, epochs=epochs)
-    trained = run_cells(cells, progress, "Table 1 runs")
+    trained = run_grid(cells, progress, "Table 1 runs")
     runs = per_run(trained)
     table1 = compare(runs, ["arch", "n"])
     at_n = trained[trained["n"] == n_branches]

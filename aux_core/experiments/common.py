@@ -1,5 +1,7 @@
-"""What every paper's experiments share: which data a paper row runs on, running a table of
-configurations through the results cache, and the verdict of a claims ledger."""
+"""The chapter kit: what every paper's experiments module shares, under the same names in each:
+which data a paper row runs on (`dataset_for`), running a grid of cells through the results cache
+(`run_grid`), one row per run with the cell's labels, status, the paper's measures and the run's
+cost (`per_run_frame`), and what a table's numbers rest on (`describe`)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -25,7 +27,7 @@ def dataset_for(paper_dataset: str, cifar100: str = "auto") -> str:
     return cifar100
 
 
-def run_cells(cells: pd.DataFrame, progress: bool = True, desc: str = "runs") -> pd.DataFrame:
+def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "runs") -> pd.DataFrame:
     """`cells` (one RunConfig per row, column `config`) with a `result` column; identical
     configurations train once, finished ones come from the results store or cache. Prints
     what the numbers rest on (`describe`)."""
@@ -34,6 +36,19 @@ def run_cells(cells: pd.DataFrame, progress: bool = True, desc: str = "runs") ->
     if progress and len(out):
         print(describe(list(out["result"])))
     return out
+
+
+def per_run_frame(cells: pd.DataFrame, measures) -> pd.DataFrame:
+    """One row per run of `run_grid`'s output: the cell's labels (every column but `config` and
+    `result`), `status`, the chapter's `measures(result) -> dict`, then the run's cost and where it
+    ran (`wall_time_s`, `device`, `run_key`). Every chapter's `per_run` is this frame."""
+    rows = []
+    for _, cell in cells.iterrows():
+        res = cell["result"]
+        rows.append({**{k: cell[k] for k in cell.index if k not in ("config", "result")}, "status": res.status,
+                     **measures(res), "wall_time_s": res.metrics["wall_time_s"],
+                     "device": res.provenance.get("device", ""), "run_key": res.key})
+    return pd.DataFrame(rows)
 
 
 def describe(results) -> str:

@@ -25,7 +25,7 @@ from .. import stats
 from .. import ledger
 from ..profiles import get_profile
 from ..config import RunConfig
-from .common import dataset_for, run_cells
+from .common import dataset_for, per_run_frame, run_grid
 
 BACKBONES = {"ResNet-32": "resnet32", "ResNet-110": "resnet110", "WRN-28-4": "wrn28_4",
              "WRN-28-10": "wrn28_10", "DenseNet-40-12": "densenet40_12",
@@ -120,21 +120,10 @@ LEDGER_NOTEBOOKS = ("overview", "findings")   # the notebooks that show the clai
 ANALYSES: dict = {}                            # analysis name -> compute(config, cache): none here
 
 
-def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "DKS runs") -> pd.DataFrame:
-    """`cells` with a `result` column (identical configs train once: the results cache)."""
-    return run_cells(cells, progress, desc)
-
-
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: final top-1 test error and training error of C1 (percent), status."""
-    rows = []
-    for _, r in df.iterrows():
-        res = r["result"]
-        rows.append({**{k: r[k] for k in r.index if k not in ("config", "result")}, "status": res.status,
-                     "test_error": 100 * (1 - res.metrics["final_test_acc"]),
-                     "train_error": 100 * (1 - res.metrics["final_train_acc"]),
-                     "wall_time_s": res.metrics["wall_time_s"], "run_key": res.key})
-    return pd.DataFrame(rows)
+    return per_run_frame(df, lambda res: {"test_error": 100 * (1 - res.metrics["final_test_acc"]),
+                                          "train_error": 100 * (1 - res.metrics["final_train_acc"])})
 
 
 def _meta_model(model_name: str, num_classes: int):

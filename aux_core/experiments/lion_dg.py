@@ -30,7 +30,7 @@ from ..models import create_model
 from ..profiles import get_profile
 from ..config import RunConfig, RunResult
 from ..evaluation import steps_to_threshold
-from .common import PAPER_DATASETS, dataset_for, run_cells
+from .common import PAPER_DATASETS, dataset_for, per_run_frame, run_grid
 
 PAPER_SEEDS = (42, 123, 456)
 CHAPTER = "lion_dg"
@@ -140,11 +140,6 @@ ANALYSES = {"gradient_flow_at_init": lambda config, cache=None: gradient_flow_ta
     config["networks"], config["inits"], config["alpha"], config["batch_seed"], cache=cache)}
 
 
-def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "LION-DG runs") -> pd.DataFrame:
-    """`cells` with a `result` column (identical configs train once: the results cache)."""
-    return run_cells(cells, progress, desc)
-
-
 # ----------------------------------------------------------------------------- convergence
 
 def smoothed_train_acc(result: RunResult) -> pd.Series:
@@ -173,23 +168,21 @@ def per_run(df: pd.DataFrame, threshold: float = THRESHOLD, thresholds: dict | N
     budget), whether it was reached, the threshold used in its (dataset, arch) group.
     `thresholds` fixes the group thresholds (e.g. those of Table 1's runs) so that extra
     baselines are compared at the same level as the main grid."""
-    rows = []
     thresholds = thresholds or group_thresholds(df, threshold, by)
+    frames = []
     for keys, group in df.groupby(list(by), sort=False):
         thr = thresholds[keys] if keys in thresholds else reachable_threshold(group["result"], threshold)
-        for _, r in group.iterrows():
-            res: RunResult = r["result"]
+
+        def measures(res, thr=thr) -> dict:
             cfg = res.config
             hit = (steps_to_threshold(res.steps["batch_acc"].to_numpy(), thr, cfg["convergence_window"])
                    if thr > 0 else np.nan)
-            rows.append({**{k: r[k] for k in r.index if k not in ("config", "result")},
-                         "status": res.status, "val_acc": 100 * res.metrics["final_test_acc"],
-                         "threshold": thr, "reached": bool(np.isfinite(hit)),
-                         "steps_to": hit if np.isfinite(hit) else float(cfg["steps"]),
-                         "budget": cfg["steps"], "train_images": res.metrics["train_images"],
-                         "init_time_s": res.metrics.get("init_time_s", float("nan")),
-                         "wall_time_s": res.metrics["wall_time_s"], "run_key": res.key})
-    return pd.DataFrame(rows)
+            return {"val_acc": 100 * res.metrics["final_test_acc"], "threshold": thr, "reached": bool(np.isfinite(hit)),
+                    "steps_to": hit if np.isfinite(hit) else float(cfg["steps"]), "budget": cfg["steps"],
+                    "train_images": res.metrics["train_images"],
+                    "init_time_s": res.metrics.get("init_time_s", float("nan"))}
+        frames.append(per_run_frame(group, measures))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def speedup(he_steps, steps) -> float:

@@ -26,7 +26,7 @@ from ..methods import method_options as option_defaults
 from ..profiles import get_profile
 from ..config import RunConfig
 from ..train import make_splits
-from .common import run_cells
+from .common import per_run_frame, run_grid
 
 CHAPTER = "wamal"
 BACKBONES = {"VGG16": "vgg16", "ResNet18": "resnet18", "ResNet50": "resnet50"}
@@ -231,11 +231,6 @@ def aux_set_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataF
     return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16")
 
 
-def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "WAMAL runs") -> pd.DataFrame:
-    """`cells` with a `result` column (identical configs train once: the results cache)."""
-    return run_cells(cells, progress, desc)
-
-
 # ----------------------------------------------------------------------------- per run
 
 def _late_mean(h: pd.DataFrame, column: str, fraction: float) -> float:
@@ -246,21 +241,17 @@ def _late_mean(h: pd.DataFrame, column: str, fraction: float) -> float:
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: final test accuracy (fraction), test cross-entropy, the mean over the
     last 7.5% of epochs (Table 13's last 15 of 200), seconds per epoch, status."""
-    rows = []
-    for _, r in df.iterrows():
-        res = r["result"]
-        ok = res.status == "ok"
-        epochs = max(res.metrics["epochs"], 1e-9)
-        rows.append({**{k: r[k] for k in r.index if k not in ("config", "result")}, "status": res.status,
-                     "dataset_run": res.config["dataset"],
-                     "test_acc": res.metrics["final_test_acc"] if ok else float("nan"),
-                     "test_loss": res.metrics["final_test_loss"] if ok else float("nan"),
-                     "late_acc": _late_mean(res.history, "test_acc", 15 / PAPER_EPOCHS) if ok else float("nan"),
-                     "late_loss": _late_mean(res.history, "test_loss", 15 / PAPER_EPOCHS) if ok else float("nan"),
-                     "epochs": res.metrics["epochs"], "seconds_per_epoch": res.metrics["train_time_s"] / epochs,
-                     "wall_time_s": res.metrics["wall_time_s"], "device": res.provenance.get("device", ""),
-                     "run_key": res.key})
-    return pd.DataFrame(rows)
+    def measures(res) -> dict:
+        ok, nan = res.status == "ok", float("nan")
+        late = 15 / PAPER_EPOCHS
+        return {"dataset_run": res.config["dataset"],
+                "test_acc": res.metrics["final_test_acc"] if ok else nan,
+                "test_loss": res.metrics["final_test_loss"] if ok else nan,
+                "late_acc": _late_mean(res.history, "test_acc", late) if ok else nan,
+                "late_loss": _late_mean(res.history, "test_loss", late) if ok else nan,
+                "epochs": res.metrics["epochs"],
+                "seconds_per_epoch": res.metrics["train_time_s"] / max(res.metrics["epochs"], 1e-9)}
+    return per_run_frame(df, measures)
 
 
 def accuracy_table(runs: pd.DataFrame, by=("method",), metric: str = "test_acc") -> pd.DataFrame:

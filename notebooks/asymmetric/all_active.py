@@ -27,7 +27,7 @@ from aux_core import notebook as nb
 p = nb.setup(globals(), "asymmetric", "all_active")
 run_seeds = p.seeds(seeds)
 cells = A.all_active_cells(profile, run_seeds, n_branches=n_branches, cifar100=cifar100, epochs=epochs)
-trained = A.run_cells(cells, desc="Table 16 runs")
+trained = A.run_grid(cells, desc="Table 16 runs")
 runs = A.per_run(trained)
 table = A.compare(runs, ["arch"], arm_col="variant")
 cfg = cells["config"].iloc[0]

@@ -41,7 +41,7 @@ p = nb.setup(globals(), "asymmetric", "attention")
 run_seeds = p.seeds(seeds)
 cells = A.table1_cells(profile, run_seeds, archs=["ViT-6L"], branches=[n_branches], arms=["plain", "asymmetric"],
                        cifar100=cifar100, epochs=epochs)
-trained = A.run_cells(cells, desc="ViT-6L runs")
+trained = A.run_grid(cells, desc="ViT-6L runs")
 hist = A.history(trained)
 table = A.attention_table(hist)
 cfg = cells["config"].iloc[0]

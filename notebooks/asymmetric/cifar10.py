@@ -25,7 +25,7 @@ p = nb.setup(globals(), "asymmetric", "cifar10",
              dataset=nb.one_of(*data_lib.DATASETS))
 run_seeds = p.seeds(seeds)
 cells = A.cifar10_cells(profile, run_seeds, dataset=dataset, epochs=epochs)
-trained = A.run_cells(cells, desc="CIFAR-10 runs")
+trained = A.run_grid(cells, desc="CIFAR-10 runs")
 runs = A.per_run(trained)
 table = A.compare(runs, ["arch", "n"])
 print(f"profile {p.name}: {len(cells)} runs on {dataset}; {cells['config'].iloc[0].epochs} epochs (the paper: {epochs}), "

@@ -34,7 +34,7 @@ p = nb.setup(globals(), "asymmetric", "dynamics")
 run_seeds = p.seeds(seeds)
 cells = A.table1_cells(profile, run_seeds, branches=[n_branches], arms=["plain", "asymmetric"], cifar100=cifar100,
                        epochs=epochs)
-trained = A.run_cells(cells, desc="runs")
+trained = A.run_grid(cells, desc="runs")
 hist = A.history(trained)
 dyn = A.dynamics(hist)
 cfg = cells["config"].iloc[0]

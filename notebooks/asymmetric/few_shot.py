@@ -31,7 +31,7 @@ p = nb.setup(globals(), "asymmetric", "few_shot",
              tables=nb.each(nb.one_of(*A.FEW_SHOT)))
 run_seeds = p.seeds(seeds)
 cells = A.few_shot_cells(profile, run_seeds, tables=tables, cifar100=cifar100, epochs=epochs)
-trained = A.run_cells(cells, desc="few-shot runs")
+trained = A.run_grid(cells, desc="few-shot runs")
 runs = A.per_run(trained)
 table = A.compare(runs, ["table", "samples"])
 print(f"profile {p.name}: {len(cells)} runs; {cells['config'].iloc[0].epochs} epochs (the paper: {epochs}); "

@@ -33,7 +33,7 @@ from aux_core import notebook as nb
 p = nb.setup(globals(), "asymmetric", "gradients")
 run_seeds = p.seeds(seeds)
 cells = A.table1_cells(profile, run_seeds, branches=[n_branches], arms=["asymmetric"], cifar100=cifar100, epochs=epochs)
-trained = A.run_cells(cells, desc="asymmetric runs")
+trained = A.run_grid(cells, desc="asymmetric runs")
 curves = A.cosine_curves(trained)
 per_seed = A.cosine_summary(curves)
 cfg = cells["config"].iloc[0]

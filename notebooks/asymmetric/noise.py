@@ -31,7 +31,7 @@ from aux_core import notebook as nb
 p = nb.setup(globals(), "asymmetric", "noise")
 run_seeds = p.seeds(seeds)
 cells = A.noise_cells(profile, run_seeds, rates=rates, cifar100=cifar100, epochs=epochs)
-trained = A.run_cells(cells, desc="label-noise runs")
+trained = A.run_grid(cells, desc="label-noise runs")
 runs = A.per_run(trained)
 table = A.compare(runs, ["table", "noise"])
 cfg = cells["config"].iloc[0]

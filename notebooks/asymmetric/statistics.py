@@ -35,7 +35,7 @@ run_seeds = p.seeds(seeds)
 kw = dict(cifar100=cifar100, epochs=epochs)
 
 def family(cells, by, label, table_of, paper_key, arm_col="arm"):
-    cmp = A.compare(A.per_run(A.run_cells(cells, desc=label)), by, arm_col=arm_col)
+    cmp = A.compare(A.per_run(A.run_grid(cells, desc=label)), by, arm_col=arm_col)
     cmp["table"] = [table_of(r) for _, r in cmp.iterrows()]
     cmp["comparison"] = [", ".join(f"{k}={r[k]}" for k in by if k != "table") + f", {r[arm_col]}" for _, r in cmp.iterrows()]
     cmp["paper p"] = [_paper_p(t, paper_key(r)) for t, (_, r) in zip(cmp["table"], cmp.iterrows())]
@@ -109,7 +109,7 @@ Markdown(f"Of Table 1's {len(main)} plain-against-asymmetric comparisons, {int(s
 
 # %% tags=["hide-input"]
 rows = []
-t1 = A.run_cells(A.table1_cells(profile, run_seeds, branches=[20], arms=["asymmetric"], **kw), desc="N = 20 runs")
+t1 = A.run_grid(A.table1_cells(profile, run_seeds, branches=[20], arms=["asymmetric"], **kw), desc="N = 20 runs")
 cos = A.cosine_summary(A.cosine_curves(t1))
 for arch, g in cos.groupby("arch", sort=False):
     v = g["avg_sim"].to_numpy()
@@ -127,7 +127,7 @@ for (arch, kind), g in lands.groupby(["arch", "kind"], sort=False):
         rows.append({"family": "landscape Std(loss) (Tables 5-6)", "comparison": f"{arch}, {kind} directions: N = {n} vs plain",
                      "seeds": len(v), "mean": 100 * (v / b - 1).mean(), "p": stats.paired_ttest(v, b).p if ok else np.nan,
                      "d": stats.cohens_d(v, b) if ok else np.nan})
-vit = A.run_cells(A.table1_cells(profile, run_seeds, archs=["ViT-6L"], branches=[20], arms=["plain", "asymmetric"], **kw),
+vit = A.run_grid(A.table1_cells(profile, run_seeds, archs=["ViT-6L"], branches=[20], arms=["plain", "asymmetric"], **kw),
                   desc="ViT-6L runs")
 att = A.attention_table(A.history(vit))
 end = att[att["paper_epoch"] == max(A.ATTENTION_FRACTIONS)]

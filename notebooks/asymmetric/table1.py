@@ -84,7 +84,7 @@ if trials is not None:
 # the same learning rate and weight decay for two values of N, its runs come from the results cache.
 
 # %% tags=["hide-input"]
-trained = A.run_cells(cells, desc="Table 1 runs")
+trained = A.run_grid(cells, desc="Table 1 runs")
 runs = A.per_run(trained)
 table = A.compare(runs, ["arch", "n"])
 print(f"{sum(r.cached for r in trained['result'])} of {len(trained)} runs came from the cache; "
