@@ -3,6 +3,7 @@ smoke caps, the Welch tables' conventions, and the claims ledger on the committe
 import pandas as pd
 import pytest
 
+from aux_core import data as data_lib
 from aux_core import reference as ref
 from aux_core import stats
 from aux_core.experiments import wamal as W
@@ -75,8 +76,8 @@ def test_fine_tuning_follows_table_17(monkeypatch, tmp_path):
 
 
 def test_missing_dataset_names_the_fix(monkeypatch):
-    monkeypatch.setattr(W.data_lib, "available", lambda name: False)
-    with pytest.raises(W.data_lib.DataError, match="use dataset='CIFAR-10'"):
+    monkeypatch.setattr(data_lib, "available", lambda name: False)
+    with pytest.raises(data_lib.DataError, match="use dataset='CIFAR-10'"):
         W.run_dataset("SVHN")
 
 

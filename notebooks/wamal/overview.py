@@ -38,7 +38,7 @@
 # In `aux_core`: the methods `wamal`, `maxl`, `human_aux`, `single_task` and the further baseline `auxilearn`
 # (the same label network with an implicit, Neumann-series hypergradient; `aux_core/methods/wamal.py`), the
 # networks, losses, look-ahead and implicit hypergradient in `aux_core/methods/meta.py`, the backbones `vgg16`, `resnet18` and `resnet50`,
-# and the experiments in `aux_core/experiments/wamal.py`.
+# and the experiments in `aux_core/experiments/wamal/` (cells, tables, verdicts).
 #
 # ## Data and scale
 #
