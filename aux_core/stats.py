@@ -166,3 +166,42 @@ def mean_ci95(x: Sequence[float]) -> tuple[float, float, float]:
         return float("nan"), float("nan"), float("nan")
     lo, hi = ci95(a)
     return float(a.mean()), lo, hi
+
+
+COMPARISON = ("estimate", "lo", "hi", "p", "d", "n")   # the one schema of every chapter's comparison tables
+
+
+def comparison(a: Sequence[float], b: Sequence[float], *, paired: bool, relative: bool = False) -> dict:
+    """`a` against `b` in the one schema (COMPARISON) every chapter's tables use: `estimate` is
+    mean(a) - mean(b) (relative: in percent of mean(b)); `lo`, `hi` its 95% interval (paired: the t
+    interval of the differences seed by seed; else Welch's); `p` the two-sided paired or Welch
+    t-test; `d` Cohen's d (eq. 11's pooled std); `n` the pairs, or the runs of both arms. What the
+    data cannot give is NaN: an interval or a test from fewer than two per arm, a test or d from
+    data without spread (a zero-width interval is kept: the data say no spread)."""
+    a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
+    nan = float("nan")
+    out = dict(estimate=nan, lo=nan, hi=nan, p=nan, d=nan, n=len(a) if paired else len(a) + len(b))
+    if paired and len(a) != len(b):
+        raise ValueError(f"a paired comparison needs equal lengths, got {len(a)} and {len(b)}")
+    if not len(a) or not len(b):
+        return out
+    a, b = _arr(a), _arr(b)
+    scale = 100 / b.mean() if relative else 1.0
+    if relative and b.mean() == 0:
+        return out
+    out["estimate"] = float(scale * (a.mean() - b.mean()))
+    if len(a) < 2 or len(b) < 2:
+        return out
+    diff = a - b if paired else None
+    if paired:
+        spread = diff.std() > 0
+        lo, hi = ci95(diff) if spread else (float(diff.mean()), float(diff.mean()))
+    else:
+        spread = a.std() > 0 or b.std() > 0
+        lo, hi = welch_interval(a, b)
+    out["lo"], out["hi"] = float(scale * lo), float(scale * hi)
+    if spread:
+        out["p"] = paired_ttest(a, b).p if paired else welch_ttest(a, b).p
+    if a.std() + b.std() > 0:
+        out["d"] = cohens_d(a, b)
+    return out

@@ -82,10 +82,10 @@ def _runs(plain, asym, arm="asymmetric"):
 def test_compare_is_paired_by_seed():
     plain, asym = [0.30, 0.32, 0.34, 0.31], [0.36, 0.37, 0.41, 0.37]
     row = A.compare(_runs(plain, asym), ["arch", "n"]).iloc[0]
-    assert row["improvement_pct"] == pytest.approx(100 * (np.mean(asym) / np.mean(plain) - 1))
+    assert row["estimate"] == pytest.approx(100 * (np.mean(asym) / np.mean(plain) - 1))
     from scipy import stats as st
     assert row["p"] == pytest.approx(st.ttest_rel(asym, plain).pvalue)
-    assert row["ci_lo"] < row["improvement_pct"] < row["ci_hi"] and row["ci_lo"] > 0
+    assert row["lo"] < row["estimate"] < row["hi"] and row["lo"] > 0
     assert row["plain_std"] == pytest.approx(np.std(plain, ddof=1))
 
 
@@ -135,7 +135,7 @@ def test_claims_ledger_judges_per_seed_relative_gains_with_the_kit():
     runs = pd.DataFrame(rows)
     gains = A.relative_gains(runs, "CNN", 1)
     cmp = A.compare(runs, ["arch", "n"]).set_index(["arch", "n"])
-    assert gains.mean() == pytest.approx(cmp.loc[("CNN", 1), "improvement_pct"])   # the paper's relative improvement
+    assert gains.mean() == pytest.approx(cmp.loc[("CNN", 1), "estimate"])   # the paper's relative improvement
     empty = pd.DataFrame()
     table = A.claims_ledger(runs, empty, empty, empty, {"table1": "test"}, profile="smoke").set_index("claim")
     assert tuple(table.reset_index().columns) == ledger.COLUMNS

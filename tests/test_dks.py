@@ -248,7 +248,7 @@ def test_grid_runs_the_baseline_once_per_backbone():
 def test_paired_difference_and_error_table():
     d = D.paired_difference([30.0, 31.0, 29.0], [27.0, 29.0, 26.0])
     diffs = np.array([-3.0, -2.0, -3.0])
-    assert d["diff"] == pytest.approx(diffs.mean())
+    assert d["estimate"] == pytest.approx(diffs.mean())
     half = 4.302652729911275 * diffs.std(ddof=1) / math.sqrt(3)   # t(0.975, 2)
     assert (d["lo"], d["hi"]) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
     import pandas as pd
@@ -256,9 +256,9 @@ def test_paired_difference_and_error_table():
                          "dataset_run": "cifar10", "status": "ok",
                          "test_error": [30.0, 31.0, 29.0, 27.0, 29.0, 26.0]})
     t = D.error_table(runs, ref.table("dks", "Main Table 1")).set_index("method")
-    assert t.loc["DKS", "error"] == pytest.approx(82 / 3) and t.loc["DKS", "vs_baseline"] == pytest.approx(diffs.mean())
+    assert t.loc["DKS", "error"] == pytest.approx(82 / 3) and t.loc["DKS", "estimate"] == pytest.approx(diffs.mean())
     assert t.loc["baseline", "paper"] == 29.97 and t.loc["DKS", "paper"] == 26.81
-    assert np.isnan(t.loc["baseline", "vs_baseline"])
+    assert np.isnan(t.loc["baseline", "estimate"])
 
 
 def test_claims_ledger_reads_real_runs(tmp_path, monkeypatch):

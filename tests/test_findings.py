@@ -10,9 +10,9 @@ def lion_fixture(lion_steps=80.0, best="Hybrid", aux_norm=0.5, verdict="reproduc
     acc[best] = 60.0
     table1 = pd.DataFrame([{"dataset": "CIFAR-10", "arch": "DenseNet-DS", "init": i, "threshold": threshold_reached,
                             "steps": lion_steps if i == "LION-DG" else 100.0, "val_acc": acc[i],
-                            "speedup_pct": 100 - lion_steps if i != "He-init" else float("nan"),
-                            "speedup_lo": -5.0, "speedup_hi": 30.0} for i in inits])
-    residual = pd.DataFrame([{"init": "He + warm-up", "speedup_pct": 3.0}, {"init": "LION-DG", "speedup_pct": 20.0}])
+                            "estimate": 100 - lion_steps if i != "He-init" else float("nan"),
+                            "lo": -5.0, "hi": 30.0} for i in inits])
+    residual = pd.DataFrame([{"init": "He + warm-up", "estimate": 3.0}, {"init": "LION-DG", "estimate": 20.0}])
     ledger = pd.DataFrame({"verdict": [verdict, "inconclusive"]})
     flow = pd.DataFrame([{"init": "LION-DG", "backbone_from_aux": 0.0},
                          {"init": "He-init", "backbone_from_aux": aux_norm},
@@ -105,7 +105,7 @@ def test_the_landscape_reading_follows_the_measurements():
 
 def asymmetric_fixture(cnn_gain=-40.0, total=1300.0, paper_dir=-63.0):
     from aux_core.experiments.asymmetric import TOTAL_LOSS_KIND
-    table1 = pd.DataFrame([{"arch": "CNN", "n": 1, "arm": "asymmetric", "improvement_pct": cnn_gain, "p": 0.01}])
+    table1 = pd.DataFrame([{"arch": "CNN", "n": 1, "arm": "asymmetric", "estimate": cnn_gain, "p": 0.01}])
     runs = pd.DataFrame([{"arch": "CNN", "n": 20, "arm": arm, "seed": s, "status": "ok",
                           "test_acc": 0.4 + 0.01 * s + (0.1 + 0.003 * s * s if arm == "symmetric" else 0)}
                          for arm in ("asymmetric", "symmetric") for s in range(3)])

@@ -70,3 +70,31 @@ def test_one_sample_ttest_matches_scipy():
     a = [0.2, 0.25, 0.1, 0.3]
     r = stats.one_sample_ttest(a)
     assert r.p == pytest.approx(st.ttest_1samp(a, 0.0).pvalue) and r.df == 3
+
+
+def test_comparison_is_one_schema_for_paired_welch_and_relative():
+    a, b = [1.0, 2.0, 3.0], [0.0, 1.0, 1.5]
+    paired = stats.comparison(a, b, paired=True)
+    assert tuple(paired) == stats.COMPARISON
+    diffs = np.subtract(a, b)
+    assert paired["estimate"] == pytest.approx(diffs.mean()) and paired["n"] == 3
+    assert (paired["lo"], paired["hi"]) == pytest.approx(stats.ci95(diffs))
+    assert paired["p"] == pytest.approx(stats.paired_ttest(a, b).p)
+    welch = stats.comparison(a, b, paired=False)
+    assert (welch["lo"], welch["hi"]) == pytest.approx(stats.welch_interval(a, b)) and welch["n"] == 6
+    assert welch["p"] == pytest.approx(stats.welch_ttest(a, b).p) and welch["d"] == pytest.approx(stats.cohens_d(a, b))
+    rel = stats.comparison(a, b, paired=True, relative=True)
+    scale = 100 / np.mean(b)
+    assert rel["estimate"] == pytest.approx(stats.relative_improvement(a, b))
+    assert (rel["lo"], rel["hi"]) == pytest.approx((scale * paired["lo"], scale * paired["hi"]))
+
+
+def test_comparison_says_what_the_data_cannot_give():
+    same = stats.comparison([1.0, 1.0], [1.0, 1.0], paired=True)
+    assert (same["estimate"], same["lo"], same["hi"]) == (0.0, 0.0, 0.0)   # no spread: a zero-width interval
+    assert np.isnan(same["p"]) and np.isnan(same["d"])                       # and no test
+    one = stats.comparison([2.0], [1.0], paired=False)
+    assert one["estimate"] == 1.0 and np.isnan(one["lo"]) and np.isnan(one["p"])
+    assert np.isnan(stats.comparison([], [1.0], paired=False)["estimate"])
+    with pytest.raises(ValueError, match="equal lengths"):
+        stats.comparison([1.0, 2.0], [1.0], paired=True)

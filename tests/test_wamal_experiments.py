@@ -103,10 +103,10 @@ def test_welch_table_uses_the_papers_sign_convention_and_its_rows():
                          "test_acc": [0.70, 0.71, 0.72, 0.74, 0.75, 0.77, 0.80, 0.81, 0.79]})
     t = W.welch_table(runs, paper_dataset="CIFAR-100-20").set_index("comparison")
     row = t.loc["Single Task vs WAMAL"]
-    assert row["delta"] == pytest.approx(0.71 - 0.80)           # first minus second, as Tables 7, 9, 11
+    assert row["estimate"] == pytest.approx(0.71 - 0.80)           # first minus second, as Tables 7, 9, 11
     lo, hi = stats.welch_interval([0.70, 0.71, 0.72], [0.80, 0.81, 0.79])
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi))
-    assert row["paper_delta"] == pytest.approx(-0.0644) and row["paper_p"] == pytest.approx(0.0001)
+    assert (row["lo"], row["hi"]) == pytest.approx((lo, hi))
+    assert row["paper_estimate"] == pytest.approx(-0.0644) and row["paper_p"] == pytest.approx(0.0001)
 
 
 def test_ledger_on_the_committed_h100_runs():

@@ -233,15 +233,8 @@ def resnet1202_table(num_classes: int = 100) -> pd.DataFrame:
 
 def paired_difference(a, b) -> dict:
     """b - a over seeds paired by position (same seed: same backbone initialisation and data
-    order): mean, 95% t interval, paired t-test p, Cohen's d."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    diff = b - a
-    out = {"diff": float(diff.mean()), "lo": float("nan"), "hi": float("nan"), "p": float("nan"), "d": float("nan")}
-    if len(diff) > 1 and diff.std() > 0:
-        out["lo"], out["hi"] = stats.ci95(diff)
-        out["p"] = stats.paired_ttest(b, a).p
-        out["d"] = stats.cohens_d(b, a)
-    return out
+    order), in the one comparison schema (`stats.comparison`)."""
+    return stats.comparison(np.asarray(b, float), np.asarray(a, float), paired=True)
 
 
 def error_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None, by: str = "backbone",
@@ -258,10 +251,10 @@ def error_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None, by: s
             row = {by: key, label: name, "dataset_run": g["dataset_run"].iloc[0], "seeds": len(g),
                    "diverged": int((~ok).sum()), "error": g.loc[ok, metric].mean(),
                    "error_std": g.loc[ok, metric].std(ddof=0),
-                   f"vs_{baseline}": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan, "d": np.nan}
+                   "estimate": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan, "d": np.nan}
             if name != baseline and len(base) == len(g) and ok.all():
                 d = paired_difference(base[metric], g[metric])
-                row.update({f"vs_{baseline}": d["diff"], "lo": d["lo"], "hi": d["hi"], "p": d["p"], "d": d["d"]})
+                row.update({k: d[k] for k in ("estimate", "lo", "hi", "p", "d")})
             if reference is not None:
                 hit = reference[(reference["row"] == key) & (reference["column"] == name)]
                 row["paper"] = float(hit["value"].iloc[0]) if len(hit) else float("nan")
@@ -327,7 +320,7 @@ def consistency_summary(long: pd.DataFrame) -> pd.DataFrame:
         for m in ("cosine", "difference"):
             row[f"{m} DS"], row[f"{m} DKS"] = ds[m].mean(), dks[m].mean()
             d = paired_difference(ds[m], dks[m])
-            row[f"{m} DKS-DS"], row[f"{m} lo"], row[f"{m} hi"] = d["diff"], d["lo"], d["hi"]
+            row[f"{m} DKS-DS"], row[f"{m} lo"], row[f"{m} hi"] = d["estimate"], d["lo"], d["hi"]
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -22,16 +22,16 @@ def lion_dg(table1: pd.DataFrame, residual: pd.DataFrame, ledger: pd.DataFrame, 
     lines = [
         f"At this book's scale ({scale}), {n_rep} of the {len(ledger)} headline claims were reproduced ({counts}).",
         f"On CIFAR-10 DenseNet-DS, LION-DG reached {thr:.0f}% smoothed training accuracy in {lion['steps']:.0f} steps "
-        f"against He's {he['steps']:.0f} (speed-up {lion['speedup_pct']:+.1f}%, 95% interval "
-        f"[{lion['speedup_lo']:+.1f}, {lion['speedup_hi']:+.1f}]%), with final accuracy {lion['val_acc']:.2f}% against "
+        f"against He's {he['steps']:.0f} (speed-up {lion['estimate']:+.1f}%, 95% interval "
+        f"[{lion['lo']:+.1f}, {lion['hi']:+.1f}]%), with final accuracy {lion['val_acc']:.2f}% against "
         f"{he['val_acc']:.2f}%.",
         f"The most accurate initialisation on DenseNet-DS was {best} "
         f"({c10.loc[('DenseNet-DS', best), 'val_acc']:.2f}%).",
     ]
     if "He + warm-up" in res.index and "LION-DG" in res.index:
         lines.append(f"The explicit warm-up of the auxiliary weight gave a speed-up of "
-                     f"{res.loc['He + warm-up', 'speedup_pct']:+.1f}% against LION-DG's "
-                     f"{res.loc['LION-DG', 'speedup_pct']:+.1f}% over the same He runs (see the Table 7 section).")
+                     f"{res.loc['He + warm-up', 'estimate']:+.1f}% against LION-DG's "
+                     f"{res.loc['LION-DG', 'estimate']:+.1f}% over the same He runs (see the Table 7 section).")
     zero, nonzero = flow[flow["backbone_from_aux"] == 0], flow[flow["backbone_from_aux"] != 0]
     largest = f" (largest norm {nonzero['backbone_from_aux'].max():.3g})" if len(nonzero) else ""
     lines.append("At step 0 the auxiliary gradient on the backbone is exactly 0 under "
@@ -47,7 +47,7 @@ def lion_dg(table1: pd.DataFrame, residual: pd.DataFrame, ledger: pd.DataFrame, 
 
 def _gap(d: dict, paper: float | None = None) -> str:
     """A Welch difference (fractions) in points, with its interval and where the paper's gap lies."""
-    v, lo, hi = 100 * d["delta"], 100 * d["ci_low"], 100 * d["ci_high"]
+    v, lo, hi = 100 * d["estimate"], 100 * d["lo"], 100 * d["hi"]
     if not np.isfinite(lo):
         return f"{v:+.1f} points (no interval: too few finished runs)"
     if paper is None:
@@ -230,7 +230,7 @@ def asymmetric(s: dict, profile: str) -> list[str]:
         a = asym[asym["arch"] == arch].sort_values("n")
         if a.empty:
             continue
-        ours = ", ".join(f"{r.improvement_pct:+.1f}% at N = {r.n}" for r in a.itertuples())
+        ours = ", ".join(f"{r.estimate:+.1f}% at N = {r.n}" for r in a.itertuples())
         paper = ", ".join(f"{ref.value('asymmetric', 'Table 1', f'N={n}|{arch}', 'improvement_pct'):+.1f}%"
                           for n in a["n"])
         lines.append(f"**{arch}, Table 1.** Ours: {ours} ({int((a['p'] < 0.05).sum())} of {len(a)} with p < 0.05, "
@@ -240,10 +240,10 @@ def asymmetric(s: dict, profile: str) -> list[str]:
     if len(vs):
         lines.append(f"**Heterogeneous against homogeneous branches.** Against the symmetric control (the same "
                      f"branches trained with softmax cross-entropy), the asymmetric network was better with a 95% "
-                     f"interval above zero in {int((vs['ci_lo'] > 0).sum())} of {len(vs)} (network, N) cells, worse "
-                     f"with one below zero in {int((vs['ci_hi'] < 0).sum())}, and undecided in the rest (relative "
-                     f"differences from {vs['improvement_pct'].min():+.1f}% to "
-                     f"{vs['improvement_pct'].max():+.1f}%, uncorrected).")
+                     f"interval above zero in {int((vs['lo'] > 0).sum())} of {len(vs)} (network, N) cells, worse "
+                     f"with one below zero in {int((vs['hi'] < 0).sum())}, and undecided in the rest (relative "
+                     f"differences from {vs['estimate'].min():+.1f}% to "
+                     f"{vs['estimate'].max():+.1f}%, uncorrected).")
     cos = s["cosines"].groupby("arch")["avg_sim"].mean() if len(s["cosines"]) else pd.Series(dtype=float)
     if len(cos):
         lines.append("**Gradient alignment.** Average cosine between the main and auxiliary gradients at N = 20: " +

@@ -40,7 +40,7 @@ print(f"profile {p.name}: {len(cells)} runs on {cfg.dataset}; {cfg.epochs} epoch
 
 # %% tags=["hide-input"]
 table["key"] = [f"N={n_branches}|{'all-active' if v == 'all active' else 'one-active'}|{a}" for v, a in zip(table["variant"], table["arch"])]
-t16 = A.side_by_side(table, "Table 16", lambda r: r["key"], ["variant", "arch"])
+t16 = A.beside_paper(table, "Table 16", lambda r: r["key"], ["variant", "arch"])
 t16["ran on"] = cfg.dataset
 glue("asym_table16", t16, display=False)
 t16

@@ -35,7 +35,7 @@ print(f"profile {p.name}: {len(cells)} runs on {dataset}; {cells['config'].iloc[
 # ## Table 10 (= Table 17), ours beside the paper's
 
 # %% tags=["hide-input"]
-t10 = A.side_by_side(table, "Table 10", lambda r: f"N=1|{r['arch']}", ["arch"])
+t10 = A.beside_paper(table, "Table 10", lambda r: f"N=1|{r['arch']}", ["arch"])
 t10["ran on"] = dataset
 t10.index.name = "network"
 glue("asym_table10", t10, display=False)

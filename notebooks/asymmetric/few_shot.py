@@ -50,7 +50,7 @@ for t in tables:
     sub = table[table["table"] == t]
     if sub.empty:
         continue
-    s = A.side_by_side(sub, t, lambda r, arch=arch: f"samples={r['samples']}|{arch}", ["samples"], digits=4)
+    s = A.beside_paper(sub, t, lambda r, arch=arch: f"samples={r['samples']}|{arch}", ["samples"], digits=4)
     s["ran on"] = cells[cells["table"] == t]["dataset_run"].iloc[0]
     shown[t] = s
     glue(f"asym_{t.replace(' ', '').lower()}", s, display=False)
@@ -67,7 +67,7 @@ fig, axes = plt.subplots(1, len(shown), figsize=(4.5 * len(shown), 3.4), squeeze
 for ax, t in zip(axes[0], shown):
     arch = A.FEW_SHOT[t][0]
     ours = table[(table["table"] == t) & (table["arm"] == "asymmetric")].sort_values("samples")
-    ax.errorbar(ours["samples"], ours["improvement_pct"], yerr=ours["rel_se"], marker="o", capsize=3, label="ours")
+    ax.errorbar(ours["samples"], ours["estimate"], yerr=ours["rel_se"], marker="o", capsize=3, label="ours")
     paper = ref.wide("asymmetric", t)
     ks = [int(i.split("|")[0].split("=")[1]) for i in paper.index]
     ax.plot(ks, paper["improvement_pct"], ls="--", marker="s", color="gray", label="paper")

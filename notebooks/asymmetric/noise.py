@@ -44,7 +44,7 @@ print(f"profile {p.name}: {len(cells)} runs; {cfg.epochs} epochs (the paper: {ep
 # %% tags=["hide-input"]
 for t in A.NOISE:
     sub = table[table["table"] == t]
-    s = A.side_by_side(sub, t, lambda r: f"noise={100 * r['noise']:.0f}%|MLP", ["noise"], digits=4)
+    s = A.beside_paper(sub, t, lambda r: f"noise={100 * r['noise']:.0f}%|MLP", ["noise"], digits=4)
     s["ran on"] = cells[cells["table"] == t]["dataset_run"].iloc[0]
     glue(f"asym_{t.replace(' ', '').lower()}", s, display=False)
     display(s.style.set_caption(f"{t}: MLP, the paper's {A.NOISE[t][1]}"))

@@ -76,8 +76,8 @@ print(f"profile {p.name}: {len(allc)} comparisons, {int(tested.sum())} with a de
 # Δ is the relative improvement (%) of the asymmetric arm (or the variant named) over plain; d is Cohen's d.
 
 # %% tags=["hide-input"]
-shown = allc[["table", "comparison", "seeds", "improvement_pct", "p", "p (Bonferroni, table)", "p (Bonferroni, all)",
-              "d", "effect", "paper p"]].rename(columns={"improvement_pct": "Δ (%)"})
+shown = allc[["table", "comparison", "seeds", "estimate", "p", "p (Bonferroni, table)", "p (Bonferroni, all)",
+              "d", "effect", "paper p"]].rename(columns={"estimate": "Δ (%)"})
 pd.set_option("display.max_rows", 200)
 shown.set_index(["table", "comparison"]).round(4)
 

@@ -100,7 +100,7 @@ print(f"{sum(r.cached for r in trained['result'])} of {len(trained)} runs came f
 
 # %% tags=["hide-input"]
 asym = table[table["arm"] == "asymmetric"]
-shown = A.side_by_side(asym, "Table 1", lambda r: f"N={r['n']}|{r['arch']}", ["n", "arch"])
+shown = A.beside_paper(asym, "Table 1", lambda r: f"N={r['n']}|{r['arch']}", ["n", "arch"])
 ctrl = table[table["arm"] == "symmetric"].set_index(["n", "arch"])
 shown["symmetric"] = [A.mean_std_text(ctrl.loc[i, "arm_mean"], ctrl.loc[i, "arm_std"], 3) for i in shown.index]
 shown["ran on"] = cells.drop_duplicates(["arch", "n"]).set_index(["n", "arch"]).loc[shown.index, "dataset_run"]
@@ -118,9 +118,9 @@ shown
 
 # %% tags=["hide-input"]
 vs = A.compare(runs[runs["arm"].isin(["symmetric", "asymmetric"])], ["arch", "n"], baseline="symmetric")
-glue("asym_vs_symmetric_max_abs_pct", float(vs["improvement_pct"].abs().max()), display=False)
-vs.set_index(["arch", "n"])[["seeds", "plain_mean", "arm_mean", "improvement_pct", "ci_lo", "ci_hi", "p"]].rename(
-    columns={"plain_mean": "symmetric", "arm_mean": "asymmetric", "improvement_pct": "asym vs sym (%)"})
+glue("asym_vs_symmetric_max_abs_pct", float(vs["estimate"].abs().max()), display=False)
+vs.set_index(["arch", "n"])[["seeds", "plain_mean", "arm_mean", "estimate", "lo", "hi", "p"]].rename(
+    columns={"plain_mean": "symmetric", "arm_mean": "asymmetric", "estimate": "asym vs sym (%)"})
 
 # %% [markdown] tags=[]
 # ## Figure 5: the dose-response curves
@@ -135,7 +135,7 @@ paper1 = ref.wide("asymmetric", "Table 1")
 fig, ax = plt.subplots(figsize=(6.4, 4))
 for arch in archs:
     ours = asym[asym["arch"] == arch].sort_values("n")
-    ax.errorbar(ours["n"], ours["improvement_pct"], yerr=ours["rel_se"], marker="o", capsize=3,
+    ax.errorbar(ours["n"], ours["estimate"], yerr=ours["rel_se"], marker="o", capsize=3,
                 color=colors[arch], label=f"{arch} (ours)")
     pn = [n for n in branches if f"N={n}|{arch}" in paper1.index]
     ax.plot(pn, [paper1.loc[f"N={n}|{arch}", "improvement_pct"] for n in pn], ls="--", marker="s", alpha=0.6,

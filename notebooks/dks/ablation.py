@@ -42,9 +42,9 @@ params = params.groupby("design")["value"].sum().rename("branch params")
 # (training only; the deployed network is the same ResNet-32 for every design).
 
 # %% tags=["hide-input"]
-shown = table.set_index("design").join(params)[["dataset_run", "seeds", "error", "error_std", "vs_Original", "lo", "hi",
+shown = table.set_index("design").join(params)[["dataset_run", "seeds", "error", "error_std", "estimate", "lo", "hi",
                                                 "p", "branch params"]]
-shown.style.format({"error": "{:.2f}", "error_std": "{:.2f}", "vs_Original": "{:+.2f}", "lo": "{:+.2f}",
+shown.style.format({"error": "{:.2f}", "error_std": "{:.2f}", "estimate": "{:+.2f}", "lo": "{:+.2f}",
                     "hi": "{:+.2f}", "p": "{:.3g}", "branch params": "{:,.0f}"}, na_rep="")
 
 # %% tags=["hide-input"]

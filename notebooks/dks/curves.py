@@ -54,7 +54,7 @@ for b, g_ in late.groupby("backbone", sort=False):
             a = g_[g_["method"] == other].sort_values("seed")[metric]
             c = g_[g_["method"] == "DKS"].sort_values("seed")[metric]
             d = D.paired_difference(a, c)
-            rows.append({"backbone": b, "DKS minus": other, "metric": metric, "difference": d["diff"],
+            rows.append({"backbone": b, "DKS minus": other, "metric": metric, "difference": d["estimate"],
                          "95% CI": f"[{d['lo']:+.2f}, {d['hi']:+.2f}]", "p": d["p"]})
 display(summary)
 pd.DataFrame(rows).round(3)

@@ -27,6 +27,7 @@ from myst_nb import glue
 
 from aux_core import reference as ref
 from aux_core.experiments import dks as D
+from aux_core.experiments.presentation import Shown, side_by_side
 from aux_core import notebook as nb
 
 p = nb.setup(globals(), "dks", "main_table",
@@ -45,20 +46,14 @@ table = D.error_table(per_run, paper)
 # reports that this profile did not train are listed with the published numbers only.
 
 # %% tags=["hide-input"]
-def fmt(m, s):
-    return "" if pd.isna(m) else f"{m:.2f} ± {s:.2f}" if pd.notna(s) else f"{m:.2f}"
-
-shown = table.assign(
-    ours=[fmt(m, s) for m, s in zip(table["error"], table["error_std"])],
-    paper_error=[fmt(m, s) for m, s in zip(table["paper"], table["paper_std"])],
-    vs_base=[f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}], p = {pv:.3g}" if pd.notna(lo) else (f"{d:+.2f}" if pd.notna(d) else "")
-             for d, lo, hi, pv in zip(table["vs_baseline"], table["lo"], table["hi"], table["p"])])
-shown = shown[["backbone", "method", "dataset_run", "seeds", "ours", "vs_base", "paper_error"]].astype({"seeds": str})
-not_run = paper[~paper["row"].isin(table["backbone"])]
-extra = pd.DataFrame({"backbone": not_run["row"], "method": not_run["column"], "dataset_run": "not run at this profile",
-                      "paper_error": [fmt(m, s) for m, s in zip(not_run["value"], not_run["std"])]})
-shown = pd.concat([shown, extra], ignore_index=True).fillna("")
-shown.columns = ["backbone", "method", "ran on", "seeds", "error (ours)", "vs baseline (ours)", "error (paper, CIFAR-100)"]
+shown = side_by_side(table.astype({"seeds": str}), None, ["backbone", "method"],
+                     [Shown("error (%)", ("error", "error_std"), ("paper", "paper_std")),
+                      Shown("vs baseline [95% CI]", ("estimate", "lo", "hi"), signed=True), Shown("p", "p", p=True)],
+                     keep=("dataset_run", "seeds"))
+not_run = paper[~paper["row"].isin(table["backbone"])].rename(columns={"row": "backbone", "column": "method"})
+extra = side_by_side(not_run.assign(dataset_run="not run at this profile", seeds=""), None, ["backbone", "method"],
+                     [Shown("error (%)", None, ("value", "std"))], keep=("dataset_run", "seeds"))
+shown = pd.concat([shown, extra]).fillna("").rename(columns={"dataset_run": "ran on"})
 glue("dks_main_table", shown, display=False)
 shown
 
@@ -83,4 +78,4 @@ dks = table[table["method"] == "DKS"]
 if len(dks):
     r = dks.iloc[0]
     glue("dks_main_first_backbone", r["backbone"], display=False)
-    glue("dks_main_dks_vs_base", float(r["vs_baseline"]), display=False)
+    glue("dks_main_dks_vs_base", float(r["estimate"]), display=False)

@@ -32,7 +32,7 @@ per = D.per_run(runs)
 
 # %% tags=["hide-input"]
 table = D.error_table(per, by="noise")
-table.style.format({"error": "{:.2f}", "error_std": "{:.2f}", "vs_baseline": "{:+.2f}", "lo": "{:+.2f}",
+table.style.format({"error": "{:.2f}", "error_std": "{:.2f}", "estimate": "{:+.2f}", "lo": "{:+.2f}",
                     "hi": "{:+.2f}", "p": "{:.3g}", "d": "{:+.2f}"}, na_rep="")
 
 # %% tags=["hide-input"]

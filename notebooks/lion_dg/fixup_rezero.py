@@ -90,8 +90,9 @@ pd.concat({"paper": paper7.astype(int).astype(str), "ours": ours}, axis=1).filln
 # from Table 1's runs.
 
 # %% tags=[]
-shown = table.set_index("init")[["val_acc", "val_acc_std", "steps", "reached", "speedup_pct", "speedup_lo", "speedup_hi",
-                                  "p_steps", "p_acc", "init_time_s"]].rename(columns={"init_time_s": "init s"})
+shown = table.set_index("init")[["val_acc", "val_acc_std", "steps", "reached", "estimate", "lo", "hi", "p", "acc_p",
+                                  "init_time_s"]].rename(columns={"init_time_s": "init s", "estimate": "speed-up (%)",
+                                                                  "p": "p (steps)", "acc_p": "p (accuracy)"})
 lsuv = L.per_run(L.run_grid(table1_cells[table1_cells["init"].isin(["LSUV", "Hybrid"])], progress=False), thresholds=thresholds)
 for name, g in lsuv.groupby("init"):
     shown.loc[f"{name} (Table 1)", ["val_acc", "steps", "init s"]] = [g["val_acc"].mean(), g["steps_to"].mean(), g["init_time_s"].mean()]
@@ -100,8 +101,8 @@ if "GradInit" in shown.index:
 for name in ("Fixup", "ReZero", "He + warm-up", "LION-DG", "GradInit"):
     if name in shown.index:
         key = name.lower().replace(" + ", "_").replace("-", "_")
-        glue(f"{key}_speedup", float(shown.loc[name, "speedup_pct"]), display=False)
-        glue(f"{key}_p_steps", float(shown.loc[name, "p_steps"]), display=False)
+        glue(f"{key}_speedup", float(shown.loc[name, "speed-up (%)"]), display=False)
+        glue(f"{key}_p_steps", float(shown.loc[name, "p (steps)"]), display=False)
 shown.round(3)
 
 # %% [markdown] tags=[]

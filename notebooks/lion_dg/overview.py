@@ -101,7 +101,7 @@ from aux_core.experiments import findings
 lines = findings.lion_dg(table1, residual, ledger, flow, scale, threshold)
 lion_dn = table1[(table1["dataset"] == "CIFAR-10") & (table1["arch"] == "DenseNet-DS") & (table1["init"] == "LION-DG")].iloc[0]
 glue("lion_dg_findings", Markdown("\n\n".join(lines)), display=False)
-glue("lion_dg_speedup_c10_densenet", float(lion_dn["speedup_pct"]), display=False)
+glue("lion_dg_speedup_c10_densenet", float(lion_dn["estimate"]), display=False)
 glue("lion_dg_n_reproduced", float((ledger["verdict"] == "reproduced").sum()), display=False)
 glue("lion_dg_n_claims", float(len(ledger)), display=False)
 Markdown("\n\n".join(lines))

@@ -32,6 +32,7 @@ from myst_nb import glue
 
 from aux_core import reference as ref, stats
 from aux_core.experiments import lion_dg as L
+from aux_core.experiments.presentation import Shown, side_by_side
 from aux_core import notebook as nb
 
 p = nb.setup(globals(), "lion_dg", "table1")
@@ -64,29 +65,13 @@ print(f"{sum(r.cached for r in trained['result'])} of {len(trained)} runs came f
 # got to the threshold within the budget.
 
 # %% tags=[]
-paper = ref.wide("lion_dg", "Table 1")
-
-def paper_cell(d, arch, init, col):
-    key = (d, f"{arch}|{init}")
-    if key not in paper.index or not np.isfinite(paper.loc[key, col]):
-        return "—"
-    v = paper.loc[key, col]
-    return f"{v:.2f} ± {paper.loc[key, col + '_std']:.2f}" if col == "val_acc" else f"{v:+.1f}"
-
-def ours_speedup(r):
-    if r["init"] == "He-init":
-        return "—"
-    return f"{r['speedup_pct']:+.1f} [{r['speedup_lo']:+.0f}, {r['speedup_hi']:+.0f}]"
-
-shown = pd.DataFrame({
-    "dataset": table["dataset"], "network": table["arch"], "init": table["init"],
-    "paper acc (%)": [paper_cell(r.dataset, r.arch, r.init, "val_acc") for r in table.itertuples()],
-    "our acc (%)": [f"{a:.2f} ± {s:.2f}" for a, s in zip(table["val_acc"], table["val_acc_std"])],
-    "paper speed-up (%)": [paper_cell(r.dataset, r.arch, r.init, "speedup_pct") for r in table.itertuples()],
-    "our speed-up (%) [95% CI]": [ours_speedup(r) for _, r in table.iterrows()],
-    "steps (mean)": table["steps"].round(1), "threshold": (100 * table["threshold"]).map("{:.0f}%".format),
-    "reached": table["reached"], "ran on": table["dataset_run"],
-}).set_index(["dataset", "network", "init"])
+ours = table.assign(**{"steps (mean)": table["steps"].round(1), "ran on": table["dataset_run"],
+                        "threshold": (100 * table["threshold"]).map("{:.0f}%".format)})
+shown = side_by_side(ours, ref.wide("lion_dg", "Table 1"), ["dataset", "arch", "init"],
+                     [Shown("acc (%)", ("val_acc", "val_acc_std"), ("val_acc", "val_acc_std")),
+                      Shown("speed-up (%)", ("estimate", "lo", "hi"), "speedup_pct", 1, signed=True)],
+                     paper_key=lambda r: (r["dataset"], f"{r['arch']}|{r['init']}"),
+                     keep=("steps (mean)", "threshold", "reached", "ran on"))
 glue("table1", shown, display=False)
 shown
 
@@ -105,7 +90,7 @@ for (d, arch), g in table.groupby(["dataset", "arch"], sort=False):
     rows.append({"dataset": d, "network": arch,
                  "paper He (%)": paper2.loc[pk, "He-init_acc"], "ours He (%)": round(he["val_acc"], 2),
                  "paper LION-DG (%)": paper2.loc[pk, "LION-DG_acc"], "ours LION-DG (%)": round(lion["val_acc"], 2),
-                 "paper speed-up (%)": paper2.loc[pk, "speedup_pct"], "ours speed-up (%)": round(lion["speedup_pct"], 1),
+                 "paper speed-up (%)": paper2.loc[pk, "speedup_pct"], "ours speed-up (%)": round(lion["estimate"], 1),
                  "ran on": he["dataset_run"]})
 pd.DataFrame(rows).set_index(["dataset", "network"])
 
@@ -119,15 +104,16 @@ pd.DataFrame(rows).set_index(["dataset", "network"])
 # for the row they most plausibly belong to, CIFAR-10 DenseNet-DS.
 
 # %% tags=[]
-sig = table[table["init"] != "He-init"][["dataset", "arch", "init", "p_steps", "d_steps", "p_acc", "d_acc"]].copy()
-sig["effect (steps)"] = sig["d_steps"].map(lambda d: stats.effect_size_label(d) if np.isfinite(d) else "n/a")
+sig = table[table["init"] != "He-init"][["dataset", "arch", "init", "p", "d", "acc_p", "acc_d"]].rename(
+    columns={"p": "p (steps)", "d": "d (steps)", "acc_p": "p (accuracy)", "acc_d": "d (accuracy)"})
+sig["effect (steps)"] = sig["d (steps)"].map(lambda d: stats.effect_size_label(d) if np.isfinite(d) else "n/a")
 sig["paper"] = ""
 mask = (sig["dataset"] == "CIFAR-10") & (sig["arch"] == "DenseNet-DS") & (sig["init"] == "LION-DG")
 sig.loc[mask, "paper"] = (f"p = {ref.value('lion_dg', 'Table 8', 'LION-DG speedup', 'p'):.4f}, "
                           f"d = {ref.value('lion_dg', 'Table 8', 'LION-DG speedup', 'cohens_d'):.2f}")
 main = table[(table["dataset"] == "CIFAR-10") & (table["arch"] == "DenseNet-DS")].set_index("init")
-glue("c10_densenet_lion_p", float(main.loc["LION-DG", "p_steps"]), display=False)
-glue("c10_densenet_lion_d", float(main.loc["LION-DG", "d_steps"]), display=False)
+glue("c10_densenet_lion_p", float(main.loc["LION-DG", "p"]), display=False)
+glue("c10_densenet_lion_d", float(main.loc["LION-DG", "d"]), display=False)
 sig.set_index(["dataset", "arch", "init"]).round(4)
 
 # %% [markdown] tags=[]

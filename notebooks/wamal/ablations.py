@@ -61,14 +61,14 @@ paper14 = ref.table("wamal", "Table 14").pivot(index="row", columns="dataset", v
 t14 = pd.DataFrame({"variant": t["variant"], f"ours, {dataset} (%)": pct(t)}).set_index("variant").join(paper14.add_prefix("paper, "))
 d14 = W.welch(norm[norm["variant"] != "WAMAL"]["test_acc"], norm[norm["variant"] == "WAMAL"]["test_acc"])
 glue("wamal_table14", t14, display=False)
-glue("wamal_norm_delta", float(100 * d14["delta"]), display=False)
+glue("wamal_norm_delta", float(100 * d14["estimate"]), display=False)
 display(t14.style.format("{:.2f}", subset=[c for c in t14.columns if c.startswith("paper")], na_rep=""))
-print(f"normalised - default: {100 * d14['delta']:+.2f} pp, Welch 95% CI [{100 * d14['ci_low']:+.2f}, {100 * d14['ci_high']:+.2f}]")
+print(f"normalised - default: {100 * d14['estimate']:+.2f} pp, Welch 95% CI [{100 * d14['lo']:+.2f}, {100 * d14['hi']:+.2f}]")
 bands = W.curve_bands(W.curves(norm_runs, label="variant"), label="variant")
 fig, ax = plt.subplots(figsize=(5, 3))
 for v, g in bands.groupby("variant", sort=False):
     ax.plot(g["epoch"], 100 * g["mean"], marker="o", label=v)
-    ax.fill_between(g["epoch"], 100 * g["ci_low"], 100 * g["ci_high"], alpha=0.2)
+    ax.fill_between(g["epoch"], 100 * g["lo"], 100 * g["hi"], alpha=0.2)
 ax.set_xlabel("epoch"); ax.set_ylabel("test accuracy (%)"); ax.set_title("Figure 15 (ours)"); ax.legend(fontsize=8)
 plt.tight_layout()
 
@@ -88,7 +88,7 @@ wamal_acc = arms[(arms["arm"] == "WAMAL") & (arms["status"] == "ok")]["test_acc"
 vs = [W.welch(wamal_acc, arms[(arms["arm"] == a) & (arms["status"] == "ok")]["test_acc"]) for a in t["arm"]]
 controls = pd.DataFrame({"arm": t["arm"], "runs": t["runs"], "diverged": t["diverged"], f"ours, {dataset} (%)": pct(t),
                          "WAMAL - arm (pp) [Welch 95% CI]": [
-                             "" if a == "WAMAL" else f"{100 * d['delta']:+.2f} [{100 * d['ci_low']:+.2f}, {100 * d['ci_high']:+.2f}]"
+                             "" if a == "WAMAL" else f"{100 * d['estimate']:+.2f} [{100 * d['lo']:+.2f}, {100 * d['hi']:+.2f}]"
                              for a, d in zip(t["arm"], vs)]}).set_index("arm")
 glue("wamal_scale_controls", controls, display=False)
 controls
@@ -138,8 +138,8 @@ t34 = pd.DataFrame({"variant": t["variant"], f"ours, {dataset} (%)": pct(t),
 t34 = t34.set_index("variant").join(paper34.add_prefix("paper, "), how="outer")
 glue("wamal_table34", t34, display=False)
 d34 = W.welch(aux[aux["variant"] == "WAMAL w/ Aux Set"]["test_acc"], aux[aux["variant"] == "WAMAL"]["test_acc"])
-glue("wamal_auxset_delta", float(100 * d34["delta"]), display=False)
-print(f"w/ Aux Set - WAMAL: {100 * d34['delta']:+.2f} pp, Welch 95% CI [{100 * d34['ci_low']:+.2f}, {100 * d34['ci_high']:+.2f}]")
+glue("wamal_auxset_delta", float(100 * d34["estimate"]), display=False)
+print(f"w/ Aux Set - WAMAL: {100 * d34['estimate']:+.2f} pp, Welch 95% CI [{100 * d34['lo']:+.2f}, {100 * d34['hi']:+.2f}]")
 t34.style.format({c: "{:.2f}" for c in t34.columns if c.startswith("paper")}, na_rep="")
 
 # %% [markdown] tags=[]

@@ -70,8 +70,8 @@ for b in chosen:
     for lb in chosen:
         d = W.welch(g[g["label_backbone"] == lb]["test_acc"], g[g["label_backbone"] == "Single Task"]["test_acc"])
         pv = theirs.loc[lb, b] - theirs.loc["Single Task", b] if lb in theirs.index and b in theirs.columns else float("nan")
-        rows.append({"primary": b, "label-weight": lb, "ours (pp)": 100 * d["delta"], "lo": 100 * d["ci_low"],
-                     "hi": 100 * d["ci_high"], "paper (pp)": pv})
+        rows.append({"primary": b, "label-weight": lb, "ours (pp)": 100 * d["estimate"], "lo": 100 * d["lo"],
+                     "hi": 100 * d["hi"], "paper (pp)": pv})
 gain = pd.DataFrame(rows)
 glue("wamal_table12_gain", gain, display=False)
 gain.style.format({c: "{:+.2f}" for c in ("ours (pp)", "lo", "hi", "paper (pp)")}, na_rep="")

@@ -28,6 +28,7 @@ import seaborn as sns
 from myst_nb import glue
 
 from aux_core.experiments import wamal as W
+from aux_core.experiments.presentation import Shown, side_by_side
 from aux_core.experiments import wamal_h100 as H100
 from aux_core import notebook as nb
 
@@ -49,13 +50,13 @@ paper_dataset = dataset if dataset != "CIFAR-10" else "CIFAR-100-20"
 
 # %% tags=["hide-input"]
 t = W.main_table(per_run, paper_dataset)
-shown = pd.DataFrame({
-    "backbone": t["backbone"] + [" (from scratch)" if b != "VGG16" else "" for b in t["backbone"]],
-    "method": t["method"], "runs": t["runs"].astype(str) + [f" ({d} diverged)" if d else "" for d in t["diverged"]],
-    f"ours, {dataset} (%)": [f"{100 * m:.2f} ± {100 * s:.2f}" for m, s in zip(t["mean"], t["std"].fillna(0))],
-    "95% CI": [f"[{100 * lo:.2f}, {100 * hi:.2f}]" if pd.notna(lo) else "" for lo, hi in zip(t["ci_low"], t["ci_high"])],
-    "paper (%)": [f"{100 * m:.2f} ± {100 * s:.2f}" if pd.notna(m) else "" for m, s in zip(t["paper"], t["paper_std"])],
-    "paper's row": t["paper_row"]})
+t = t.assign(backbone=t["backbone"] + [" (from scratch)" if b != "VGG16" else "" for b in t["backbone"]],
+             runs=t["runs"].astype(str) + [f" ({d} diverged)" if d else "" for d in t["diverged"]],
+             **{"paper's row": t["paper_row"]})
+shown = side_by_side(t, None, ["backbone", "method"],
+                     [Shown(f"accuracy (%), ours on {dataset}", ("mean", "std"), ("paper", "paper_std"), scale=100),
+                      Shown("95% CI of the mean (%)", ("mean", "lo", "hi"), signed=False, scale=100)],
+                     keep=("runs", "paper's row"))
 glue("wamal_table1", shown, display=False)
 shown
 
@@ -73,7 +74,7 @@ for ref_ds in dict.fromkeys([paper_dataset, "CIFAR-10"]):
     frames.append(w.assign(paper_table=f"{W.WELCH_TABLES[ref_ds]} ({ref_ds})"))
 welch = pd.concat(frames, ignore_index=True)
 glue("wamal_welch", welch, display=False)
-welch.style.format({c: "{:+.4f}" for c in welch.columns if c not in ("comparison", "paper_table", "p", "paper_p")}
+welch.style.format({c: "{:+.4f}" for c in welch.columns if c not in ("comparison", "paper_table", "p", "paper_p", "n")}
                    | {"p": "{:.3g}", "paper_p": "{:.3g}"}, na_rep="")
 
 # %% [markdown] tags=[]
@@ -98,7 +99,7 @@ paper_ft = W.finetune_rows()
 if finetune and W.finetune_ready("ResNet50"):
     ft = W.per_run(W.run_grid(W.finetune_grid(profile, p.seeds(seeds)), desc="fine-tuning"))
     ours_ft = W.main_table(ft, paper_dataset)
-    display(ours_ft[["backbone", "method", "runs", "mean", "std", "ci_low", "ci_high", "paper", "paper_std"]])
+    display(ours_ft[["backbone", "method", "runs", "mean", "std", "lo", "hi", "paper", "paper_std"]])
 else:
     print("torchvision's ResNet50 weights are not in the data directory: the fine-tuning rows are the paper's")
 paper_ft.style.format({c: "{:.4f}" for c in ("Single Task", "MAXL", "WAMAL")}, na_rep="")
@@ -115,7 +116,7 @@ for ax, b in zip(axes[0], backbones):
     bands = W.curve_bands(curve[curve["backbone"] == b])
     for m, g in bands.groupby("method", sort=False):
         ax.plot(g["epoch"], 100 * g["mean"], marker="o", label=m)
-        ax.fill_between(g["epoch"], 100 * g["ci_low"], 100 * g["ci_high"], alpha=0.2)
+        ax.fill_between(g["epoch"], 100 * g["lo"], 100 * g["hi"], alpha=0.2)
     ax.set_xlabel("epoch"); ax.set_ylabel("test accuracy (%)"); ax.set_title(f"{b} on {dataset}")
     ax.legend()
 plt.tight_layout()
@@ -132,23 +133,23 @@ if "runs" in gpu:
     g = gpu["runs"][gpu["runs"]["grid"] == "main"]
     gt = W.accuracy_table(g, by=("method",))
     gt["mean ± std (%)"] = [f"{100 * m:.2f} ± {100 * s:.2f}" for m, s in zip(gt["mean"], gt["std"])]
-    gt["95% CI (%)"] = [f"[{100 * lo:.2f}, {100 * hi:.2f}]" for lo, hi in zip(gt["ci_low"], gt["ci_high"])]
+    gt["95% CI (%)"] = [f"[{100 * lo:.2f}, {100 * hi:.2f}]" for lo, hi in zip(gt["lo"], gt["hi"])]
     display(gt[["method", "runs", "mean ± std (%)", "95% CI (%)"]])
     gw = W.welch_table(g, paper_dataset="CIFAR-10")
-    display(gw.style.format({c: "{:+.4f}" for c in gw.columns if c not in ("comparison", "p", "paper_p")}
+    display(gw.style.format({c: "{:+.4f}" for c in gw.columns if c not in ("comparison", "p", "paper_p", "n")}
                             | {"p": "{:.3g}", "paper_p": "{:.3g}"}, na_rep=""))
     c = gpu["curves"][gpu["curves"]["grid"] == "main"]
     bands = W.curve_bands(c)
     fig, ax = plt.subplots(figsize=(5, 3.3))
     for m, b in bands.groupby("method", sort=False):
         ax.plot(b["epoch"], 100 * b["mean"], marker="o", label=m)
-        ax.fill_between(b["epoch"], 100 * b["ci_low"], 100 * b["ci_high"], alpha=0.2)
+        ax.fill_between(b["epoch"], 100 * b["lo"], 100 * b["hi"], alpha=0.2)
     ax.set_xlabel("epoch"); ax.set_ylabel("test accuracy (%)"); ax.set_title("VGG16, CIFAR-10, H100 (50k images)")
     ax.legend(); plt.tight_layout()
     for _, r in gt.iterrows():
         glue(f"wamal_gpu_acc_{r['method'].replace(' ', '_')}", float(100 * r["mean"]), display=False)
     for _, r in gw.iterrows():
-        glue(f"wamal_gpu_delta_{r['comparison'].replace(' ', '_')}", float(100 * r["delta"]), display=False)
+        glue(f"wamal_gpu_delta_{r['comparison'].replace(' ', '_')}", float(100 * r["estimate"]), display=False)
 else:
     print("no GPU results in the results store (shard wamal/gpu)")
 

@@ -38,7 +38,8 @@ from .landscape import (landscape_size, landscape_batch, landscape, landscape_co
                         TOTAL_LOSS_KIND, landscape_configs, landscape_grid, total_loss_control, landscape_changes,
                         landscape_from_config)
 from .tables import (per_run, compare, identical_to, cosine_curves, cosine_summary, history, at_fraction, dynamics,
-                     attention_table, mean_std_text, side_by_side)
+                     attention_table, beside_paper)
+from ..presentation import mean_std_text
 from .verdicts import (relative_gains, claims_ledger, summary, chapter_ledger)
 
 
@@ -71,5 +72,5 @@ __all__ = ["all_active_cells", "ALL_ARMS", "ALPHA_GRID", "ANALYSES", "ARMS", "at
            "landscape_from_config", "landscape_grid", "landscape_size", "LANDSCAPE_SIZE", "LEDGER_NOTEBOOKS",
            "LR_GRID", "mean_std_text", "MODELS", "NOISE", "noise_cells", "NOISE_RATES", "NOTEBOOK_GRIDS",
            "PAPER_EPOCHS", "PAPER_SEEDS", "per_run", "protocol", "relative_gains", "run_grid", "SEARCH_EPOCHS",
-           "search_hparams", "SEARCH_WD", "side_by_side", "summary", "table13", "table1_cells",
+           "search_hparams", "SEARCH_WD", "beside_paper", "summary", "table13", "table1_cells",
            "TOTAL_LOSS_CONTROL", "total_loss_control", "TOTAL_LOSS_KIND", "VAL_FRACTION", "WD_GRID"]

@@ -11,6 +11,7 @@ from ... import reference as ref
 from ... import stats
 from ...config import RunResult
 from ..common import per_run_frame
+from ..presentation import Shown, side_by_side
 from .cells import ATTENTION_FRACTIONS, GAP_FRACTIONS
 
 # ----------------------------------------------------------------------------- per run, comparisons
@@ -26,7 +27,7 @@ def per_run(df: pd.DataFrame) -> pd.DataFrame:
 def compare(runs: pd.DataFrame, by, arm_col: str = "arm", baseline: str = "plain",
             metric: str = "test_acc") -> pd.DataFrame:
     """Per group (`by`) and arm against the baseline arm, paired by seed: means and sample
-    std, relative improvement (%), its 95% interval (paired t interval of the differences, in
+    std, relative improvement (%) as `estimate`, its 95% interval (`lo`, `hi`) (paired t interval of the differences, in
     percent of the baseline mean), the two-tailed paired t-test, Cohen's d (pooled std) and
     the standard error of the per-seed relative improvement (the paper's Figure 5 bars).
     Seeds where either run diverged are left out of the pairing and counted."""
@@ -58,16 +59,11 @@ def _compare(runs, by, arm_col, baseline, metric) -> pd.DataFrame:
 
 
 def _paired(a: np.ndarray, b: np.ndarray) -> dict:
-    nan = float("nan")
-    if len(a) == 0 or b.mean() == 0:
-        return dict(improvement_pct=nan, ci_lo=nan, ci_hi=nan, p=nan, d=nan, rel_se=nan)
-    out = {"improvement_pct": stats.relative_improvement(a, b)}
-    lo, hi = stats.ci95(a - b)
-    out["ci_lo"], out["ci_hi"] = 100 * lo / b.mean(), 100 * hi / b.mean()
-    spread = len(a) > 1 and (a - b).std() > 0
-    out["p"] = stats.paired_ttest(a, b).p if spread else nan
-    out["d"] = stats.cohens_d(a, b) if len(a) > 1 and (a.std() + b.std()) > 0 else nan
-    out["rel_se"] = stats.sem(100 * (a / b - 1)) if len(a) > 1 else nan
+    """The one comparison schema (stats.comparison), relative to the baseline, paired by seed, with
+    the standard error of the per-seed relative improvement (Figure 5's bars)."""
+    out = stats.comparison(a, b, paired=True, relative=True)
+    del out["n"]   # the row's `seeds` already counts the pairs, and `n` here is the number of branches
+    out["rel_se"] = stats.sem(100 * (a / b - 1)) if len(a) > 1 and np.isfinite(out["estimate"]) else float("nan")
     return out
 
 
@@ -163,35 +159,13 @@ def attention_table(hist: pd.DataFrame, block: int | None = None) -> pd.DataFram
 
 # ----------------------------------------------------------------------------- presentation
 
-def mean_std_text(mean: float, std: float, digits: int) -> str:
-    """"mean ± std" at `digits` decimals ("—" for no value, the mean alone without a spread)."""
-    if not np.isfinite(mean):
-        return "—"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if np.isfinite(std) else f"{mean:.{digits}f}"
-
-
-def side_by_side(cmp: pd.DataFrame, table: str, paper_row, index: list[str], dataset: str | None = None,
+def beside_paper(cmp: pd.DataFrame, table: str, paper_row, index: list[str], dataset: str | None = None,
                  digits: int = 3) -> pd.DataFrame:
-    """A `compare()` table beside the paper's: accuracies as mean ± std, relative improvement
-    with our 95% interval, paired p-values. `paper_row(row)` gives the paper's row key."""
-    paper = ref.wide("asymmetric", table, dataset=dataset)
-
-    def pv(key, col):
-        ok = key in paper.index and col in paper.columns and np.isfinite(paper.loc[key, col])
-        return float(paper.loc[key, col]) if ok else np.nan
-
-    rows = []
-    for _, r in cmp.iterrows():
-        key = paper_row(r)
-        imp, p = pv(key, "improvement_pct"), pv(key, "p_value")
-        rows.append({**{i: r[i] for i in index},
-                     "paper plain": mean_std_text(pv(key, "plain"), pv(key, "plain_std"), digits),
-                     "paper asymmetric": mean_std_text(pv(key, "asymmetric"), pv(key, "asymmetric_std"), digits),
-                     "paper Δ (%)": f"{imp:+.1f}" if np.isfinite(imp) else "—",
-                     "paper p": f"{p:.4f}" if np.isfinite(p) else "—",
-                     "ours plain": mean_std_text(r["plain_mean"], r["plain_std"], digits),
-                     "ours asymmetric": mean_std_text(r["arm_mean"], r["arm_std"], digits),
-                     "ours Δ (%) [95% CI]": (f"{r['improvement_pct']:+.1f} [{r['ci_lo']:+.1f}, {r['ci_hi']:+.1f}]"
-                                             if np.isfinite(r["ci_lo"]) else f"{r['improvement_pct']:+.1f}"),
-                     "ours p": f"{r['p']:.4f}" if np.isfinite(r["p"]) else "—", "seeds": r["seeds"]})
-    return pd.DataFrame(rows).set_index(index)
+    """A `compare()` table beside the paper's (`presentation.side_by_side`): accuracies as mean ±
+    std, relative improvement with our 95% interval, paired p-values. `paper_row(row)` gives the
+    paper's row key."""
+    shown = [Shown("plain", ("plain_mean", "plain_std"), ("plain", "plain_std"), digits),
+             Shown("asymmetric", ("arm_mean", "arm_std"), ("asymmetric", "asymmetric_std"), digits),
+             Shown("Δ (%)", ("estimate", "lo", "hi"), "improvement_pct", 1, signed=True),
+             Shown("p", "p", "p_value", p=True)]
+    return side_by_side(cmp, ref.wide("asymmetric", table, dataset=dataset), index, shown, paper_row, keep=("seeds",))

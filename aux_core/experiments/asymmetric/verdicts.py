@@ -19,7 +19,7 @@ from .tables import attention_table, compare, cosine_curves, cosine_summary, his
 def relative_gains(runs: pd.DataFrame, arch: str, n: int, arm: str = "asymmetric",
                    baseline: str = "plain") -> np.ndarray:
     """Per seed, paired: 100 (arm - baseline) / mean(baseline) in test accuracy, the paper's
-    relative improvement seed by seed (its mean is `compare()`'s improvement_pct); seeds where
+    relative improvement seed by seed (its mean is `compare()`'s estimate); seeds where
     either run diverged are left out."""
     g = runs[(runs["arch"] == arch) & (runs["n"] == n) & (runs["status"] == "ok")]
     pair = pd.concat({a: g[g["arm"] == a].set_index("seed")["test_acc"] for a in (baseline, arm)}, axis=1).dropna()

@@ -48,7 +48,7 @@ def accuracy_table(runs: pd.DataFrame, by=("method",), metric: str = "test_acc")
         lo, hi = stats.ci95(ok) if len(ok) > 1 else (np.nan, np.nan)
         rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "runs": len(g),
                      "diverged": int((g["status"] != "ok").sum()), "mean": ok.mean() if len(ok) else np.nan,
-                     "std": ok.std(ddof=1) if len(ok) > 1 else np.nan, "ci_low": lo, "ci_high": hi})
+                     "std": ok.std(ddof=1) if len(ok) > 1 else np.nan, "lo": lo, "hi": hi})
     return pd.DataFrame(rows)
 
 
@@ -58,14 +58,9 @@ def finished(runs: pd.DataFrame, label: str, arm: str, metric: str = "test_acc")
 
 
 def welch(a, b) -> dict:
-    """mean(a) - mean(b) with its Welch 95% interval and two-sided p (Tables 7, 9, 11)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    out = {"delta": float(a.mean() - b.mean()) if len(a) and len(b) else np.nan, "ci_low": np.nan,
-           "ci_high": np.nan, "p": np.nan}
-    if len(a) > 1 and len(b) > 1 and (a.std() > 0 or b.std() > 0):
-        out["ci_low"], out["ci_high"] = stats.welch_interval(a, b)
-        out["p"] = stats.welch_ttest(a, b).p
-    return out
+    """mean(a) - mean(b) with its Welch 95% interval and two-sided p (Tables 7, 9, 11), in the one
+    comparison schema (`stats.comparison`)."""
+    return stats.comparison(np.asarray(a, float), np.asarray(b, float), paired=False)
 
 
 def welch_table(runs: pd.DataFrame, pairs=PAIRS, label: str = "method", metric: str = "test_acc",
@@ -81,8 +76,8 @@ def welch_table(runs: pd.DataFrame, pairs=PAIRS, label: str = "method", metric: 
             continue
         row = {"comparison": f"{a} vs {b}", **welch(xa, xb)}
         paper = ref[ref["row"] == f"{a} vs {b}"].set_index("column")["value"]
-        for col in ("delta", "ci_low", "ci_high", "p"):
-            row[f"paper_{col}"] = float(paper[col]) if col in paper else np.nan
+        for col, printed in (("estimate", "delta"), ("lo", "ci_low"), ("hi", "ci_high"), ("p", "p")):
+            row[f"paper_{col}"] = float(paper[printed]) if printed in paper else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -137,7 +132,7 @@ def curve_bands(curve: pd.DataFrame, label: str = "method", metric: str = "test_
     for (name, epoch), g in curve.groupby([label, "epoch"], sort=False):
         x = g[metric].dropna()
         lo, hi = stats.ci95(x) if len(x) > 1 else (np.nan, np.nan)
-        rows.append({label: name, "epoch": epoch, "mean": x.mean(), "ci_low": lo, "ci_high": hi, "seeds": len(x)})
+        rows.append({label: name, "epoch": epoch, "mean": x.mean(), "lo": lo, "hi": hi, "seeds": len(x)})
     return pd.DataFrame(rows)
 
 
