@@ -1,7 +1,10 @@
-"""The training loop: `train_one(cfg, dataset)` trains one run, top to bottom, and returns its
-`RunResult`. `aux_core.runner` calls it (through the results cache); `aux_core.multiseed` is the
-other engine, which trains seeds of one configuration together from the same parts (`prepare`,
-`make_optimizer`, `lr_multiplier`, `diag_schedule`, checkpoint I/O, `aux_core.evaluation`).
+"""The training loop, top to bottom: `train_loop(engine)` trains the S seeds an engine holds and
+returns one `RunResult` per seed. `train_one(cfg, dataset)` is the loop with the one-seed engine
+below; `aux_core.multiseed.train_group` is the same loop with the vmapped engine. An engine
+implements a step's forward (loss terms), the gradient diagnostics, clipping, evaluation, probes
+and its own part of a checkpoint; the loop owns everything else once: the optimiser and schedule,
+the per-step buffer, the divergence rule, the evaluation rows, checkpoint and resume, timing and
+packaging (`aux_core.evaluation`).
 
 Every method plugs in through `aux_core.methods.Method` (heads on taps, loss terms, hooks); the
 loop itself knows nothing about any paper.
@@ -10,151 +13,30 @@ Fast on both devices: the data sit on the device (`DeviceLoader`); per-step metr
 device buffer that is read once per evaluation; bf16 autocast on CUDA and channels-last memory
 on every device (1.4-2x faster convolutions on the CPU too); fused optimisers on CUDA. The only
 host syncs are after the first step (timed apart as warm-up), at evaluations and every
-`CHECK_EVERY` steps, where a non-finite loss stops the run with status "diverged".
+`CHECK_EVERY` steps, where a seed whose loss is not finite stops with status "diverged" (the
+others train on).
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from . import data as data_lib
-from .analysis import ProbeBatch, run_probes
+from .analysis import run_probes
+from .build import diag_schedule, lr_multiplier, make_optimizer, prepare, total_steps
 from .config import RunConfig, RunResult
 from .devices import autocast_for, elapsed_s, training_device, widen
 from .evaluation import eval_row, evaluate, gradient_diagnostics, package
-from .loader import DeviceLoader
-from .methods import Method, StepContext, apply_init, create_method
-from .models import TapModel, create_model
+from .methods import StepContext
 
 CHECK_EVERY = 50           # steps between divergence checks (one host sync each)
-CALIBRATION_SAMPLES = 256  # images handed to data-driven initialisations (LSUV)
-
-
-# ----------------------------------------------------------------------------- data
-
-def make_splits(cfg: RunConfig, ds: data_lib.Dataset):
-    """(train, val or None, test) splits of a dataset as the config asks."""
-    train, test = ds.train, ds.test
-    if cfg.val_fraction > 0:
-        train, val = data_lib.train_val_split(train, cfg.val_fraction, cfg.data_seed)
-    else:
-        val = None
-    if cfg.train_per_class is not None:
-        train = data_lib.stratified_subset(train, cfg.train_per_class, cfg.data_seed)
-    elif cfg.train_fraction is not None:
-        train = data_lib.fraction_subset(train, cfg.train_fraction, cfg.data_seed)
-    if cfg.test_per_class is not None:
-        test = data_lib.stratified_subset(test, cfg.test_per_class, cfg.data_seed)
-        if val is not None:
-            val = data_lib.stratified_subset(val, min(cfg.test_per_class, min(torch.bincount(val.y).tolist())),
-                                             cfg.data_seed)
-    if cfg.label_noise > 0:
-        train = data_lib.add_label_noise(train, cfg.label_noise, ds.num_classes, cfg.data_seed)
-    return train, val, test
-
-
-# ----------------------------------------------------------------------------- optimisation
-
-def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
-    """AdamW or SGD; the fused CUDA kernels (one launch for all tensors) when the weights are on a GPU.
-    Both are element-wise, so one optimiser over seed-stacked weights updates each seed exactly
-    as its own optimiser would."""
-    params = list(params)
-    fused = bool(params) and all(p.is_cuda for p in params)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=fused or None)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                           weight_decay=cfg.weight_decay, fused=fused or None)
-
-
-def lr_multiplier(cfg: RunConfig, steps_per_epoch: int, total_steps: int):
-    """lr(step) / lr as a function of the step; epoch-based settings are converted to steps."""
-    warmup = cfg.warmup_epochs * steps_per_epoch
-
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        epoch = step / steps_per_epoch
-        if cfg.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
-        if cfg.schedule == "step":
-            return cfg.gamma ** int(epoch // cfg.step_size) if cfg.step_size else 1.0
-        if cfg.schedule == "multistep":
-            return cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
-        return 1.0
-    return f
-
-
-# ----------------------------------------------------------------------------- one run
-
-@dataclass
-class Prepared:
-    """One seed's model, heads and loaders, initialised and on the device, ready to train."""
-    model: TapModel
-    heads: torch.nn.ModuleDict
-    method: Method
-    loader: DeviceLoader
-    eval_loaders: dict[str, DeviceLoader]
-    sizes: dict[str, int]       # train/val/test image counts
-    init_time_s: float
-    probe_batch: ProbeBatch | None = None   # the fixed test images of cfg.probes
-    held_out: DeviceLoader | None = None    # the validation split, batched and augmented as training
-
-
-def prepare(cfg: RunConfig, ds: data_lib.Dataset, device: torch.device, splits=None) -> Prepared:
-    """Build and initialise one run. The global RNG is seeded here, so model weights, heads
-    and data order are a function of `cfg.seed` alone, whichever engine trains them."""
-    train, val, test = splits if splits is not None else make_splits(cfg, ds)
-    torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, ds.num_classes, **cfg.model_options)
-    method = create_method(cfg.method, **cfg.method_options)
-    heads = method.build_heads(model, ds.num_classes)
-    loader = DeviceLoader(train.x, train.y, cfg.batch_size, mean=ds.mean, std=ds.std, device=device,
-                          y_aux=train.y_aux, augment=cfg.augment, shuffle=True, drop_last=True,
-                          seed=cfg.seed, channels_last=True)
-    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed))[:CALIBRATION_SAMPLES]
-    calib = DeviceLoader(train.x[pick.to(train.x.device)], train.y[pick.to(train.y.device)], len(pick),
-                         mean=ds.mean, std=ds.std)  # subsets are class-sorted: calibrate on a random pick
-    t_init = time.perf_counter()
-    calib_batch = next(iter(calib))
-    apply_init(cfg.init, model, heads, calib_batch.x, calib_batch.y)
-    init_time = time.perf_counter() - t_init
-    model.to(device)
-    heads.to(device)
-    eval_loaders = {name: DeviceLoader(s.x, s.y, cfg.eval_batch_size, mean=ds.mean, std=ds.std, device=device,
-                                       channels_last=True)
-                    for name, s in (("val", val), ("test", test)) if s is not None}
-    sizes = {"train_images": len(train), "test_images": len(test), "val_images": len(val) if val is not None else 0}
-    probes = probe_batch(cfg, ds, test, device) if cfg.probes else None
-    held_out = (DeviceLoader(val.x, val.y, min(cfg.batch_size, len(val)), mean=ds.mean, std=ds.std, device=device,
-                             y_aux=val.y_aux, augment=cfg.augment, shuffle=True, drop_last=True, seed=cfg.seed + 1,
-                             channels_last=True) if val is not None else None)
-    return Prepared(model, heads, method, loader, eval_loaders, sizes, init_time, probes, held_out)
-
-
-def probe_batch(cfg: RunConfig, ds: data_lib.Dataset, test: data_lib.Split | None = None,
-                device: torch.device | str = "cpu") -> ProbeBatch:
-    """The test images a run's probes look at: `probe_images` of them, picked with `data_seed`
-    (the same images for every training seed, so maps can be compared across runs)."""
-    test = test if test is not None else make_splits(cfg, ds)[2]
-    pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(cfg.data_seed))[:cfg.probe_images]
-    raw, y = test.x[pick], test.y[pick]
-    x = next(iter(DeviceLoader(raw, y, len(pick), mean=ds.mean, std=ds.std, device=device, channels_last=True))).x
-    return ProbeBatch(x, raw.cpu(), y.to(device))
-
-
-def diag_schedule(cfg: RunConfig, total: int) -> list[int]:
-    """The 0-based steps at which gradient diagnostics are taken."""
-    periodic = set(range(0, total, cfg.grad_diag_every)) if cfg.grad_diag_every else set()
-    return sorted(periodic | {s for s in cfg.grad_diag_steps if s < total})
+CHECKPOINT_FORMAT = 2      # a checkpoint of another format is not resumed from (the run starts again)
 
 
 def json_plain(o):
@@ -174,135 +56,201 @@ def save_checkpoint(path: Path, state: dict) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def train_one(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Path | None = None) -> RunResult:
-    """One run. With `checkpoint`, every `cfg.checkpoint_every` epochs everything the rest of
-    the run depends on (weights, optimiser, schedule, the method's state, RNG and data-order
-    generators, the history so far) is saved there atomically, and a run that finds a
-    checkpoint resumes from it: a run killed at any moment and started again ends with the
-    metrics of an uninterrupted run (timings aside). Loaded with weights_only=True."""
-    t0 = time.perf_counter()
-    device = training_device(cfg.device)
-    prep = prepare(cfg, ds, device)
-    model, heads, method, loader = prep.model, prep.heads, prep.method, prep.loader
-    model.to(memory_format=torch.channels_last)
-    forward = torch.compile(model) if cfg.compile else model
-
-    optimizer = make_optimizer(cfg, list(model.parameters()) + list(heads.parameters()))
-    steps_per_epoch = len(loader)
-    total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
+def train_loop(engine, ds: data_lib.Dataset, progress: bool, checkpoint: Path | None = None,
+               t0: float | None = None) -> list[RunResult]:
+    """Train the engine's seeds to the end (or until every seed diverged). With `checkpoint`,
+    every `cfg.checkpoint_every` epochs everything the rest of the run depends on (the engine's
+    weights and data order, optimiser, schedule, RNG, the history so far) is saved there
+    atomically, and a run that finds a checkpoint resumes from it: a run killed at any moment and
+    started again ends with the metrics of an uninterrupted run (timings aside)."""
+    t0 = time.perf_counter() if t0 is None else t0
+    cfg, ctx, device, S = engine.cfgs[0], engine.ctx, engine.device, len(engine.cfgs)
+    optimizer = make_optimizer(cfg, engine.parameters())
+    steps_per_epoch, total = ctx.steps_per_epoch, ctx.total_steps
     lr_at = lr_multiplier(cfg, steps_per_epoch, total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     eval_every = cfg.eval_every or steps_per_epoch
-    ctx = StepContext(cfg, model, heads, loader, device, ds.num_classes, steps_per_epoch, total,
-                      held_out=prep.held_out)
-    method.setup(ctx)
-    shared = model.backbone_parameters()
-    aux_params = model.auxiliary_parameters(heads)
-
-    names: list[str] | None = None     # loss-term names, fixed by the first step
-    buf = diag = None                  # per-step [total, *terms, batch_acc]; per-diag [cos, |gm|, |ga|, |W_aux|]
     diag_steps = diag_schedule(cfg, total)
     diag_row = {s: i for i, s in enumerate(diag_steps)}
-    history, status, diverged_at, last_eval, checked = [], "ok", None, 0, 0
-    model.train()
-    heads.train()
-    step = 0
-    first_step = 0.0
+    names, buf, diag = None, None, None   # loss-term names; per step [S, total, total+terms+acc]; [S, diags, 4]
+    history = [[] for _ in range(S)]
+    status, diverged_at, stopped = ["ok"] * S, [None] * S, [None] * S
+    step, checked, last_eval, first_step = 0, 0, 0, 0.0
     resumable = checkpoint is not None and cfg.checkpoint_every > 0
 
-    def held_out_rng() -> torch.Tensor:  # the held-out split's data order (a meta-learner's auxiliary set)
-        return prep.held_out.gen.get_state() if prep.held_out is not None else torch.zeros(0, dtype=torch.uint8)
-
     def snapshot() -> dict:
-        return {"step": step, "model": model.state_dict(), "heads": heads.state_dict(),
+        return {"format": CHECKPOINT_FORMAT, "step": step, "engine": engine.state(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "method": method.state_dict(), "torch_rng": torch.get_rng_state(),
+                "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-                "loader_rng": loader.gen.get_state(), "held_out_rng": held_out_rng(), "names": names, "buf": buf,
-                "diag": diag, "history": json.loads(json.dumps(history, default=json_plain)), "checked": checked,
+                "names": names, "buf": buf, "diag": diag,
+                "history": json.loads(json.dumps(history, default=json_plain)),
+                "status": status, "diverged_at": diverged_at, "stopped": stopped, "checked": checked,
                 "last_eval": last_eval, "first_step": first_step}
 
-    if resumable and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        heads.load_state_dict(state["heads"])
+    state = torch.load(checkpoint, map_location=device, weights_only=True) if resumable and checkpoint.exists() else {}
+    if state.get("format") == CHECKPOINT_FORMAT:
+        engine.load(state["engine"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        method.load_state_dict(state["method"])
         torch.set_rng_state(state["torch_rng"].cpu())
         if device.type == "cuda" and state["cuda_rng"]:
             torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda_rng"]])
-        for lo, rng in ((loader, state["loader_rng"]), (prep.held_out, state["held_out_rng"])):
-            if lo is not None:  # a generator's state is a CPU byte tensor, a CUDA generator's too
-                lo.gen.set_state(rng.cpu())
-        step, names, buf, diag = state["step"], state["names"], state["buf"], state["diag"]
-        history, checked, last_eval, first_step = (state["history"], state["checked"], state["last_eval"],
-                                                   state["first_step"])
-        ctx.step, ctx.epoch = step - 1, (step - 1) // steps_per_epoch
-    bar = tqdm(total=total, initial=step, desc=f"{cfg.model}/{cfg.method}/seed {cfg.seed}", disable=not progress,
-               leave=False)
+        step, names, buf, diag, history = state["step"], state["names"], state["buf"], state["diag"], state["history"]
+        status, diverged_at, stopped = state["status"], state["diverged_at"], state["stopped"]
+        checked, last_eval, first_step = state["checked"], state["last_eval"], state["first_step"]
+        ctx.step, ctx.epoch, ctx.term_names = step - 1, (step - 1) // steps_per_epoch, names
+    seeds = f"seed {cfg.seed}" if S == 1 else f"{S} seeds"
+    bar = tqdm(total=total, initial=step, desc=f"{cfg.model}/{cfg.method}/{seeds}", disable=not progress, leave=False)
     t_train = time.perf_counter()
-    while step < total and status == "ok":
-        for batch in loader:
+    while step < total and "ok" in status:
+        for batch in engine.batches():
             ctx.step, ctx.epoch = step, step // steps_per_epoch
             with autocast_for(device, cfg.amp):
-                logits, taps = forward(batch.x)
-                terms = method.loss_terms(logits, taps, batch, ctx)
-            loss = torch.stack(list(terms.values())).sum()
+                step_names, terms, loss, acc = engine.forward(batch)    # [S, T], [S], [S]
             if names is None:
-                names = list(terms)
-                buf = torch.zeros(total, len(names) + 2, device=device)
-                diag = torch.full((len(diag_steps), 4), float("nan"), device=device)
+                names = step_names
+                buf = torch.zeros(S, total, len(names) + 2, device=device)
+                diag = torch.full((S, len(diag_steps), 4), float("nan"), device=device)
             if step in diag_row:
-                d = gradient_diagnostics(terms, shared)
-                w = torch.stack([widen(p.detach()).norm() for p in aux_params]).norm() if aux_params else d[1:2] * 0
-                diag[diag_row[step]] = torch.cat([d, w.reshape(1)])
+                diag[:, diag_row[step]] = engine.diagnostics()
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.sum().backward()   # seeds share no weights: each seed's gradient is its own
             if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], cfg.grad_clip)
+                engine.clip(cfg.grad_clip)
             optimizer.step()
             ctx.lr = optimizer.param_groups[0]["lr"]   # a Python float: no host sync
             scheduler.step()
             with torch.no_grad():
-                buf[step, 0] = loss.detach()
-                buf[step, 1:-1] = torch.stack([t.detach() for t in terms.values()])
-                buf[step, -1] = (logits.detach().argmax(1) == batch.y).to(buf.dtype).mean()
-            method.after_step(ctx)
+                buf[:, step, 0] = loss.detach()
+                buf[:, step, 1:-1] = terms.detach()
+                buf[:, step, -1] = acc
+            engine.after_step()
             step += 1
             bar.update(1)
             if step == 1:  # warm-up (compilation, allocator, kernel selection) is timed apart
                 first_step = elapsed_s(t_train, device)
             boundary = step % eval_every == 0 or step == total
             if boundary or step - checked >= CHECK_EVERY:
-                finite = torch.isfinite(buf[checked:step, 0])
+                finite = torch.isfinite(buf[:, checked:step, 0])
                 if not bool(finite.all()):
-                    status, diverged_at = "diverged", checked + int((~finite).nonzero()[0])
-                    break
+                    for s, ok in enumerate(finite.all(1).tolist()):
+                        if status[s] == "ok" and not ok:
+                            first_bad = int((~finite[s]).nonzero()[0])
+                            status[s], diverged_at[s], stopped[s] = "diverged", checked + first_bad, step
                 checked = step
+                if "ok" not in status:
+                    break
             if boundary:
-                evals = {name: evaluate(model, ev, cfg.amp) for name, ev in prep.eval_loaders.items()}
-                history.append(eval_row(step, steps_per_epoch, scheduler.get_last_lr()[0], buf[last_eval:step],
-                                         names, evals))
-                if prep.probe_batch is not None:
-                    with autocast_for(device, cfg.amp):
-                        history[-1].update(run_probes(cfg.probes, model, prep.probe_batch, heads))
+                lr = scheduler.get_last_lr()[0]
+                evals, probes = engine.evaluate(), engine.probes()
+                for s in range(S):
+                    if status[s] == "ok":
+                        history[s].append({**eval_row(step, steps_per_epoch, lr, buf[s, last_eval:step], names,
+                                                      evals[s]), **probes[s]})
                 last_eval = step
-                bar.set_postfix({k: f"{v:.3f}" for k, v in history[-1].items() if k.endswith("_acc")})
+                if history[0]:
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in history[0][-1].items() if k.endswith("_acc")})
             if step % steps_per_epoch == 0:
-                method.after_epoch(ctx)
+                engine.after_epoch()
                 if resumable and step < total and (step // steps_per_epoch) % cfg.checkpoint_every == 0:
                     save_checkpoint(checkpoint, snapshot())
             if step >= total:
                 break
     bar.close()
-    timing = {"first_step_s": first_step, "train_time_s": elapsed_s(t_train, device) - first_step,
-              "init_time_s": prep.init_time_s, "wall_time_s": time.perf_counter() - t0}
-    result = package(cfg, ds, device, status=status, diverged_at=diverged_at, steps_done=step,
-                     steps_per_epoch=steps_per_epoch, lr_at=lr_at, names=names, buf=buf,
-                     diag_steps=diag_steps, diag=diag, history=history, sizes=prep.sizes, timing=timing,
-                     engine="loop", group_size=1)
-    extras = method.extras(ctx)
-    if extras:
-        result.metrics["extras"] = extras
-    return result
+    elapsed, wall = elapsed_s(t_train, device), time.perf_counter() - t0
+    results = []
+    for s, c in enumerate(engine.cfgs):
+        timing = {"first_step_s": first_step / S, "train_time_s": (elapsed - first_step) / S,   # shares of the group's
+                  "init_time_s": engine.preps[s].init_time_s, "wall_time_s": wall / S}           # time
+        result = package(c, ds, device, status=status[s], diverged_at=diverged_at[s],
+                         steps_done=stopped[s] if stopped[s] is not None else step, steps_per_epoch=steps_per_epoch,
+                         lr_at=lr_at, names=names, buf=None if buf is None else buf[s], diag_steps=diag_steps,
+                         diag=None if diag is None else diag[s], history=history[s], sizes=engine.preps[s].sizes,
+                         timing=timing, engine=engine.name, group_size=S)
+        extras = engine.extras(s)
+        if extras:
+            result.metrics["extras"] = extras
+        results.append(result)
+    return results
+
+
+class OneSeed:
+    """The loop engine: one seed's model and heads as they are, its method's hooks called."""
+    name = "loop"
+
+    def __init__(self, cfg: RunConfig, ds: data_lib.Dataset):
+        self.cfgs, self.device = [cfg], training_device(cfg.device)
+        prep = self.prep = prepare(cfg, ds, self.device)
+        self.preps = [prep]
+        self.model, self.heads, self.method = prep.model, prep.heads, prep.method
+        self.model.to(memory_format=torch.channels_last)
+        self.forward_model = torch.compile(self.model) if cfg.compile else self.model
+        steps_per_epoch = len(prep.loader)
+        self.ctx = StepContext(cfg, self.model, self.heads, prep.loader, self.device, ds.num_classes, steps_per_epoch,
+                               total_steps(cfg, steps_per_epoch), held_out=prep.held_out)
+        self.method.setup(self.ctx)
+        self.shared = self.model.backbone_parameters()
+        self.aux_params = self.model.auxiliary_parameters(self.heads)
+        self.model.train()
+        self.heads.train()
+        self.terms = None
+
+    def parameters(self) -> list:
+        return list(self.model.parameters()) + list(self.heads.parameters())
+
+    def batches(self):
+        return self.prep.loader
+
+    def forward(self, batch):
+        logits, taps = self.forward_model(batch.x)
+        self.terms = self.method.loss_terms(logits, taps, batch, self.ctx)
+        stacked = torch.stack(list(self.terms.values()))
+        correct = (logits.detach().argmax(1) == batch.y).to(torch.get_default_dtype()).mean()
+        return list(self.terms), stacked.unsqueeze(0), stacked.sum().reshape(1), correct.reshape(1)
+
+    def diagnostics(self) -> torch.Tensor:
+        d = gradient_diagnostics(self.terms, self.shared)
+        w = torch.stack([widen(p.detach()).norm() for p in self.aux_params]).norm() if self.aux_params else d[1:2] * 0
+        return torch.cat([d, w.reshape(1)]).unsqueeze(0)
+
+    def clip(self, max_norm: float) -> None:
+        torch.nn.utils.clip_grad_norm_(self.parameters(), max_norm)
+
+    def after_step(self) -> None:
+        self.method.after_step(self.ctx)
+
+    def after_epoch(self) -> None:
+        self.method.after_epoch(self.ctx)
+
+    def evaluate(self) -> list[dict]:
+        return [{name: evaluate(self.model, ev, self.cfgs[0].amp) for name, ev in self.prep.eval_loaders.items()}]
+
+    def probes(self) -> list[dict]:
+        if self.prep.probe_batch is None:
+            return [{}]
+        with autocast_for(self.device, self.cfgs[0].amp):
+            return [run_probes(self.cfgs[0].probes, self.model, self.prep.probe_batch, self.heads)]
+
+    def extras(self, s: int) -> dict:
+        return self.method.extras(self.ctx)
+
+    def state(self) -> dict:
+        held_out = self.prep.held_out   # the held-out split's data order (a meta-learner's auxiliary set)
+        return {"model": self.model.state_dict(), "heads": self.heads.state_dict(), "method": self.method.state_dict(),
+                "loader_rng": self.prep.loader.gen.get_state(),
+                "held_out_rng": held_out.gen.get_state() if held_out is not None else torch.zeros(0, dtype=torch.uint8)}
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.heads.load_state_dict(state["heads"])
+        self.method.load_state_dict(state["method"])
+        for lo, rng in ((self.prep.loader, state["loader_rng"]), (self.prep.held_out, state["held_out_rng"])):
+            if lo is not None:  # a generator's state is a CPU byte tensor, a CUDA generator's too
+                lo.gen.set_state(rng.cpu())
+
+
+def train_one(cfg: RunConfig, ds: data_lib.Dataset, progress: bool, checkpoint: Path | None = None) -> RunResult:
+    """One run (the loop engine); resumable from `checkpoint` (`train_loop`)."""
+    t0 = time.perf_counter()
+    return train_loop(OneSeed(cfg, ds), ds, progress, checkpoint, t0)[0]

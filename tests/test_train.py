@@ -8,7 +8,7 @@ from aux_core.cache import ResultsCache
 from aux_core.config import RunConfig
 from aux_core.evaluation import steps_to_threshold
 from aux_core.runner import run
-from aux_core.train import lr_multiplier
+from aux_core.build import lr_multiplier
 
 from conftest import needs_cifar10
 

@@ -18,7 +18,7 @@ from aux_core.models.base import TapModel
 from aux_core.config import RunConfig
 from aux_core.methods import StepContext
 from aux_core.runner import run
-from aux_core.train import prepare
+from aux_core.build import prepare
 
 from conftest import needs_cifar10
 

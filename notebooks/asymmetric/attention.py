@@ -34,7 +34,7 @@ from aux_core import data as data_lib
 from aux_core import reference as ref
 from aux_core.analysis import attention as att
 from aux_core.experiments import asymmetric as A
-from aux_core.train import probe_batch
+from aux_core.build import probe_batch
 from aux_core import notebook as nb
 
 p = nb.setup(globals(), "asymmetric", "attention")

@@ -9,7 +9,7 @@ import torch
 from ... import data as data_lib
 from ... import reference, stats
 from ...config import RunConfig
-from ...train import make_splits
+from ...build import make_splits
 from ..common import per_run_frame
 from .cells import PAIRS, PAPER_EPOCHS, WELCH_TABLES
 
