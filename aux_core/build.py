@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from . import data as data_lib
+from . import subsets
 from .analysis import ProbeBatch
 from .config import RunConfig
 from .loader import DeviceLoader
@@ -27,20 +28,20 @@ def make_splits(cfg: RunConfig, ds: data_lib.Dataset):
     """(train, val or None, test) splits of a dataset as the config asks."""
     train, test = ds.train, ds.test
     if cfg.val_fraction > 0:
-        train, val = data_lib.train_val_split(train, cfg.val_fraction, cfg.data_seed)
+        train, val = subsets.train_val_split(train, cfg.val_fraction, cfg.data_seed)
     else:
         val = None
     if cfg.train_per_class is not None:
-        train = data_lib.stratified_subset(train, cfg.train_per_class, cfg.data_seed)
+        train = subsets.stratified_subset(train, cfg.train_per_class, cfg.data_seed)
     elif cfg.train_fraction is not None:
-        train = data_lib.fraction_subset(train, cfg.train_fraction, cfg.data_seed)
+        train = subsets.fraction_subset(train, cfg.train_fraction, cfg.data_seed)
     if cfg.test_per_class is not None:
-        test = data_lib.stratified_subset(test, cfg.test_per_class, cfg.data_seed)
+        test = subsets.stratified_subset(test, cfg.test_per_class, cfg.data_seed)
         if val is not None:
-            val = data_lib.stratified_subset(val, min(cfg.test_per_class, min(torch.bincount(val.y).tolist())),
+            val = subsets.stratified_subset(val, min(cfg.test_per_class, min(torch.bincount(val.y).tolist())),
                                              cfg.data_seed)
     if cfg.label_noise > 0:
-        train = data_lib.add_label_noise(train, cfg.label_noise, ds.num_classes, cfg.data_seed)
+        train = subsets.add_label_noise(train, cfg.label_noise, ds.num_classes, cfg.data_seed)
     return train, val, test
 
 

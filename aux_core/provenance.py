@@ -18,8 +18,8 @@ from .settings import REPO_ROOT
 
 # Source that changes what a training run computes: its hash says which code made a record.
 # The book driver, cache, store, statistics and reference data are deliberately not in the list.
-RESULT_AFFECTING = ("data.py", "loader.py", "config.py", "devices.py", "evaluation.py", "build.py", "train.py",
-                    "multiseed.py", "models", "methods", "analysis")
+RESULT_AFFECTING = ("data.py", "subsets.py", "loader.py", "config.py", "devices.py", "evaluation.py", "build.py",
+                    "train.py", "multiseed.py", "models", "methods", "analysis")
 
 
 @functools.lru_cache(maxsize=None)

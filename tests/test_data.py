@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from aux_core import data, settings
+from aux_core import data, settings, subsets
 from aux_core.data import DataError, Split
 
 CIFAR10_SHA = "270eeb672d0d6b069c95c9d080516e8bb353a3b1f4f1e640e041f4fd2585ec56"
@@ -391,67 +391,67 @@ def test_subset(split):
 
 
 def test_train_val_split(split):
-    tr, va = data.train_val_split(split, 0.25, seed=1)
+    tr, va = subsets.train_val_split(split, 0.25, seed=1)
     a, b = tr.y_aux.numpy(), va.y_aux.numpy()
     assert len(np.intersect1d(a, b)) == 0 and np.array_equal(np.sort(np.concatenate([a, b])), np.arange(len(split)))
     assert np.all(np.diff(a) > 0) and np.all(np.diff(b) > 0), "stable order"
     assert aligned(tr, split) and aligned(va, split)
     n_c = torch.bincount(split.y)
     assert torch.bincount(va.y).tolist() == [round(0.25 * n) for n in n_c.tolist()]
-    assert torch.equal(data.train_val_split(split, 0.25, seed=1)[1].y_aux, va.y_aux)
-    assert not torch.equal(data.train_val_split(split, 0.25, seed=2)[1].y_aux, va.y_aux)
+    assert torch.equal(subsets.train_val_split(split, 0.25, seed=1)[1].y_aux, va.y_aux)
+    assert not torch.equal(subsets.train_val_split(split, 0.25, seed=2)[1].y_aux, va.y_aux)
     assert split.y_aux.tolist() == list(range(len(split))), "input untouched"
     for bad in (0, 1, -0.1, 1.5, math.nan, "x", None):
         with pytest.raises(DataError, match="0 < val_fraction < 1"):
-            data.train_val_split(split, bad)
+            subsets.train_val_split(split, bad)
 
 
 def test_stratified_subset(split):
-    s = data.stratified_subset(split, 30, seed=3)
+    s = subsets.stratified_subset(split, 30, seed=3)
     assert torch.bincount(s.y).tolist() == [30] * 5 and aligned(s, split)
     assert len(set(s.y_aux.tolist())) == 150 and np.all(np.diff(s.y_aux.numpy()) > 0)
-    assert torch.equal(data.stratified_subset(split, 30, seed=3).y_aux, s.y_aux)
-    assert not torch.equal(data.stratified_subset(split, 30, seed=4).y_aux, s.y_aux)
+    assert torch.equal(subsets.stratified_subset(split, 30, seed=3).y_aux, s.y_aux)
+    assert not torch.equal(subsets.stratified_subset(split, 30, seed=4).y_aux, s.y_aux)
     with pytest.raises(DataError, match="has only 30"):
-        data.stratified_subset(split, 31)
+        subsets.stratified_subset(split, 31)
     for bad in (0, -1, 2.5, True):
         with pytest.raises(DataError, match="per_class"):
-            data.stratified_subset(split, bad)
+            subsets.stratified_subset(split, bad)
 
 
 def test_fraction_subset(split):
-    s = data.fraction_subset(split, 0.1, seed=0)
+    s = subsets.fraction_subset(split, 0.1, seed=0)
     assert torch.bincount(s.y).tolist() == [3, 6, 9, 12, 15] and aligned(s, split)
-    assert torch.bincount(data.fraction_subset(split, 0.001).y).tolist() == [1] * 5, "at least one per class"
-    assert torch.equal(data.fraction_subset(split, 1.0).y_aux, split.y_aux)
-    assert not torch.equal(data.fraction_subset(split, 0.5, seed=1).y_aux,
-                           data.fraction_subset(split, 0.5, seed=2).y_aux)
+    assert torch.bincount(subsets.fraction_subset(split, 0.001).y).tolist() == [1] * 5, "at least one per class"
+    assert torch.equal(subsets.fraction_subset(split, 1.0).y_aux, split.y_aux)
+    assert not torch.equal(subsets.fraction_subset(split, 0.5, seed=1).y_aux,
+                           subsets.fraction_subset(split, 0.5, seed=2).y_aux)
     for bad in (0, -0.5, 1.01, math.nan):
         with pytest.raises(DataError, match="0 < fraction <= 1"):
-            data.fraction_subset(split, bad)
+            subsets.fraction_subset(split, bad)
 
 
 def test_add_label_noise(split):
     n = len(split)
     for rate in (0.2, 0.37, 0.9):
-        noisy = data.add_label_noise(split, rate, 5, seed=7)
+        noisy = subsets.add_label_noise(split, rate, 5, seed=7)
         changed = noisy.y != split.y
         assert int(changed.sum()) == round(rate * n), "the realised rate is exactly round(rate*N)/N"
         assert noisy.y.dtype == torch.int64 and 0 <= int(noisy.y.min()) and int(noisy.y.max()) < 5
         assert noisy.x is split.x and noisy.y_aux is split.y_aux
-    noisy = data.add_label_noise(split, 0.5, 5, seed=7)
+    noisy = subsets.add_label_noise(split, 0.5, 5, seed=7)
     flips = torch.stack([split.y, noisy.y])[:, noisy.y != split.y]
     assert {(a, b) for a, b in flips.T.tolist()} == {(a, b) for a in range(5) for b in range(5) if a != b}
-    assert torch.equal(data.add_label_noise(split, 0.5, 5, seed=7).y, noisy.y)
-    assert not torch.equal(data.add_label_noise(split, 0.5, 5, seed=8).y, noisy.y)
+    assert torch.equal(subsets.add_label_noise(split, 0.5, 5, seed=7).y, noisy.y)
+    assert not torch.equal(subsets.add_label_noise(split, 0.5, 5, seed=8).y, noisy.y)
     assert split.y_aux.tolist() == list(range(n)) and int((split.y == noisy.y).sum()) == n - round(0.5 * n)
 
-    same = data.add_label_noise(split, 0.0, 5)
+    same = subsets.add_label_noise(split, 0.0, 5)
     assert same is not split and torch.equal(same.y, split.y) and same.y is not split.y
     for bad in (-0.1, 1.0, math.nan):
         with pytest.raises(DataError, match="0 <= rate < 1"):
-            data.add_label_noise(split, bad, 5)
+            subsets.add_label_noise(split, bad, 5)
     with pytest.raises(DataError, match="num_classes"):
-        data.add_label_noise(split, 0.1, 1)
+        subsets.add_label_noise(split, 0.1, 1)
     with pytest.raises(DataError, match="labels must lie"):
-        data.add_label_noise(split, 0.1, 3)
+        subsets.add_label_noise(split, 0.1, 3)

@@ -6,7 +6,7 @@
 # the MLP are compared over 10 seeds: CIFAR-10 (Table 11) and CIFAR-100 (Table 12). The paper finds small
 # gains at moderate noise on CIFAR-10 and larger ones on CIFAR-100.
 #
-# Noise (`aux_core.data.add_label_noise`) flips exactly round(rate x N) labels, each to a uniformly chosen
+# Noise (`aux_core.subsets.add_label_noise`) flips exactly round(rate x N) labels, each to a uniformly chosen
 # *other* class, with the data seed, so every seed and both arms see the same noisy labels. The MLP keeps its
 # Table 1 setting (N = 1, Table 13's hyperparameters) and trains on the whole training pool (the profile's
 # subset).

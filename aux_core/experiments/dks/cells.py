@@ -1,0 +1,103 @@
+"""The DKS chapter's protocol (the authors' CIFAR schedule) and grids: one RunConfig per table cell and seed."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ...config import RunConfig
+from ...methods.branches import check_design
+from ...profiles import get_profile
+from ..common import dataset_for
+
+__all__ = ["milestones_for", "protocol", "grid", "ablation_grid", "noise_grid", "chapter_grids", "gradient_grid",
+           "BACKBONES", "VARIANTS", "DESIGN_TABLES", "ABLATION", "METHODS", "CHAPTER", "PAPER_SEEDS", "PAPER_EPOCHS",
+           "PAPER_MILESTONES", "NOISE_RATES"]
+
+BACKBONES = {"ResNet-32": "resnet32", "ResNet-110": "resnet110", "WRN-28-4": "wrn28_4",
+             "WRN-28-10": "wrn28_10", "DenseNet-40-12": "densenet40_12",
+             "DenseNet-100-12": "densenet100_12", "MobileNet": "mobilenet"}
+# rows of the main comparison that are a backbone with options ("DKS with strong regularisation")
+VARIANTS = {"WRN-28-10|dropout": ("WRN-28-10", {"dropout": 0.3})}
+DESIGN_TABLES = {"Supp. Table 2": ("ResNet-32", "ResNet-110"), "Supp. Table 3": ("WRN-28-4", "WRN-28-10"),
+                 "Supp. Table 4": ("DenseNet-40-12", "DenseNet-100-12"), "Supp. Table 5": ("MobileNet",)}
+ABLATION = {"Original": "dks", "AP+2FC": "ap2fc", "AP+1Conv+2FC": "ap1conv2fc", "Narrow": "narrow",
+            "Shallow": "shallow"}  # Table 6 / Figure 3, on ResNet-32
+METHODS = {"baseline": ("plain", {}), "DS": ("ds", {"alpha": 1.0}), "DKS": ("dks", {})}
+CHAPTER = "dks"
+PAPER_SEEDS = (0, 1, 2, 3, 4)      # the paper reports the mean of 5 runs
+PAPER_EPOCHS = 200
+PAPER_MILESTONES = (60, 120, 160)
+NOISE_RATES = (0.0, 0.4)           # the noisy-label notebook's default rates (the paper's are not in the supplement)
+
+
+
+def milestones_for(epochs: int) -> tuple[int, ...]:
+    """The paper's milestones at the same fractions of a shorter run (at least epoch 1)."""
+    return tuple(max(1, round(m * epochs / PAPER_EPOCHS)) for m in PAPER_MILESTONES)
+
+
+def protocol(profile: str, backbone: str = "ResNet-32", method: str = "DKS", design: str = "dks",
+             paper_epochs: int = PAPER_EPOCHS, evals: int = 10, cifar100: str = "auto", **changes) -> RunConfig:
+    """One run of the paper's CIFAR-100 protocol at a profile's size. `method` is one of
+    METHODS' labels, `design` the branches of DS and DKS (aux_core.methods.branches.DESIGNS),
+    `evals` about how many test evaluations the run records (for the error curves)."""
+    if backbone not in BACKBONES and backbone not in VARIANTS:
+        raise ValueError(f"unknown DKS backbone {backbone!r}; available: {', '.join([*BACKBONES, *VARIANTS])}")
+    base, model_options = VARIANTS.get(backbone, (backbone, {}))
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+    check_design(design)
+    if evals < 1:
+        raise ValueError(f"evals must be >= 1, got {evals}")
+    p = get_profile(profile, CHAPTER)
+    name, options = METHODS[method]
+    options = {**options, "branch": design} if name != "plain" else {}
+    dataset = dataset_for("CIFAR-100", cifar100)
+    n_train = (p.train_per_class or 0) * (100 if dataset == "cifar100" else 10) or 50_000
+    epochs = p.epochs(paper_epochs, model=BACKBONES[base], n_train=n_train)
+    steps = epochs * max(1, n_train // 128)
+    cfg = dict(dataset=dataset, augment="crop_flip", model=BACKBONES[base], model_options=model_options, method=name,
+               method_options=options, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4,
+               schedule="multistep", milestones=milestones_for(epochs), gamma=0.2, epochs=epochs,
+               batch_size=128, eval_every=max(1, steps // evals), seed=PAPER_SEEDS[0], **p.data())
+    cfg.update(changes)
+    return RunConfig(**cfg)
+
+
+def grid(profile: str, seeds, backbones=("ResNet-32",), methods=tuple(METHODS), designs=("dks",),
+         **changes) -> pd.DataFrame:
+    """One row per run (backbone, method, design, seed) with its RunConfig. The baseline has
+    no branches, so it appears once per backbone whatever the designs."""
+    rows = []
+    for b in backbones:
+        for m in methods:
+            for d in (designs if m != "baseline" else designs[:1]):
+                for seed in seeds:
+                    cfg = protocol(profile, b, m, d, seed=seed, **changes)
+                    rows.append({"backbone": b, "method": m, "design": d if m != "baseline" else "",
+                                 "seed": seed, "dataset_run": cfg.dataset, "config": cfg})
+    return pd.DataFrame(rows)
+
+
+def ablation_grid(profile: str, seeds, backbone: str = "ResNet-32", **changes) -> pd.DataFrame:
+    """Table 6: DKS with each of the supplement's branch designs."""
+    return grid(profile, seeds, backbones=(backbone,), methods=("DKS",), designs=tuple(ABLATION.values()), **changes)
+
+
+def noise_grid(profile: str, seeds, backbone: str = "ResNet-32", rates=NOISE_RATES, **changes) -> pd.DataFrame:
+    """The main comparison with a share `rate` of the training labels replaced at random."""
+    return pd.concat([grid(profile, seeds, backbones=(backbone,), label_noise=float(rate), **changes)
+                      .assign(noise=float(rate)) for rate in rates], ignore_index=True)
+
+
+def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
+    """Every grid the chapter's notebooks train at their defaults, by name (NOTEBOOK_GRIDS says
+    which notebook reads which); the notebooks build their cells with the same functions."""
+    seeds = get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
+    return {"main": grid(profile, seeds), "gradients": gradient_grid(profile, seeds),
+            "ablation": ablation_grid(profile, seeds), "noise": noise_grid(profile, seeds)}
+
+
+def gradient_grid(profile: str, seeds, backbone: str = "ResNet-32", **changes) -> pd.DataFrame:
+    """DS and DKS runs with the branch_gradients probe at every evaluation."""
+    return grid(profile, seeds, backbones=(backbone,), methods=("DS", "DKS"), probes=("branch_gradients",),
+                **changes)

@@ -1,0 +1,117 @@
+"""The DKS chapter's tables from the runs: per-run errors, paired differences in the one comparison
+schema, curves and late errors, Proposition 1's gradient consistency, Table 6's designs."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ... import stats
+from ..common import per_run_frame
+from .cells import ABLATION
+
+__all__ = ["per_run", "paired_difference", "error_table", "curves", "late_errors", "gradient_consistency",
+           "consistency_summary", "ablation_table"]
+
+def per_run(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: final top-1 test error and training error of C1 (percent), status."""
+    return per_run_frame(df, lambda res: {"test_error": 100 * (1 - res.metrics["final_test_acc"]),
+                                          "train_error": 100 * (1 - res.metrics["final_train_acc"])})
+
+
+
+# ----------------------------------------------------------------------------- comparisons
+
+def paired_difference(a, b) -> dict:
+    """b - a over seeds paired by position (same seed: same backbone initialisation and data
+    order), in the one comparison schema (`stats.comparison`)."""
+    return stats.comparison(np.asarray(b, float), np.asarray(a, float), paired=True)
+
+
+def error_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None, by: str = "backbone",
+                metric: str = "test_error", baseline: str = "baseline", label: str = "method") -> pd.DataFrame:
+    """Per (`by`, `label`): error mean ± std over seeds (population std, as the paper), the
+    paired difference to `baseline` with its 95% interval and p-value, and the paper's
+    number where `reference` (columns row, column, value, std) has it."""
+    rows = []
+    for key, group in runs.groupby(by, sort=False):
+        base = group[group[label] == baseline].sort_values("seed")
+        for name, g in group.groupby(label, sort=False):
+            g = g.sort_values("seed")
+            ok = g["status"] == "ok"
+            row = {by: key, label: name, "dataset_run": g["dataset_run"].iloc[0], "seeds": len(g),
+                   "diverged": int((~ok).sum()), "error": g.loc[ok, metric].mean(),
+                   "error_std": g.loc[ok, metric].std(ddof=0),
+                   "estimate": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan, "d": np.nan}
+            if name != baseline and len(base) == len(g) and ok.all():
+                d = paired_difference(base[metric], g[metric])
+                row.update({k: d[k] for k in ("estimate", "lo", "hi", "p", "d")})
+            if reference is not None:
+                hit = reference[(reference["row"] == key) & (reference["column"] == name)]
+                row["paper"] = float(hit["value"].iloc[0]) if len(hit) else float("nan")
+                row["paper_std"] = float(hit["std"].iloc[0]) if len(hit) else float("nan")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """Figure 7's data: per evaluation, training error (mean batch error since the previous
+    evaluation, on augmented batches) and test error of C1, in percent."""
+    frames = []
+    for _, r in runs.iterrows():
+        h = r["result"].history
+        if not len(h):
+            continue
+        frames.append(pd.DataFrame({"backbone": r["backbone"], "method": r["method"], "seed": r["seed"],
+                                    "epoch": h["epoch"], "train_error": 100 * (1 - h["train_acc"]),
+                                    "test_error": 100 * (1 - h["test_acc"])}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def late_errors(curve: pd.DataFrame, fraction: float = 0.25) -> pd.DataFrame:
+    """Per (backbone, method, seed): mean training and test error over the last `fraction`
+    of the evaluations (Figure 7's reading: which method ends highest and lowest)."""
+    def tail(g):
+        k = max(1, int(np.ceil(fraction * len(g))))
+        return g.sort_values("epoch").tail(k)[["train_error", "test_error"]].mean()
+    return curve.groupby(["backbone", "method", "seed"], sort=False).apply(tail).reset_index()
+
+
+
+def gradient_consistency(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long table of the probe: one row per (method, seed, epoch, tap, pair) with the mean
+    per-image cosine and normalised squared difference of the two classifiers' gradients."""
+    rows = []
+    for _, r in runs.iterrows():
+        h = r["result"].history
+        for col in (c for c in h.columns if c.startswith("bgrad_cos:")):
+            _, tap, pair = col.split(":")
+            for epoch, cos, diff in zip(h["epoch"], h[col], h[f"bgrad_diff:{tap}:{pair}"]):
+                rows.append({"method": r["method"], "seed": r["seed"], "epoch": epoch, "tap": tap,
+                             "pair": pair, "cosine": cos, "difference": diff})
+    return pd.DataFrame(rows)
+
+
+def consistency_summary(long: pd.DataFrame) -> pd.DataFrame:
+    """Per (tap, pair): each method's cosine and difference averaged over training, and DKS
+    minus DS paired over seeds with its 95% interval."""
+    per_seed = (long.groupby(["tap", "pair", "method", "seed"], sort=False)[["cosine", "difference"]].mean()
+                .reset_index())
+    rows = []
+    for (tap, pair), g in per_seed.groupby(["tap", "pair"], sort=False):
+        ds, dks = g[g["method"] == "DS"].sort_values("seed"), g[g["method"] == "DKS"].sort_values("seed")
+        row = {"tap": tap, "pair": pair}
+        for m in ("cosine", "difference"):
+            row[f"{m} DS"], row[f"{m} DKS"] = ds[m].mean(), dks[m].mean()
+            d = paired_difference(ds[m], dks[m])
+            row[f"{m} DKS-DS"], row[f"{m} lo"], row[f"{m} hi"] = d["estimate"], d["lo"], d["hi"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+
+def ablation_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Table 6's comparison from a DKS grid over the ABLATION designs: error per design and
+    its paired difference to the original branches."""
+    pr = per_run(runs)
+    pr["design"] = pr["design"].map({v: k for k, v in ABLATION.items()})
+    return error_table(pr, by="backbone", label="design", baseline="Original")
