@@ -53,7 +53,9 @@ def seedless(cfg: RunConfig) -> dict:
 
 def can_group(cfg: RunConfig) -> bool:
     from .methods import create_method
-    return create_method(cfg.method, **cfg.method_options).vectorizable and not cfg.compile and not cfg.probes
+    method = create_method(cfg.method, **cfg.method_options)
+    aggregated = getattr(method, "aggregator", "sum") != "sum"   # its own backward: one seed at a time
+    return method.vectorizable and not aggregated and not cfg.compile and not cfg.probes
 
 
 class _Bundle(nn.Module):
@@ -133,6 +135,9 @@ class Vmapped:
 
     def diagnostics(self) -> torch.Tensor:
         return _diagnostics(self.terms, self.shared, self.aux_params)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.sum().backward()   # seeds share no weights: each seed's gradient is its own
 
     def clip(self, max_norm: float) -> None:
         _clip_per_seed(self.parameters(), max_norm)

@@ -115,7 +115,7 @@ def train_loop(engine, ds: data_lib.Dataset, progress: bool, checkpoint: Path | 
             if step in diag_row:
                 diag[:, diag_row[step]] = engine.diagnostics()
             optimizer.zero_grad(set_to_none=True)
-            loss.sum().backward()   # seeds share no weights: each seed's gradient is its own
+            engine.backward(loss)
             if cfg.grad_clip:
                 engine.clip(cfg.grad_clip)
             optimizer.step()
@@ -213,6 +213,10 @@ class OneSeed:
         d = gradient_diagnostics(self.terms, self.shared)
         w = torch.stack([widen(p.detach()).norm() for p in self.aux_params]).norm() if self.aux_params else d[1:2] * 0
         return torch.cat([d, w.reshape(1)]).unsqueeze(0)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        if not self.method.backward(self.terms, self.ctx):   # a method may do its own (aggregated)
+            loss.sum().backward()
 
     def clip(self, max_norm: float) -> None:
         torch.nn.utils.clip_grad_norm_(self.parameters(), max_norm)

@@ -35,6 +35,7 @@ from torch.nn import functional as F
 
 from ..checks import is_int
 from ..models.base import pool_tap
+from .aggregation import check_aggregator
 from .base import Method, check_taps, tap_widths
 
 ACTIVATIONS = ("last", "all")
@@ -88,8 +89,10 @@ class Asymmetric(Method):
     activation: str = "last"              # last: single activation (the paper) | all: every branch trains (Table 16)
     objective: str = "bce"                # bce: the method | softmax: symmetric control | none: no auxiliary loss
     taps: tuple[str, ...] | None = None   # attachment points; None: all of the model's taps
+    aggregator: str = "sum"               # shared-weight backward: sum | pcgrad | upgrad | mgda (aggregation.py)
 
     def validate(self):
+        check_aggregator(self.aggregator)
         if not self.alpha >= 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
         if not (is_int(self.n_branches) and self.n_branches >= 1):

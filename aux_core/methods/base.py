@@ -12,7 +12,7 @@ gradient diagnostics compare (main vs sum of the rest) and what the history logs
 Heads exist only in training: evaluation always reads the model's own final logits.
 
 A method whose loss is a pure function of (logits, taps, batch, heads, ctx.step), with no
-state of its own and no hooks, sets `vectorizable = True`: the multi-seed engine
+state of its own and no hooks (and no aggregated backward), sets `vectorizable = True`: the multi-seed engine
 (`aux_core.multiseed`) may then train several seeds of it as one batched computation.
 """
 from __future__ import annotations
@@ -64,6 +64,21 @@ class Method:
     def loss_terms(self, logits: torch.Tensor, taps: dict[str, torch.Tensor], batch: Batch,
                    ctx: "StepContext") -> dict[str, torch.Tensor]:
         return {"main": nn.functional.cross_entropy(logits, batch.y)}
+
+    def backward(self, terms: dict[str, torch.Tensor], ctx: "StepContext") -> bool:
+        """The step's backward pass, where the method does its own (an `aggregator` other than
+        "sum": `aux_core.methods.aggregation`); False leaves it to the loop (the summed loss)."""
+        aggregator = getattr(self, "aggregator", "sum")
+        if aggregator == "sum":
+            return False
+        from .aggregation import aggregated_backward, make_aggregator
+        if getattr(self, "_aggregator", None) is None:
+            self._aggregator = make_aggregator(aggregator)
+        shared = ctx.model.backbone_parameters()
+        ids = {id(p) for p in shared}
+        others = [p for p in [*ctx.model.parameters(), *ctx.heads.parameters()] if id(p) not in ids]
+        aggregated_backward(terms, shared, others, self._aggregator)
+        return True
 
     def after_step(self, ctx: "StepContext") -> None:
         pass

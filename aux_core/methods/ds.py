@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 from torch.nn import functional as F
 
+from .aggregation import check_aggregator
 from .base import Method, TapHead, check_taps, tap_widths
 from .branches import build_branches, check_design
 
@@ -24,9 +25,11 @@ class DeepSupervision(Method):
     taps: tuple[str, ...] | None = None   # attachment points; None: all of the model's taps
     warmup_steps: int = 0                 # >0: alpha(t) = alpha * min(1, t / warmup_steps) (Lee et al.)
     branch: str = "linear"                # head design: aux_core.methods.branches.DESIGNS
+    aggregator: str = "sum"               # shared-weight backward: sum | pcgrad | upgrad | mgda (aggregation.py)
 
     def validate(self):
         check_design(self.branch)
+        check_aggregator(self.aggregator)
         if not self.alpha >= 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
         if self.warmup_steps < 0:
