@@ -19,7 +19,7 @@ from ..profiles import PROFILES
 from ..provenance import is_stale
 from ..records import make_key, record_kind
 
-CHAPTERS = ("pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks", "claims", "audit")
+CHAPTERS = ("pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks", "bench", "claims", "audit")
 PUBLISH_ORDER = ("paper", "gpu", "cpu", "tiny", "smoke")   # largest first
 
 

@@ -168,6 +168,9 @@ class WAMAL(FeatureHeads):
         self.meta_optimizer = torch.optim.SGD(self.label_net.parameters(), lr=self.meta_lr, weight_decay=self.meta_wd)
         self.meta_scheduler = torch.optim.lr_scheduler.StepLR(self.meta_optimizer, self.meta_step_size, self.meta_gamma)
         self.primary_net = PrimaryNet(ctx.model, ctx.num_classes, self.psi, keep_head=True, aux_head=ctx.heads["aux"])
+        for module in [*ctx.model.modules(), *self.label_net.modules()]:
+            if hasattr(module, "fused"):  # the look-ahead differentiates twice: the fused attention kernel cannot
+                module.fused = False
         self.history: list[dict] = []  # one row per label pass (kept on the method, not in RunResult)
 
     def loss_terms(self, logits, taps, batch, ctx):

@@ -22,7 +22,8 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         # F.scaled_dot_product_attention; the multi-seed engine switches it off, because vmap
-        # has no batching rule for the fused CPU kernel and would loop over the seeds
+        # has no batching rule for the fused CPU kernel and would loop over the seeds, and so do the
+        # meta-learners, whose look-ahead needs its second derivative
         self.fused = True
 
     def _qkv(self, x: torch.Tensor):
