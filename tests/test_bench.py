@@ -71,3 +71,4 @@ def test_ledger_and_sentences_follow_the_numbers():
     text2 = " ".join(B.findings(B.method_table(worse), led2))
     assert "asymmetric has the highest" in text and "asymmetric has the highest" not in text2
     assert text != text2
+    assert "supports the gradient-conflict explanation" in text and "supports" not in text2

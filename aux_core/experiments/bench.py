@@ -231,4 +231,13 @@ def findings(table: pd.DataFrame, ledger_table: pd.DataFrame) -> list[str]:
                          & (table["aggregator"] == "sum")]
             lines.append(f"On the {CONFLICT_BACKBONE}, {m} with summed gradients reaches "
                          f"{base['acc'].iloc[0]:.1f}%; with aggregated gradients " + ", ".join(parts) + ".")
+            verdicts = {led["verdict"].get(f"{a}-{m}", "not decidable") for a in g["aggregator"]}
+            mean_cos = base["cosine"].iloc[0]
+            reading = ("supports the gradient-conflict explanation: removing the conflict recovers accuracy"
+                       if "reproduced" in verdicts else
+                       "speaks against the gradient-conflict explanation: removing the conflict costs accuracy"
+                       if verdicts == {"contradicted"} else
+                       "does not decide the gradient-conflict explanation at this scale")
+            lines.append(f"With a mean main/auxiliary cosine of {mean_cos:+.3f} under summed gradients, the "
+                         f"intervention on {m} {reading}.")
     return lines
