@@ -102,7 +102,8 @@ def ours_images_per_s(model_name, method_name, ds, device, steps, seeds=1, compi
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=None, help="timed steps, one seed (default: 20 on CUDA, 6 on CPU)")
-    ap.add_argument("--group-steps", type=int, default=None, help="timed steps, S seeds (default: 20 on CUDA, 1 on CPU)")
+    ap.add_argument("--group-steps", type=int, default=None,
+                    help="timed steps, S seeds (default: 20 on CUDA, 1 on CPU)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps of the baseline loop")
     ap.add_argument("--seeds", type=int, nargs="*", default=[4, 8, 16], help="group sizes S for vmap")
     ap.add_argument("--models", nargs="*", default=list_models())
@@ -141,8 +142,10 @@ def main():
                  "timed_steps_group": group_steps, "torch_threads": torch.get_num_threads(),
                  "command": "python benchmarks/train_speed.py " + " ".join(
                      f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                     for k, v in vars(args).items() if k not in ("out", "compile")) + (" --compile" if args.compile else "")})
-    (out / f"train_speed-{kind}.json").write_text(json.dumps({"provenance": prov, "rows": frame.to_dict("records")}, indent=1))
+                     for k, v in vars(args).items() if k not in ("out", "compile"))
+                     + (" --compile" if args.compile else "")})
+    (out / f"train_speed-{kind}.json").write_text(json.dumps({"provenance": prov, "rows": frame.to_dict("records")},
+                                                             indent=1))
     print(frame.to_string(index=False))
     ours = frame[frame["loop"] == "aux_core"]["speedup_vs_baseline"]
     print(f"aux_core (one seed) vs baseline: geometric mean {np.exp(np.log(ours).mean()):.2f}x")

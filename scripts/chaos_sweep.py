@@ -105,7 +105,8 @@ def main() -> None:
             corrupt += len(list(Path(chaos_dir).glob("cache/*/*.corrupt")))
             identical += table == calm
             print(f"round {rounds}: final table identical to the uninterrupted sweep's: {table == calm}", flush=True)
-    print(f"kills survived: {kills} in {rounds} rounds ({time.time() - t0:.0f} s; one uninterrupted sweep {calm_s:.0f} s); "
+    print(f"kills survived: {kills} in {rounds} rounds ({time.time() - t0:.0f} s; "
+          f"one uninterrupted sweep {calm_s:.0f} s); "
           f"restarts that resumed a run from its checkpoint: {resumed}; records moved aside as corrupt: {corrupt}")
     print(f"rounds whose final table is identical to the uninterrupted sweep's: {identical} of {rounds}")
     sys.exit(0 if identical == rounds else 1)

@@ -56,14 +56,16 @@ def records(folder: Path) -> list[dict]:
         hit = cells[(cells["method"] == row["method"]) & (cells["seed"] == row["seed"])
                     & np.array([_same_r(r, row["r"]) for r in cells["r"]], dtype=bool)]
         if len(hit) != 1:
-            raise SystemExit(f"{len(hit)} configs of grid {row['grid']} match {row['method']} seed {row['seed']} r {row['r']}")
+            raise SystemExit(f"{len(hit)} configs of grid {row['grid']} match {row['method']} seed {row['seed']} "
+                             f"r {row['r']}")
         cfg = hit["config"].iloc[0]
 
         def of_run(name, r_col="r"):
             f = csv.get(name, pd.DataFrame())
             if not len(f):
                 return f
-            f = f[(f["grid"] == row["grid"]) & np.array([_same_r(r, row["r"]) for r in f[r_col]], dtype=bool) & (f["seed"] == row["seed"])]
+            same_r = np.array([_same_r(r, row["r"]) for r in f[r_col]], dtype=bool)
+            f = f[(f["grid"] == row["grid"]) & same_r & (f["seed"] == row["seed"])]
             return f[f["method"] == row["method"]] if "method" in f else f
 
         curve = of_run("curves")
@@ -75,10 +77,12 @@ def records(folder: Path) -> list[dict]:
             "summary": summary,
             "history": {c: [_clean(v) for v in curve[c]] for c in ("epoch", "test_acc", "test_loss")},
             "label_passes": _rows(passes.drop(columns=["grid", "method", "r", "seed"], errors="ignore")),
-            "weight_hist": {c: [_clean(v) for v in hist[c]] if len(hist) else [] for c in ("bin_low", "bin_high", "count")},
+            "weight_hist": {c: [_clean(v) for v in hist[c]] if len(hist) else []
+                            for c in ("bin_low", "bin_high", "count")},
             "provenance": {**{k: _clean(row[k]) for k in PROVENANCE_COLUMNS if k in row},
                            "torch": "", "numerics_version": 0,
-                           "migrated_from": f"results/gpu/wamal/*.csv ({readme.get('exported_by', 'export_gpu_results')})",
+                           "migrated_from": "results/gpu/wamal/*.csv "
+                                            f"({readme.get('exported_by', 'export_gpu_results')})",
                            "command": readme.get("command", ""), "not_carried": NOT_CARRIED},
             "labels": {"chapter": "wamal", "profile": "gpu"},
         })
@@ -88,7 +92,8 @@ def records(folder: Path) -> list[dict]:
                     "config": {"analysis": W.H100_CLASS_WEIGHTS, "dataset": "cifar10", "grid": "main",
                                "runs": "WAMAL, VGG16, 3 seeds, 4 epochs, all 50,000 training images"},
                     "rows": _rows(csv["class_weights"].drop(columns=["grid"])),
-                    "provenance": {k: _clean(first[k]) for k in ("device", "code_version", "git_commit", "data_checksum")}
+                    "provenance": {k: _clean(first[k])
+                                   for k in ("device", "code_version", "git_commit", "data_checksum")}
                     | {"wall_time_s": 0.0, "migrated_from": "results/gpu/wamal/class_weights.csv",
                        "not_carried": "the per-image weights it summarises"},
                     "labels": {"chapter": "wamal", "profile": "gpu"}})

@@ -1,4 +1,4 @@
-"""The package and its tests pass ruff (the rules and line length set in pyproject.toml)."""
+"""The package, its tests, scripts and benchmarks pass ruff (the rules and line length set in pyproject.toml)."""
 import shutil
 import subprocess
 import sys
@@ -14,5 +14,6 @@ def test_ruff_finds_nothing():
     ruff = str(beside) if beside.exists() else shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")
-    proc = subprocess.run([ruff, "check", "aux_core", "tests"], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, f"ruff check aux_core tests:\n{proc.stdout}{proc.stderr}"
+    proc = subprocess.run([ruff, "check", "aux_core", "tests", "scripts", "benchmarks"], cwd=REPO, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, f"ruff check aux_core tests scripts benchmarks:\n{proc.stdout}{proc.stderr}"
