@@ -3,9 +3,8 @@ table, one analysis), real CIFAR-10 runs of a few steps. `install()` makes
 `aux_core.experiments.chapters.module("toy")` return it (in this process only)."""
 import sys
 
-import pandas as pd
-
 from aux_core.experiments import chapters as chapters_lib
+from aux_core.experiments.common import Cell, grid_frame
 from aux_core.records import make_key
 from aux_core.config import RunConfig
 
@@ -18,8 +17,8 @@ def tiny(method="plain", seed=0, steps=2):
 
 
 def chapter_grids(profile):
-    return {"claims_grid": pd.DataFrame({"config": [tiny("ds", s) for s in SEEDS]}),
-            "table_grid": pd.DataFrame({"config": [tiny("plain", s, steps=3) for s in SEEDS]}),
+    return {"claims_grid": grid_frame(Cell(tiny("ds", s), seed=s) for s in SEEDS),
+            "table_grid": grid_frame(Cell(tiny("plain", s, steps=3), seed=s) for s in SEEDS),
             "figure_grid": [{"analysis": "toy_sum", "dataset": "cifar10", "n": n} for n in (3, 4)]}
 
 

@@ -22,7 +22,7 @@ from .. import ledger, stats
 from ..config import RunConfig
 from ..methods.aggregation import AGGREGATORS
 from ..profiles import get_profile
-from .common import per_run_frame, run_grid
+from .common import Cell, grid_frame, per_run_frame, run_grid
 
 CHAPTER = "bench"
 BACKBONES = {"MLP": "mlp6", "CNN": "cnn6", "ViT-6L": "vit6"}
@@ -71,21 +71,19 @@ def protocol(profile: str, backbone: str = "CNN", method: str = "plain", *, aggr
 def grid(profile: str, seeds, backbones=None, methods=tuple(METHODS), **changes) -> pd.DataFrame:
     """Every (backbone, method, seed) at equal steps (`backbones` None: the profile's, all but at smoke)."""
     backbones = get_profile(profile, CHAPTER).sized("backbones", BACKBONES) if backbones is None else backbones
-    return pd.DataFrame([{"backbone": b, "method": m, "aggregator": "sum", "seed": s,
-                          "config": protocol(profile, b, m, seed=s, **changes)}
-                         for b in backbones for m in methods for s in seeds])
+    return grid_frame(Cell(protocol(profile, b, m, seed=s, **changes), backbone=b, method=m, aggregator="sum", seed=s)
+                      for b in backbones for m in methods for s in seeds)
 
 
 def intervention_grid(profile: str, seeds, backbone: str = CONFLICT_BACKBONE, methods=INTERVENED,
                       aggregators=AGGREGATORS, **changes) -> pd.DataFrame:
     """The intervened methods with each backward (sum: as in `grid`, so those runs are shared),
     beside plain on the same backbone."""
-    rows = [{"backbone": backbone, "method": "plain", "aggregator": "sum", "seed": s,
-             "config": protocol(profile, backbone, "plain", seed=s, **changes)} for s in seeds]
-    rows += [{"backbone": backbone, "method": m, "aggregator": a, "seed": s,
-              "config": protocol(profile, backbone, m, aggregator=a, seed=s, **changes)}
-             for m in methods for a in aggregators for s in seeds]
-    return pd.DataFrame(rows)
+    rows = [Cell(protocol(profile, backbone, "plain", seed=s, **changes), backbone=backbone, method="plain",
+                 aggregator="sum", seed=s) for s in seeds]
+    rows += [Cell(protocol(profile, backbone, m, aggregator=a, seed=s, **changes), backbone=backbone, method=m,
+                  aggregator=a, seed=s) for m in methods for a in aggregators for s in seeds]
+    return grid_frame(rows)
 
 
 def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:

@@ -1,12 +1,17 @@
 """The chapter kit: what every paper's experiments module shares, under the same names in each:
-which data a paper row runs on (`dataset_for`), running a grid of cells through the results cache
-(`run_grid`), one row per run with the cell's labels, status, the paper's measures and the run's
-cost (`per_run_frame`), and what a table's numbers rest on (`describe`)."""
+which data a paper row runs on (`dataset_for`), a grid's typed cells (`Cell`, `grid_frame`),
+running a grid of cells through the results cache (`run_grid`), one row per run with the
+cell's labels, status, the paper's measures and the run's cost (`per_run_frame`), and what a
+table's numbers rest on (`describe`)."""
 from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
 
 import pandas as pd
 
 from .. import data as data_lib
+from ..config import RunConfig
 from ..runner import run_all
 
 PAPER_DATASETS = ("CIFAR-10", "CIFAR-100")
@@ -27,10 +32,53 @@ def dataset_for(paper_dataset: str, cifar100: str = "auto") -> str:
     return cifar100
 
 
+Label = str | int | float | bool
+# Columns that run_grid and per_run_frame add; a label of that name would be overwritten.
+RESERVED = ("config", "result", "status", "wall_time_s", "device", "run_key")
+
+
+class Cell:
+    """One run of a grid: its `RunConfig` and the labels its tables group by (scalars named
+    like keyword arguments: `Cell(cfg, arch="CNN", n=20, seed=0)`)."""
+    __slots__ = ("config", "labels")
+
+    def __init__(self, config: RunConfig, **labels: Label):
+        if not isinstance(config, RunConfig):
+            raise TypeError(f"a cell's config must be a RunConfig, got {type(config).__name__}")
+        if clash := sorted(set(labels) & set(RESERVED)):
+            raise ValueError(f"label names {clash} are taken by the per-run frame; reserved: {', '.join(RESERVED)}")
+        for name, value in labels.items():
+            if not isinstance(value, (str, numbers.Real)):
+                raise TypeError(f"label {name!r} must be a str, int, float or bool, got {type(value).__name__}")
+        self.config, self.labels = config, dict(labels)
+
+    def __repr__(self) -> str:
+        return f"Cell({self.config.method}/{self.config.model}, {self.labels})"
+
+
+def grid_frame(cells: Iterable[Cell], **constant: Label) -> pd.DataFrame:
+    """A grid as the frame `run_grid` takes: one row per cell, its labels (then `constant`
+    ones shared by every cell) and `config`. Every cell must carry the same label names, so
+    no table column is silently empty for some runs."""
+    cells = list(cells)
+    if not cells:
+        return pd.DataFrame({"config": pd.Series([], dtype=object)})
+    names = list(cells[0].labels)
+    for c in cells:
+        if not isinstance(c, Cell):
+            raise TypeError(f"grid_frame takes Cells, got {type(c).__name__}")
+        if set(c.labels) != set(names):
+            raise ValueError(f"every cell of a grid carries the same labels: {names} against {list(c.labels)}")
+    Cell(cells[0].config, **constant)   # the same checks for the constant labels
+    return pd.DataFrame([{**c.labels, **constant, "config": c.config} for c in cells])
+
+
 def run_grid(cells: pd.DataFrame, progress: bool = True, desc: str = "runs") -> pd.DataFrame:
     """`cells` (one RunConfig per row, column `config`) with a `result` column; identical
     configurations train once, finished ones come from the results store or cache. Prints
     what the numbers rest on (`describe`)."""
+    if bad := [type(c).__name__ for c in cells.get("config", []) if not isinstance(c, RunConfig)]:
+        raise TypeError(f"every cell's config must be a RunConfig, got {sorted(set(bad))} (use grid_frame)")
     out = cells.copy()
     out["result"] = run_all(list(cells["config"]), progress=progress, desc=desc)
     if progress and len(out):

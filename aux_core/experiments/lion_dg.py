@@ -30,7 +30,7 @@ from ..models import create_model
 from ..profiles import get_profile
 from ..config import RunConfig, RunResult
 from ..evaluation import steps_to_threshold
-from .common import PAPER_DATASETS, dataset_for, per_run_frame, run_grid
+from .common import PAPER_DATASETS, Cell, dataset_for, grid_frame, per_run_frame, run_grid
 
 PAPER_SEEDS = (42, 123, 456)
 CHAPTER = "lion_dg"
@@ -77,9 +77,9 @@ def grid(profile: str, seeds, *, datasets=PAPER_DATASETS, archs=ARCHS, inits=INI
             for init_label, init in inits.items():
                 for seed in seeds:
                     ds = dataset_for(d, cifar100)
-                    rows.append({"dataset": d, "dataset_run": ds, "arch": arch, "init": init_label, "seed": seed,
-                                 "config": protocol(profile, dataset=ds, model=model, init=init, seed=seed, **changes)})
-    return pd.DataFrame(rows)
+                    cfg = protocol(profile, dataset=ds, model=model, init=init, seed=seed, **changes)
+                    rows.append(Cell(cfg, dataset=d, dataset_run=ds, arch=arch, init=init_label, seed=seed))
+    return grid_frame(rows)
 
 
 def baselines_grid(profile: str, seeds, warmup_fraction: float | None = None, gradinit: bool = False,
@@ -112,7 +112,7 @@ def growth_grid(profile: str, seed: int, paper_steps: int = PAPER_STEPS, alpha: 
     sgd = protocol(profile, paper_steps=n, alpha=alpha, init="lion_dg", optimizer="sgd", lr=sgd_lr, momentum=0.0,
                    weight_decay=0.0, **every)
     adamw = protocol(profile, paper_steps=n, alpha=alpha, init="lion_dg", **every)
-    return pd.DataFrame([{"optimizer": "SGD", "config": sgd}, {"optimizer": "AdamW", "config": adamw}])
+    return grid_frame([Cell(sgd, optimizer="SGD"), Cell(adamw, optimizer="AdamW")])
 
 
 def designs_grid(profile: str, seeds, **changes) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import pandas as pd
 
 from ..profiles import get_profile
 from ..config import RunConfig
+from .common import Cell, grid_frame
 
 CHAPTER = "pipeline"
 MODELS = ("mlp6", "cnn6", "vit6", "densenet_ds", "resnet_ds")
@@ -21,13 +22,13 @@ def grid(profile: str, seeds=SEEDS, *, dataset: str = "cifar10", models=MODELS, 
     """One row per (model, method, seed) with its RunConfig (validated here, before any training)."""
     p = get_profile(profile, CHAPTER)
     n_train = (p.train_per_class or 0) * 10 or 50_000   # CIFAR-10's ten classes
-    rows = [{"model": m, "method": meth, "seed": s,
-             "config": RunConfig(dataset=dataset, model=m, method=meth,
+    rows = [Cell(RunConfig(dataset=dataset, model=m, method=meth,
                                  method_options={"alpha": alpha} if meth == "ds" else {},
                                  optimizer="adamw", lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                                 epochs=p.epochs(epochs, model=m, n_train=n_train), seed=s, **p.data())}
+                                 epochs=p.epochs(epochs, model=m, n_train=n_train), seed=s, **p.data()),
+                 model=m, method=meth, seed=s)
             for m in models for meth in methods for s in p.seeds(list(seeds))]
-    return pd.DataFrame(rows)
+    return grid_frame(rows)
 
 
 def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:

@@ -13,7 +13,7 @@ from ... import reference as ref
 from ...config import RunConfig
 from ...profiles import get_profile
 from ...sweep import staged_search
-from ..common import dataset_for
+from ..common import Cell, dataset_for, grid_frame
 
 MODELS = {"MLP": "mlp6", "CNN": "cnn6", "ViT-6L": "vit6"}
 CHAPTER = "asymmetric"
@@ -110,11 +110,13 @@ def protocol(profile: str, arch: str, arm: str = "plain", *, n_branches: int = 1
     return RunConfig(**cfg)
 
 
-def _cell(profile, arch, n, arm, seed, hp, **kw) -> dict:
+def _cell(profile, arch, n, arm, seed, hp, before: dict | None = None, after: dict | None = None, **kw) -> Cell:
+    """A Table 1 cell with its hyperparameters `hp` = (lr, wd, alpha); `before` and `after`:
+    the table's own labels, placed around the shared ones."""
     lr, wd, alpha = hp
     cfg = protocol(profile, arch, arm, n_branches=n, lr=lr, weight_decay=wd, alpha=alpha, seed=seed, **kw)
-    return {"arch": arch, "n": n, "arm": arm, "seed": seed, "dataset_run": cfg.dataset, "lr": lr,
-            "weight_decay": wd, "alpha": alpha, "config": cfg}
+    return Cell(cfg, **(before or {}), arch=arch, n=n, arm=arm, seed=seed, dataset_run=cfg.dataset, lr=lr,
+                weight_decay=wd, alpha=alpha, **(after or {}))
 
 
 def table1_cells(profile: str, seeds, *, archs=tuple(MODELS), branches=BRANCHES, arms=ARMS, cifar100: str = "auto",
@@ -126,14 +128,14 @@ def table1_cells(profile: str, seeds, *, archs=tuple(MODELS), branches=BRANCHES,
     rows = [_cell(profile, arch, n, arm, seed, (hparams or {}).get((arch, n)) or table13(arch, n),
                   dataset=ds, epochs=epochs)
             for arch in archs for n in branches for arm in arms for seed in seeds]
-    return pd.DataFrame(rows)
+    return grid_frame(rows)
 
 
 def cifar10_cells(profile: str, seeds, *, dataset: str = "cifar10", epochs: int = PAPER_EPOCHS) -> pd.DataFrame:
     """Tables 10 / 17: the three architectures at N = 1 on CIFAR-10."""
     rows = [_cell(profile, arch, 1, arm, seed, table13(arch, 1), dataset=dataset, epochs=epochs)
             for arch in MODELS for arm in ("plain", "asymmetric") for seed in seeds]
-    return pd.DataFrame(rows)
+    return grid_frame(rows)
 
 
 def all_active_cells(profile: str, seeds, *, n_branches: int = 3, cifar100: str = "auto",
@@ -144,12 +146,13 @@ def all_active_cells(profile: str, seeds, *, n_branches: int = 3, cifar100: str 
     for arch in MODELS:
         hp = table13(arch, n_branches)
         for seed in seeds:
-            rows.append(_cell(profile, arch, n_branches, "plain", seed, hp, dataset=ds, epochs=epochs)
-                        | {"variant": "plain"})
+            rows.append(_cell(profile, arch, n_branches, "plain", seed, hp, after={"variant": "plain"},
+                              dataset=ds, epochs=epochs))
             for act in ("last", "all"):
-                rows.append(_cell(profile, arch, n_branches, "asymmetric", seed, hp, dataset=ds, epochs=epochs,
-                                  activation=act) | {"variant": "one active" if act == "last" else "all active"})
-    return pd.DataFrame(rows)
+                variant = "one active" if act == "last" else "all active"
+                rows.append(_cell(profile, arch, n_branches, "asymmetric", seed, hp, after={"variant": variant},
+                                  dataset=ds, epochs=epochs, activation=act))
+    return grid_frame(rows)
 
 
 def few_shot_cells(profile: str, seeds, *, tables=tuple(FEW_SHOT), cifar100: str = "auto",
@@ -167,10 +170,10 @@ def few_shot_cells(profile: str, seeds, *, tables=tuple(FEW_SHOT), cifar100: str
                 continue
             for arm in ("plain", "asymmetric"):
                 for seed in seeds:
-                    rows.append({"table": table, "samples": k, "paper_dataset": paper_ds}
-                                | _cell(profile, arch, n, arm, seed, table13(arch, n), dataset=ds, epochs=epochs,
-                                        train_per_class=k, val_fraction=0.0))
-    return pd.DataFrame(rows)
+                    rows.append(_cell(profile, arch, n, arm, seed, table13(arch, n),
+                                      before={"table": table, "samples": k, "paper_dataset": paper_ds},
+                                      dataset=ds, epochs=epochs, train_per_class=k, val_fraction=0.0))
+    return grid_frame(rows)
 
 
 def noise_cells(profile: str, seeds, *, tables=tuple(NOISE), rates=NOISE_RATES, cifar100: str = "auto",
@@ -183,10 +186,10 @@ def noise_cells(profile: str, seeds, *, tables=tuple(NOISE), rates=NOISE_RATES, 
         for rate in rates:
             for arm in ("plain", "asymmetric"):
                 for seed in seeds:
-                    rows.append({"table": table, "noise": rate, "paper_dataset": paper_ds}
-                                | _cell(profile, arch, n, arm, seed, table13(arch, n), dataset=ds, epochs=epochs,
-                                        val_fraction=0.0, label_noise=rate))
-    return pd.DataFrame(rows)
+                    rows.append(_cell(profile, arch, n, arm, seed, table13(arch, n),
+                                      before={"table": table, "noise": rate, "paper_dataset": paper_ds},
+                                      dataset=ds, epochs=epochs, val_fraction=0.0, label_noise=rate))
+    return grid_frame(rows)
 
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 from ...config import RunConfig
 from ...methods.branches import check_design
 from ...profiles import get_profile
-from ..common import dataset_for
+from ..common import Cell, dataset_for, grid_frame
 
 __all__ = ["milestones_for", "protocol", "grid", "ablation_grid", "noise_grid", "chapter_grids", "gradient_grid",
            "BACKBONES", "VARIANTS", "DESIGN_TABLES", "ABLATION", "METHODS", "CHAPTER", "PAPER_SEEDS", "PAPER_EPOCHS",
@@ -73,9 +73,9 @@ def grid(profile: str, seeds, backbones=("ResNet-32",), methods=tuple(METHODS), 
             for d in (designs if m != "baseline" else designs[:1]):
                 for seed in seeds:
                     cfg = protocol(profile, b, m, d, seed=seed, **changes)
-                    rows.append({"backbone": b, "method": m, "design": d if m != "baseline" else "",
-                                 "seed": seed, "dataset_run": cfg.dataset, "config": cfg})
-    return pd.DataFrame(rows)
+                    rows.append(Cell(cfg, backbone=b, method=m, design=d if m != "baseline" else "", seed=seed,
+                                     dataset_run=cfg.dataset))
+    return grid_frame(rows)
 
 
 def ablation_grid(profile: str, seeds, backbone: str = "ResNet-32", **changes) -> pd.DataFrame:

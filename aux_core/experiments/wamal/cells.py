@@ -8,6 +8,7 @@ from ... import data as data_lib
 from ...config import RunConfig
 from ...methods import method_options as option_defaults
 from ...profiles import get_profile
+from ..common import Cell, grid_frame
 
 __all__ = ["CHAPTER", "BACKBONES", "FINETUNED", "FINETUNE_EPOCHS", "FINETUNE_BATCH", "METHODS", "META", "DATASETS",
            "LABEL_LR", "PAPER_SEEDS", "PAPER_EPOCHS", "PAPER_STEP", "R_GRID", "ADAM_LRS", "PAIRS", "WELCH_TABLES",
@@ -119,8 +120,8 @@ def grid(profile: str, seeds, methods=("Single Task", "MAXL", "WAMAL"), backbone
         for m in methods:
             for seed in seeds:
                 cfg = protocol(profile, m, b, dataset=dataset, seed=seed, **changes)
-                rows.append({"dataset": dataset, "backbone": b, "method": m, "seed": seed, "config": cfg})
-    return pd.DataFrame(rows)
+                rows.append(Cell(cfg, dataset=dataset, backbone=b, method=m, seed=seed))
+    return grid_frame(rows)
 
 
 def backbone_grid(profile: str, seeds, backbones=tuple(BACKBONES), dataset="CIFAR-10", **changes) -> pd.DataFrame:
@@ -130,22 +131,22 @@ def backbone_grid(profile: str, seeds, backbones=tuple(BACKBONES), dataset="CIFA
     for primary in backbones:
         for seed in seeds:
             cfg = protocol(profile, "Single Task", primary, dataset=dataset, seed=seed, **changes)
-            rows.append({"label_backbone": "Single Task", "backbone": primary, "seed": seed, "config": cfg})
+            rows.append(Cell(cfg, label_backbone="Single Task", backbone=primary, seed=seed))
             for label in backbones:
                 cfg = protocol(profile, "WAMAL", primary, label_backbone=label if label != primary else None,
                                dataset=dataset, seed=seed, **changes)
-                rows.append({"label_backbone": label, "backbone": primary, "seed": seed, "config": cfg})
-    return pd.DataFrame(rows).assign(dataset=dataset, method="WAMAL")
+                rows.append(Cell(cfg, label_backbone=label, backbone=primary, seed=seed))
+    return grid_frame(rows, dataset=dataset, method="WAMAL")
 
 
 def finetune_grid(profile: str, seeds, methods=("Single Task", "MAXL", "WAMAL"), backbones=("ResNet50",),
                   dataset="CIFAR-10", **changes) -> pd.DataFrame:
     """Table 1's fine-tuning row that can run here: ImageNet-pretrained ResNet50 on CIFAR-10
     (needs torchvision's weights file in <data dir>/weights; making the configs checks it)."""
-    rows = [{"dataset": dataset, "backbone": f"{b} (ImageNet)", "method": m, "seed": seed,
-             "config": protocol(profile, m, b, dataset=dataset, seed=seed, pretrained=True, **changes)}
+    rows = [Cell(protocol(profile, m, b, dataset=dataset, seed=seed, pretrained=True, **changes), dataset=dataset,
+                 backbone=f"{b} (ImageNet)", method=m, seed=seed)
             for b in backbones for m in methods for seed in seeds]
-    return pd.DataFrame(rows)
+    return grid_frame(rows)
 
 
 def finetune_ready(backbone: str = "ResNet50") -> bool:
@@ -156,19 +157,18 @@ def finetune_ready(backbone: str = "ResNet50") -> bool:
 
 def range_grid(profile: str, seeds, r_values=R_GRID, dataset="CIFAR-10", **changes) -> pd.DataFrame:
     """Table 13: WAMAL on VGG16 over the weight range r (weights in [2^-r, 2^r])."""
-    rows = [{"r": float(r), "seed": s, "config": protocol(profile, "WAMAL", dataset=dataset, seed=s,
-                                                           method_options={"r": float(r)}, **changes)}
+    rows = [Cell(protocol(profile, "WAMAL", dataset=dataset, seed=s, method_options={"r": float(r)}, **changes),
+                 r=float(r), seed=s)
             for r in r_values for s in seeds]
-    return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16", method="WAMAL")
+    return grid_frame(rows, dataset=dataset, backbone="VGG16", method="WAMAL")
 
 
 def weight_norm_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataFrame:
     """Table 14: WAMAL with and without batch weight normalisation (mean weight 1)."""
-    rows = [{"variant": "WAMAL (Weight Normalised)" if norm else "WAMAL", "seed": s,
-             "config": protocol(profile, "WAMAL", dataset=dataset, seed=s, method_options={"weight_norm": norm},
-                                **changes)}
+    rows = [Cell(protocol(profile, "WAMAL", dataset=dataset, seed=s, method_options={"weight_norm": norm}, **changes),
+                 variant="WAMAL (Weight Normalised)" if norm else "WAMAL", seed=s)
             for norm in (False, True) for s in seeds]
-    return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16", method="WAMAL")
+    return grid_frame(rows, dataset=dataset, backbone="VGG16", method="WAMAL")
 
 
 SCALE_CONTROL = "MAXL (constant weight 2^r)"
@@ -189,21 +189,19 @@ def scale_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataFra
     (the H100 runs: mean 30.8 of 32 after three label passes): MAXL with every auxiliary
     sample weighted 2^r. If WAMAL's gain over MAXL were the larger auxiliary loss, this
     would match it; per-sample weighting is the rest."""
-    rows = [{"variant": SCALE_CONTROL, "seed": s,
-             "config": protocol(profile, "MAXL", dataset=dataset, seed=s, method_options={"aux_weight": WEIGHT_CEILING},
-                                **changes)} for s in seeds]
-    return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16", method="MAXL")
+    rows = [Cell(protocol(profile, "MAXL", dataset=dataset, seed=s, method_options={"aux_weight": WEIGHT_CEILING},
+                          **changes), variant=SCALE_CONTROL, seed=s) for s in seeds]
+    return grid_frame(rows, dataset=dataset, backbone="VGG16", method="MAXL")
 
 
 def optimizer_grid(profile: str, seeds, adam_lrs=ADAM_LRS, dataset="CIFAR-10", **changes) -> pd.DataFrame:
     """Table 15: WAMAL on VGG16 with SGD at lr 0.01 and with Adam over a learning-rate sweep."""
-    rows = [{"optimizer": "SGD", "lr": 0.01, "seed": s,
-             "config": protocol(profile, "WAMAL", dataset=dataset, seed=s, **changes)}
+    rows = [Cell(protocol(profile, "WAMAL", dataset=dataset, seed=s, **changes), optimizer="SGD", lr=0.01, seed=s)
             for s in seeds]
-    rows += [{"optimizer": "Adam", "lr": float(lr), "seed": s,
-              "config": protocol(profile, "WAMAL", dataset=dataset, optimizer="adam", lr=float(lr), seed=s, **changes)}
+    rows += [Cell(protocol(profile, "WAMAL", dataset=dataset, optimizer="adam", lr=float(lr), seed=s, **changes),
+                  optimizer="Adam", lr=float(lr), seed=s)
              for lr in adam_lrs for s in seeds]
-    return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16", method="WAMAL")
+    return grid_frame(rows, dataset=dataset, backbone="VGG16", method="WAMAL")
 
 
 def aux_set_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataFrame:
@@ -214,9 +212,9 @@ def aux_set_grid(profile: str, seeds, dataset="CIFAR-10", **changes) -> pd.DataF
                                ("WAMAL", "WAMAL", False), ("WAMAL w/ Aux Set", "WAMAL", True),
                                ("AuxiLearn", "AuxiLearn", True), ("AuxiLearn w/o Aux Set", "AuxiLearn", False)):
         for s in seeds:
-            rows.append({"variant": label, "seed": s,
-                         "config": protocol(profile, method, dataset=dataset, aux_set=aux, seed=s, **changes)})
-    return pd.DataFrame(rows).assign(dataset=dataset, backbone="VGG16")
+            rows.append(Cell(protocol(profile, method, dataset=dataset, aux_set=aux, seed=s, **changes), variant=label,
+                             seed=s))
+    return grid_frame(rows, dataset=dataset, backbone="VGG16")
 
 
 # ----------------------------------------------------------------------------- profile caps
@@ -249,7 +247,7 @@ def chapter_grids(profile: str, seeds=None, dataset: str = "CIFAR-10", **changes
     resnet = scratch_resnet(profile)   # none at smoke, as main_table trains it
     return {"main": grid(profile, seeds, dataset=dataset, **changes),
             "resnet": (grid(profile, seeds, backbones=(resnet,), dataset=dataset, **changes) if resnet
-                       else pd.DataFrame({"config": []})),
+                       else grid_frame([])),
             "backbones": backbone_grid(profile, seeds, sized(profile, "backbones", BACKBONES), dataset=dataset,
                                        **changes),
             "ranges": range_grid(profile, seeds, sized(profile, "r_values", R_GRID), dataset=dataset, **changes),

@@ -1,0 +1,51 @@
+"""The chapter kit's typed grid cells: what a cell may carry, and every chapter's grids built from them."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from aux_core.config import RunConfig
+from aux_core.experiments import chapters
+from aux_core.experiments.common import RESERVED, Cell, grid_frame, run_grid
+
+
+def cfg(seed=0):
+    return RunConfig(model="mlp6", method="plain", train_per_class=5, test_per_class=2, batch_size=10, steps=2,
+                     epochs=None, seed=seed)
+
+
+def test_a_grid_frame_has_the_cells_labels_then_the_constant_ones_then_config():
+    frame = grid_frame([Cell(cfg(s), arm="plain", seed=np.int64(s)) for s in (0, 1)], dataset="CIFAR-10")
+    assert list(frame.columns) == ["arm", "seed", "dataset", "config"]
+    assert list(frame["seed"]) == [0, 1] and frame["config"].iloc[1].seed == 1
+    assert list(grid_frame([]).columns) == ["config"]
+
+
+def test_cells_refuse_what_a_table_could_not_group_by():
+    with pytest.raises(TypeError, match="RunConfig"):
+        Cell({"model": "mlp6"}, seed=0)
+    with pytest.raises(ValueError, match="reserved"):
+        Cell(cfg(), status="ok")
+    with pytest.raises(TypeError, match="label 'hp' must be a str, int, float or bool"):
+        Cell(cfg(), hp=(1e-3, 0.05))
+    with pytest.raises(ValueError, match="same labels"):
+        grid_frame([Cell(cfg(0), arm="plain"), Cell(cfg(1), arm="ds", seed=1)])
+    with pytest.raises(ValueError, match="reserved"):
+        grid_frame([Cell(cfg())], device="cuda")
+    with pytest.raises(TypeError, match="RunConfig"):
+        run_grid(pd.DataFrame({"config": [{"model": "mlp6"}]}), progress=False)
+    assert "run_key" in RESERVED and "config" in RESERVED
+
+
+@pytest.mark.parametrize("chapter", [c for c in chapters.CHAPTERS if c not in ("performance", "claims", "audit")])
+def test_every_chapters_grids_are_typed_cells(chapter):
+    """Each grid a chapter trains is a frame of RunConfigs with scalar labels and none of the
+    per-run frame's own columns, so per_run_frame can add them without overwriting a label."""
+    for name, grid in chapters.module(chapter).chapter_grids("smoke").items():
+        if not isinstance(grid, pd.DataFrame):
+            continue   # an analysis grid: records, not training runs
+        assert all(isinstance(c, RunConfig) for c in grid["config"]), (chapter, name)
+        labels = [c for c in grid.columns if c != "config"]
+        assert not set(labels) & set(RESERVED), (chapter, name)
+        for column in labels:
+            assert grid[column].map(lambda v: isinstance(v, (str, int, float, bool, np.number))).all(), \
+                (chapter, name, column)
