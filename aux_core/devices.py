@@ -35,8 +35,14 @@ def widen(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
-def elapsed_s(since: float, device: torch.device) -> float:
-    """Seconds since `since`, after the device has finished its queued work."""
+def synced_clock(device: torch.device) -> float:
+    """`time.perf_counter()` once the device has finished its queued work (so a timed stretch
+    neither counts earlier kernels nor misses its own)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - since
+    return time.perf_counter()
+
+
+def elapsed_s(since: float, device: torch.device) -> float:
+    """Seconds since `since`, after the device has finished its queued work."""
+    return synced_clock(device) - since

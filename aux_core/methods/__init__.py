@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from ..checks import is_int, is_number
 from .asymmetric import Asymmetric
+from .auxilearn import AuxiLearn
 from .base import Batch, Method, StepContext, TapHead
 from .dks import DKS
 from .ds import DeepSupervision
 from .init_schemes import apply_init, check_init, list_init_schemes
 from .plain import Plain
-from .wamal import MAXL, WAMAL, AuxiLearn, HumanAux, SingleTask
+from .wamal import MAXL, WAMAL, HumanAux, SingleTask
 
 _REGISTRY: dict[str, type[Method]] = {}
 
