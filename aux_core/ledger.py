@@ -40,7 +40,7 @@ from . import stats
 VERDICTS = ("reproduced", "direction only", "contradicted", "inconclusive", "not decidable")
 KINDS = ("difference", "no_effect", "rank", "time_to_event", "proportion")
 COLUMNS = ("claim", "source", "kind", "paper", "estimate", "lo", "hi", "n", "p", "p_holm", "verdict", "reason",
-           "profile", "data")
+           "profile", "data", "rests_on")
 BOOTSTRAP = 4000      # resamples for rank and time-to-event intervals
 SEED = 0              # the bootstrap's generator: a verdict must not change between two readings
 
@@ -57,10 +57,18 @@ class Claim:
     margin: float | None = None  # no_effect: the equivalence margin
     profile: str = ""
     data: str = ""
+    # The paper's printed numbers the claim is built from, as (table, row) or (table, row, words
+    # of the item) keys of the statistics audit (aux_core.audit), which links a claim to the
+    # flags on exactly those numbers rather than on everything its table prints.
+    rests_on: tuple = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown claim kind {self.kind!r}; kinds: {', '.join(KINDS)}")
+        for key in self.rests_on:
+            if not (isinstance(key, tuple) and len(key) in (2, 3) and all(isinstance(k, str) for k in key)):
+                raise ValueError(f"claim {self.id!r}: rests_on holds (table, row) or (table, row, item words) "
+                                 f"tuples of strings, not {key!r}")
 
 
 @dataclass(frozen=True)
@@ -320,13 +328,14 @@ def table(claims: Sequence[Claim], judgements: Sequence[Judgement]) -> pd.DataFr
         paper = ", ".join(c.paper) if isinstance(c.paper, (list, tuple)) else c.paper
         rows.append({"claim": c.text, "source": c.source, "kind": c.kind, "paper": paper, "estimate": j.estimate,
                      "lo": j.lo, "hi": j.hi, "n": j.n, "p": j.p, "p_holm": j.p_holm, "verdict": j.verdict,
-                     "reason": j.reason, "profile": c.profile, "data": c.data})
+                     "reason": j.reason, "profile": c.profile, "data": c.data,
+                     "rests_on": tuple(tuple(k) for k in c.rests_on)})
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def shown(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """A ledger table for reading: the estimate with its interval in one column, p-values and
-    the rest as text, indexed by claim."""
+    the rest as text, indexed by claim; with the `audit` column where the table has one."""
     def num(v):
         return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}g}"
 
@@ -337,4 +346,6 @@ def shown(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
                             for e, lo, hi in zip(table["estimate"], table["lo"], table["hi"])],
         "n": table["n"], "p": table["p"].map(num), "p (Holm)": table["p_holm"].map(num),
         "verdict": table["verdict"], "why": table["reason"], "ran on": table["data"]})
+    if "audit" in table:   # the statistics audit's flags (aux_core.audit.linked)
+        out["audit"] = table["audit"].to_numpy()
     return out.set_index("claim")

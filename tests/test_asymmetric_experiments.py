@@ -143,6 +143,10 @@ def test_claims_ledger_judges_per_seed_relative_gains_with_the_kit():
     assert cnn["verdict"] == "reproduced" and cnn["lo"] <= paper <= cnn["hi"]
     vit = table.filter(like="ViT-6L at N = 20", axis=0).iloc[0]    # a tiny gain against the paper's large one
     assert vit["verdict"] in ("direction only", "inconclusive") and vit["verdict"] != "reproduced"
+    # Table 1's plain ViT-6L and MLP accuracies differ across N (the audit): the gains relative to them are linked
+    from aux_core import audit
+    linked = audit.linked(table, "asymmetric")["audit"]
+    assert linked[vit.name] == "Table 1: plain ViT-6L across N" and linked[cnn.name] == ""
     assert table.filter(like="cosine", axis=0)["verdict"].eq("not decidable").all()   # nothing measured
 
 

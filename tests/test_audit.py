@@ -183,19 +183,32 @@ def test_flagged_maps_a_table_and_row_to_its_items(rows):
                                                                           "Hybrid best consistency"}
     assert len(audit.flagged("lion_dg", "Table 8", "LION-DG speedup", frame=rows)) == 1
     assert audit.flagged("dks", "Main Table 1", frame=rows).empty
-    assert "Table 8: p = 0.0076" in audit.for_source("lion_dg", "Table 8", rows)
-    assert audit.for_source("lion_dg", "Table 13", rows) == ""       # "Table 1" must not match "Table 13"
+    assert "Table 8: p = 0.0076" in audit.for_keys("lion_dg", [("Table 8", "LION-DG speedup")], rows)
+    with pytest.raises(ValueError, match="no row 'LION-DG'"):      # rows match whole, not by prefix
+        audit.for_keys("lion_dg", [("Table 8", "LION-DG")], rows)
+    # Table 1's CIFAR-10 DenseNet-DS rows print population SDs; their speed-ups are not flagged,
+    # so a claim on the speed-up alone (the item words) is not linked to the SD's flag
+    both = audit.for_keys("lion_dg", [("Table 1", "DenseNet-DS|LION-DG")], rows)
+    assert both == "Table 1: LION-DG SD (CIFAR-10 DenseNet-DS)"
+    assert audit.for_keys("lion_dg", [("Table 1", "DenseNet-DS|LION-DG", "speed-up")], rows) == ""
+    two = [("Table 7", "std", "Fixup"), ("Table 7", "std", "Fixup"), ("Table 7", "std", "ReZero")]
+    assert audit.for_keys("lion_dg", two, rows).split("; ") == ["Table 7: Fixup std of steps",
+                                                                "Table 7: ReZero std of steps"]   # each once
 
 
 def test_the_claims_page_carries_the_audit_flags(rows):
-    frame = pd.DataFrame([{"study": "LION-DG", "claim": "significant", "source": "Table 8"},
-                          {"study": "DKS", "claim": "lower error", "source": "Main Table 1"},
-                          {"study": claims.GPU_ROWS, "claim": "x", "source": "Table 1"}])
+    frame = pd.DataFrame([{"study": "LION-DG", "claim": "significant", "rests_on": (("Table 8", "LION-DG speedup"),)},
+                          {"study": "LION-DG", "claim": "best", "rests_on": (("Table 8", "LION-DG speedup", "d ="),)},
+                          {"study": "DKS", "claim": "lower error", "rests_on": (("Main Table 1", "ResNet-32"),)},
+                          {"study": claims.GPU_ROWS, "claim": "x", "rests_on": (("Abstract", "WAMAL vs MAXL"),)},
+                          {"study": "WAMAL", "claim": "y", "rests_on": ()}])
     out = claims.audited(frame, rows)
-    assert "Table 8: p = 0.0076" in out.loc[0, "audit"] and out.loc[1, "audit"] == "" and out.loc[2, "audit"] == ""
+    assert "Table 8: p = 0.0076" in out.loc[0, "audit"] and out.loc[1, "audit"] == out.loc[0, "audit"]
+    assert out.loc[2, "audit"] == "" and out.loc[4, "audit"] == ""
+    assert out.loc[3, "audit"] == "abstract: +2.8 pp over MAXL (CIFAR-100-20)"   # the H100 rows are WAMAL's
     full = pd.DataFrame([{**{c: "" for c in ("study", *claims.ledger.COLUMNS)}, "study": "LION-DG", "claim": "c",
                           "source": "Table 8", "estimate": 1.0, "lo": 0.0, "hi": 2.0, "p": 0.01, "p_holm": 0.02,
-                          "paper": 1.0}])
+                          "paper": 1.0, "rests_on": (("Table 8", "LION-DG speedup"),)}])
     assert "Table 8" in claims.shown(claims.audited(full, rows))["audit"].iloc[0]
 
 
@@ -205,3 +218,12 @@ def test_the_audit_is_a_chapter_that_trains_nothing():
     pages = {p.stem for p in (REPO / "notebooks" / "audit").glob("*.ipynb")}
     assert pages == set(chapter.NOTEBOOK_GRIDS) == {*ref.PAPERS, "summary"}
     assert chapters.published_profile("audit", "summary") == "smoke"
+
+
+
+def test_a_key_that_names_no_row_of_the_paper_is_refused(rows):
+    """A key with a typo would silently never flag, so it fails at once, naming the paper's tables."""
+    with pytest.raises(ValueError, match="no row 'LION-DG speed-up' in Table 8 of lion_dg"):
+        audit.for_keys("lion_dg", [("Table 8", "LION-DG speed-up")], rows)
+    with pytest.raises(ValueError, match="Table 99"):
+        audit.for_keys("lion_dg", [("Table 99", "x")], rows)

@@ -213,6 +213,14 @@ def test_claims_ledger_judges_censored_steps_ranks_and_no_effect_with_the_kit():
     rezero = table.loc[[c for c in table.index if c.startswith("ReZero")]].iloc[0]
     assert (fixup["kind"], fixup["verdict"], rezero["verdict"]) == ("no_effect", "contradicted", "reproduced")
     assert table["p_holm"].dropna().ge(table["p"].dropna().reindex(table["p_holm"].dropna().index)).all()
+    # the statistics audit links each claim to the flags on the numbers it rests on, not on its whole table:
+    # Table 8's p (impossible from its d) and Table 1's population SDs behind the ranking; not the speed-ups
+    from aux_core import audit
+    linked = audit.linked(table, "lion_dg")["audit"]
+    assert "p = 0.0076" in linked[[c for c in table.index if c.startswith("the CIFAR-10")][0]]
+    assert linked["Hybrid (LSUV + zero heads) has the best accuracy on CIFAR-10 DenseNet-DS"].count(" SD ") == 4
+    assert (linked[[c for c in table.index if c.startswith("LION-DG needs")]] == "").all()
+    assert linked[fixup.name] == "Table 7: Fixup std of steps"
 
 
 def test_protocol_is_the_papers_table_4_and_cifar100_falls_back_here():

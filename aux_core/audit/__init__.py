@@ -7,15 +7,18 @@ where granularity lets them fail and the power of each significance claim.
     audit.tally(frame)                       # statuses per paper
     audit.findings(frame, audit.power())     # the page's sentences, generated from the frames
     audit.flagged("lion_dg", "Table 8")      # the inconsistent items a claim citing Table 8 rests on
+    audit.for_keys("lion_dg", [("Table 8", "LION-DG speedup")], frame)   # ... by the rows it reads
+    audit.linked(ledger_table, "lion_dg")    # a chapter's ledger with its claims' flags (`audit`)
 
 Nothing is trained: it reads aux_core.reference only, so it runs in seconds.
 """
 from __future__ import annotations
 
-import re
+import functools
 
 import pandas as pd
 
+from .. import reference
 from . import asymmetric, dks, lion_dg, wamal
 from .recompute import COLUMNS, STATUSES
 
@@ -23,7 +26,7 @@ PAPERS = {"asymmetric": "Asymmetric training", "lion_dg": "LION-DG", "wamal": "W
 MODULES = {"asymmetric": asymmetric, "lion_dg": lion_dg, "wamal": wamal, "dks": dks}
 SHOWN = ["table", "item", "reported", "recomputed", "status", "reason", "source"]
 
-__all__ = ["PAPERS", "COLUMNS", "STATUSES", "checks", "power", "tally", "inconsistent", "flagged", "for_source",
+__all__ = ["PAPERS", "COLUMNS", "STATUSES", "checks", "power", "tally", "inconsistent", "flagged", "for_keys", "linked",
            "findings", "shown"]
 
 
@@ -71,12 +74,36 @@ def flagged(paper: str, table: str, row: str | None = None, frame: pd.DataFrame 
     return hit if row is None else hit[hit["row"] == row]
 
 
-def for_source(paper: str, source: str, frame: pd.DataFrame) -> str:
-    """The flagged items of the tables a citation names ("Table 1", "Table 1, N=20"), as text;
-    empty where none is flagged."""
-    tables = list(dict.fromkeys(re.findall(r"\bTable \d+\b", str(source))))
-    items = [f"{t}: {i}" for t in tables for i in flagged(paper, t, frame=frame)["item"]]
+@functools.cache
+def _rows(paper: str) -> frozenset:
+    """Every (table, row) of the paper's printed numbers and of the audit's checks."""
+    ref, audited = reference.load(paper), checks(paper)
+    return frozenset(zip(ref["table"], ref["row"])) | frozenset(zip(audited["table"], audited["row"]))
+
+
+def for_keys(paper: str, keys, frame: pd.DataFrame) -> str:
+    """The flagged items behind a claim's `rests_on` keys ((table, row), or (table, row, words
+    the item contains)), as text; empty where none is flagged. A key that names no row of the
+    paper is refused: it would never flag anything."""
+    items = []
+    for key in keys:
+        table, row = key[0], key[1]
+        if (table, row) not in _rows(paper):
+            tables = sorted({t for t, _ in _rows(paper)})
+            raise ValueError(f"no row {row!r} in {table} of {paper}'s numbers; its tables: {', '.join(tables)}")
+        hit = flagged(paper, table, row, frame)
+        if len(key) > 2:
+            hit = hit[hit["item"].str.contains(key[2], regex=False)]
+        named = [i if i.lower().startswith(table.lower()) else f"{table}: {i}" for i in hit["item"]]
+        items += [i for i in named if i not in items]
     return "; ".join(items)
+
+
+def linked(ledger_table: pd.DataFrame, paper: str, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A chapter's claims ledger (aux_core.ledger's schema) with an `audit` column: the flagged
+    items among the paper's numbers each claim rests on, empty where none."""
+    frame = checks(paper) if frame is None else frame
+    return ledger_table.assign(audit=[for_keys(paper, keys, frame) for keys in ledger_table["rests_on"]])
 
 
 def _counts(statuses: pd.Series) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import ledger, settings
+from .. import audit, ledger, settings
 from . import chapters, wamal_h100
 
 CHAPTER = "claims"
@@ -76,14 +76,13 @@ def tally(frame: pd.DataFrame) -> pd.DataFrame:
 
 def audited(frame: pd.DataFrame, checks: pd.DataFrame | None = None) -> pd.DataFrame:
     """The stacked ledgers with an `audit` column: the items the statistics audit
-    (aux_core.audit) flags inconsistent in the tables each claim's source cites, empty where
-    none. `checks`: the audit's rows (all papers' by default)."""
-    from .. import audit
+    (aux_core.audit) flags inconsistent among the paper's numbers each claim rests on (its
+    `rests_on` rows), empty where none. `checks`: the audit's rows (all papers' by default)."""
     checks = audit.checks() if checks is None else checks
     paper = {name: ch for ch, name in PAPERS.items()} | {GPU_ROWS: "wamal"}
-    flags = [audit.for_source(paper[s], src, checks) if s in paper else "" for s, src in
-             zip(frame["study"], frame["source"])]
-    return frame.assign(audit=flags)
+    parts = [audit.linked(g, paper[s], checks) if s in paper else g.assign(audit="")
+             for s, g in frame.groupby("study", sort=False)]
+    return pd.concat(parts).loc[frame.index] if parts else frame.assign(audit=[])
 
 
 def shown(frame: pd.DataFrame) -> pd.DataFrame:
@@ -91,8 +90,6 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
     `audit` column where `audited` added it."""
     out = ledger.shown(frame).reset_index()
     out.insert(0, "study", frame["study"].to_numpy())
-    if "audit" in frame:
-        out["audit"] = frame["audit"].to_numpy()
     return out.set_index(["study", "claim"])
 
 

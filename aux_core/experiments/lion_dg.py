@@ -363,7 +363,8 @@ def claims_ledger(main: pd.DataFrame, baselines: pd.DataFrame, ref, *, profile: 
                 continue   # every run reached the paper's threshold: no lowered row
             claims.append(ledger.Claim(f"speedup-{arch}{label}", f"LION-DG needs {paper:.1f}% fewer steps than He on "
                                        f"{d} {arch}{label}", "Table 1", "time_to_event", paper, profile=profile,
-                                       data=data_of(lion, level)))
+                                       data=data_of(lion, level),
+                                       rests_on=(("Table 1", f"{arch}|LION-DG", "speed-up"),)))
             judged.append(ledger.judge("time_to_event", times(lion), times(he), paper=paper,
                                        budget=float(lion["budget"].iloc[0]), alpha=alpha))
     p_ref = ref.value("lion_dg", "Table 8", "LION-DG speedup", "p")
@@ -371,7 +372,8 @@ def claims_ledger(main: pd.DataFrame, baselines: pd.DataFrame, ref, *, profile: 
     n_ref = len(PAPER_SEEDS)
     implied = stats.p_from_cohens_d(d_ref, n_ref, n_ref)
     claims.append(ledger.Claim("table8-p", f"the CIFAR-10 DenseNet-DS speed-up is significant: p = {p_ref:.4f}, "
-                               f"Cohen's d = {d_ref:.2f}", "Table 8", "difference", p_ref, profile=profile))
+                               f"Cohen's d = {d_ref:.2f}", "Table 8", "difference", p_ref, profile=profile,
+                               rests_on=(("Table 8", "LION-DG speedup"),)))
     judged.append(ledger.undecidable("difference", n_ref, f"the printed p cannot come from the printed d at {n_ref} "
                                      f"seeds an arm: a t-test gives p = {implied:.2f} for d = {d_ref:.2f}; the "
                                      "speed-up row above tests the claim itself"))
@@ -381,7 +383,8 @@ def claims_ledger(main: pd.DataFrame, baselines: pd.DataFrame, ref, *, profile: 
         claims.append(ledger.Claim("hybrid-best", "Hybrid (LSUV + zero heads) has the best accuracy on CIFAR-10 "
                                    "DenseNet-DS", "Table 1", "rank", ["Hybrid"], profile=profile,
                                    data=f"{dn['dataset_run'].iloc[0]}, {len(accs['Hybrid'])} seeds, "
-                                   "final test accuracy"))
+                                   "final test accuracy",
+                                   rests_on=tuple(("Table 1", f"DenseNet-DS|{m}") for m in accs)))
         judged.append(ledger.judge("rank", accs, paper=["Hybrid"]))
     for init in RESIDUAL_INITS:
         g, acc = arm(base, "CIFAR-10", "DenseNet-DS", init, "val_acc")
@@ -391,7 +394,8 @@ def claims_ledger(main: pd.DataFrame, baselines: pd.DataFrame, ref, *, profile: 
         claims.append(ledger.Claim(f"no-benefit-{init}", f"{init} gives no benefit over He on CIFAR-10 DenseNet-DS "
                                    f"(test accuracy within +-{NO_EFFECT_MARGIN:g} points)", "Table 7", "no_effect",
                                    margin=NO_EFFECT_MARGIN, profile=profile,
-                                   data=f"{g['dataset_run'].iloc[0]}, {len(g)} seeds, final test accuracy"))
+                                   data=f"{g['dataset_run'].iloc[0]}, {len(g)} seeds, final test accuracy",
+                                   rests_on=(("Table 7", "mean", init), ("Table 7", "std", init))))
         judged.append(ledger.judge("no_effect", acc, he_acc, margin=NO_EFFECT_MARGIN, alpha=alpha))
     return ledger.table(claims, ledger.correct(judged, alpha))
 

@@ -68,12 +68,14 @@ ledger = s["ledger"]
 # side; *inconclusive* an interval that decides neither; *not decidable* too few seeds, zero variance or
 # nothing measured (the reason says which). p-values are Holm-corrected across the claims and the verdicts
 # use the corrected ones. The last column says what each measurement ran on.
+# The `audit` column names the printed numbers a claim rests on that the paper's own other numbers contradict
+# (the statistics audit, {doc}`../audit/asymmetric`); it is empty where the audit flags none of them.
 
 # %% tags=["hide-input"]
-from aux_core import ledger as ledger_kit
+from aux_core import audit, ledger as ledger_kit
 
 pd.set_option("display.max_colwidth", None)
-shown = ledger_kit.shown(ledger)
+shown = ledger_kit.shown(audit.linked(ledger, "asymmetric"))   # audit: flagged paper numbers the claim rests on
 glue("asym_ledger", shown, display=False)
 counts = ledger["verdict"].value_counts()
 glue("asym_n_claims", float(len(ledger)), display=False)

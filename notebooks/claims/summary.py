@@ -17,8 +17,8 @@
 #
 # p-values are Holm-corrected across each chapter's claims, and the verdicts use the corrected ones. Each row names the
 # profile and the data it ran on: the book's profiles are far smaller than the papers' runs (see {doc}`../pipeline/store`),
-# so a verdict holds at that scale only. The `audit` column names the numbers of the cited table that the paper's own
-# other numbers contradict ({doc}`../audit/summary`).
+# so a verdict holds at that scale only. The `audit` column names the printed numbers each claim rests on (its rows
+# of the paper's tables) that the paper's own other numbers contradict ({doc}`../audit/summary`).
 
 # %% tags=["parameters"]
 profile: str = "smoke"          # published (each chapter at its overview page's profile) | smoke | tiny | cpu | gpu | paper
@@ -33,7 +33,7 @@ from aux_core.experiments import claims
 
 nb.setup(globals(), "claims", "summary")   # refuses unknown names and values before anything runs
 at = claims.profiles(profile)
-frame = claims.audited(claims.ledgers(profile))   # `audit`: flagged paper numbers in the cited tables
+frame = claims.audited(claims.ledgers(profile))   # `audit`: flagged paper numbers each claim rests on
 print(at)
 
 # %% [markdown] tags=[]

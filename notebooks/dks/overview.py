@@ -63,12 +63,14 @@ ledger = s["ledger"]
 # *inconclusive* otherwise; *not decidable* where this profile does not train that network or the
 # seeds are too few. p-values are Holm-corrected across the claims and the verdicts use the corrected
 # ones. Errors are top-1 test errors of $C_1$ in percentage points.
+# The `audit` column names the printed numbers a claim rests on that the paper's own other numbers contradict
+# (the statistics audit, {doc}`../audit/dks`); it is empty where the audit flags none of them.
 
 # %% tags=["hide-input"]
-from aux_core import ledger as ledger_kit
+from aux_core import audit, ledger as ledger_kit
 
 pd.set_option("display.max_colwidth", None)
-shown = ledger_kit.shown(ledger)
+shown = ledger_kit.shown(audit.linked(ledger, "dks"))   # audit: flagged paper numbers the claim rests on
 glue("dks_ledger", shown, display=False)
 counts = ledger["verdict"].value_counts()
 shown

@@ -79,12 +79,14 @@ flow = L.gradient_flow_table(L.ARCHS, L.INITS)   # Proposition 1: the step-0 gra
 # that decides neither; *not decidable* too little data or a paper number that cannot be right as
 # printed (the reason says which). p-values are Holm-corrected across the claims (`p_holm`), and the
 # verdicts use the corrected ones.
+# The `audit` column names the printed numbers a claim rests on that the paper's own other numbers contradict
+# (the statistics audit, {doc}`../audit/lion_dg`); it is empty where the audit flags none of them.
 
 # %% tags=["hide-input"]
 pd.set_option("display.max_colwidth", None)
-from aux_core import ledger as ledger_kit
+from aux_core import audit, ledger as ledger_kit
 
-shown = ledger_kit.shown(ledger)
+shown = ledger_kit.shown(audit.linked(ledger, "lion_dg"))   # audit: flagged paper numbers the claim rests on
 glue("lion_dg_ledger", shown, display=False)
 shown
 

@@ -84,12 +84,14 @@ Markdown(f"The runs behind this page's ledger were made on: **{', '.join(devices
 # alone; *contradicted* the other side; *inconclusive* an interval that decides neither; *not decidable* where
 # this data set or profile cannot test it or the seeds are too few (the reason says which). p-values are
 # Holm-corrected across the claims and the verdicts use the corrected ones.
+# The `audit` column names the printed numbers a claim rests on that the paper's own other numbers contradict
+# (the statistics audit, {doc}`../audit/wamal`); it is empty where the audit flags none of them.
 
 # %% tags=["hide-input"]
-from aux_core import ledger as ledger_kit
+from aux_core import audit, ledger as ledger_kit
 
 pd.set_option("display.max_colwidth", None)
-shown = ledger_kit.shown(ledger)
+shown = ledger_kit.shown(audit.linked(ledger, "wamal"))   # audit: flagged paper numbers the claim rests on
 glue("wamal_ledger", shown, display=False)
 shown
 
@@ -102,7 +104,7 @@ shown
 
 # %% tags=["hide-input"]
 if len(gpu_ledger):
-    display(ledger_kit.shown(gpu_ledger))
+    display(ledger_kit.shown(audit.linked(gpu_ledger, "wamal")))
 else:
     print("no GPU results in the results store (shard wamal/gpu)")
 

@@ -34,16 +34,19 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
     says what each kind of measurement ran on ("table1", "gradients", "landscape", "attention")."""
     claims, judged = [], []
 
-    def add(cid, text, source, paper, values, on, magnitude=True):
+    def add(cid, text, source, paper, values, on, magnitude=True, rests_on=()):
         values = np.asarray(values, float)
-        claims.append(ledger.Claim(cid, text, source, "difference", paper, profile=profile, data=on))
+        claims.append(ledger.Claim(cid, text, source, "difference", paper, profile=profile, data=on,
+                                   rests_on=rests_on))
         judged.append(ledger.judge("difference", values, paper=paper, magnitude=magnitude, alpha=alpha) if len(values)
                       else ledger.undecidable("difference", 0, "not measured at this profile"))
 
     for arch, n in (("ViT-6L", 20), ("CNN", 1), ("MLP", 1)):
         paper = ref.value("asymmetric", "Table 1", f"N={n}|{arch}", "improvement_pct")
         add(f"table1-{arch}-{n}", f"{arch} at N = {n}: asymmetric training changes test accuracy by {paper:+.1f}% "
-            "(relative, paired by seed)", "Table 1", paper, relative_gains(runs, arch, n), where.get("table1", ""))
+            "(relative, paired by seed)", "Table 1", paper, relative_gains(runs, arch, n), where.get("table1", ""),
+            rests_on=(("Table 1", f"N={n}|{arch}"), ("Table 1", f"plain|{arch}"))
+            + ((("Abstract", "N=20|ViT-6L"),) if (arch, n) == ("ViT-6L", 20) else ()))   # "up to 25% gains"
     for arch in ("ViT-6L", "CNN"):
         # The paper's thesis puts the effect in the heterogeneity of the losses, so the same branches
         # trained with softmax cross-entropy (our symmetric control) should not give it: the sign of
@@ -52,12 +55,13 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
         add(f"heterogeneity-{arch}", f"{arch} at N = 20: the effect needs heterogeneous losses: asymmetric "
             f"{'beats' if sign > 0 else 'trails'} the same branches trained with softmax cross-entropy (relative, "
             "paired by seed; our control)", "Sections 1 and 3 (the thesis)", float(sign),
-            relative_gains(runs, arch, 20, baseline="symmetric"), where.get("table1", ""), magnitude=False)
+            relative_gains(runs, arch, 20, baseline="symmetric"), where.get("table1", ""), magnitude=False,
+            rests_on=(("Table 1", f"N=20|{arch}"),))
     for arch in ("ViT-6L", "CNN"):
         paper = ref.value("asymmetric", "Table 2", arch, "avg_sim")
         v = cosines[cosines["arch"] == arch]["avg_sim"] if len(cosines) else []
         add(f"cosine-{arch}", f"{arch}: average cosine between main and auxiliary gradients is {paper:+.4f}", "Table 2",
-            paper, v, where.get("gradients", ""))
+            paper, v, where.get("gradients", ""), rests_on=(("Table 2", arch), ("Abstract", arch)))
     paper = ref.value("asymmetric", "Table 5", "N=300|MLP", "std_loss_change_pct", dataset="CIFAR-10")
     for kind, text in (("paper", f"300 branches smooth the MLP's initial landscape: Std(loss) {paper:+.1f}%"),
                        (TOTAL_LOSS_KIND, "the smoothing survives filter-normalised directions over the parameters "
@@ -67,7 +71,8 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
                      & (changes["kind"] == kind)]["std_loss_change_pct"]
              if len(changes) else [])
         add(f"landscape-{kind.split(',')[0]}", text, "Table 5", paper, v,
-            where.get("landscape", "") + f", {kind} directions", magnitude=kind == "paper")
+            where.get("landscape", "") + f", {kind} directions", magnitude=kind == "paper",
+            rests_on=(("Table 5", "N=300|MLP"),))
     plain_cov = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_plain")
     asym_cov = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_asymmetric")
     diff = []
@@ -78,7 +83,8 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
                 if {"plain", "asymmetric"} <= set(pv.columns) else [])
     add("attention", f"ViT-6L at N = 20 covers more of the object: {asym_cov:.1f}% vs {plain_cov:.1f}% (points)",
         "Section 4.4.3", asym_cov - plain_cov, diff,
-        where.get("attention", "") + "; coverage of a spectral-residual saliency map (our definition)")
+        where.get("attention", "") + "; coverage of a spectral-residual saliency map (our definition)",
+        rests_on=(("Section 4.4.3", "N=20|ViT-6L"),))
     return ledger.table(claims, ledger.correct(judged, alpha))
 
 

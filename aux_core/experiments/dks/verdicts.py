@@ -22,8 +22,9 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
     `ablation` per_run of the Table 6 runs with `design` labelled as ABLATION's keys."""
     claims, judged = [], []
 
-    def add(cid, text, source, paper, a, b, on, magnitude=True):
-        claims.append(ledger.Claim(cid, text, source, "difference", paper, profile=profile, data=on))
+    def add(cid, text, source, paper, a, b, on, magnitude=True, rests_on=()):
+        claims.append(ledger.Claim(cid, text, source, "difference", paper, profile=profile, data=on,
+                                   rests_on=rests_on))
         if len(a) == 0 or len(b) == 0:
             judged.append(ledger.undecidable("difference", 0, f"not run at this profile ({on or 'no runs'})"))
         elif len(a) != len(b):
@@ -47,7 +48,8 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
                 change = round(float(paper["DKS"] - paper[other]), 2)
                 add(f"main-{backbone}-{other}",
                     f"{backbone}: DKS changes top-1 error vs {other} by {change:+.2f} points",
-                    "Main Table 1", change, arm(g, "DKS", "test_error"), arm(g, other, "test_error"), on_of(g))
+                    "Main Table 1", change, arm(g, "DKS", "test_error"), arm(g, other, "test_error"), on_of(g),
+                    rests_on=(("Main Table 1", backbone),))
     if late is not None and len(late):
         on = on_of(main_runs)
         for metric, sign, text in (("train_error", +1, "the highest training error"),
