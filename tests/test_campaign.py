@@ -138,7 +138,7 @@ def test_a_failing_vmap_engine_falls_back_to_the_loop(monkeypatch, tmp_path):
     checks = run_lib.self_test("cpu")
     assert not checks["vmap"]["ok"] and "vmap is broken here" in checks["vmap"]["detail"]
     assert checks["checkpoint"]["ok"] and checks["bf16"]["ok"]
-    assert run_lib.fallbacks(checks) == {"engine": "loop", "amp": True, "checkpoint_every": 1}
+    assert run_lib.fallbacks(checks) == {"engine": "loop", "amp": True, "checkpoint_every": 1, "aggregators": True}
     toy.install(monkeypatch)
     cache = ResultsCache(tmp_path / "cache", store=Store(tmp_path / "store"))
     items = [it for it in plan_lib.queue("cpu", "smoke", chapters=("toy",), costs=TOY_COSTS, cache=cache)
@@ -146,6 +146,44 @@ def test_a_failing_vmap_engine_falls_back_to_the_loop(monkeypatch, tmp_path):
     report = run_lib.run_campaign("cpu", 600, tmp_path / "out", cache=cache, items=items, log=lambda *_: None)
     assert report["fallbacks"]["engine"] == "loop"
     assert [(u["status"], u["engine"]) for u in report["units"]] == [("ok", "loop")]
+
+
+def test_without_torchjd_the_self_test_says_so_and_the_aggregated_units_are_skipped(monkeypatch):
+    """The GPU image lacks TorchJD unless a window carries its wheels: the campaign must not
+    spend the window failing one aggregated unit after another."""
+    for name in ("torchjd", "torchjd.aggregation", "torchjd.autojac"):
+        monkeypatch.setitem(sys.modules, name, None)   # absent: importing it fails
+    checks = run_lib.self_test("cpu")
+    assert not checks["torchjd"]["ok"] and "torchjd" in checks["torchjd"]["detail"]
+    assert checks["vmap"]["ok"] and checks["checkpoint"]["ok"]
+    fixes = run_lib.fallbacks(checks)
+    assert fixes["aggregators"] is False and fixes["engine"] == "auto"
+
+    def payload(grid, aggregator=None, analysis=False):
+        opts = {"alpha": 0.3} | ({"aggregator": aggregator} if aggregator else {})
+        configs = [{"analysis": "landscape"}] if analysis else [{"method": "ds", "method_options": opts}]
+        return {"chapter": "bench", "grid": grid, "analysis": analysis, "configs": configs, "est_s": 2.0}
+    payloads = [payload("plain"), payload("summed", "sum"), payload("pcgrad", "pcgrad"), payload("an analysis",
+                                                                                                analysis=True)]
+    report, lines = {"skipped": []}, []
+    kept = run_lib.runnable(payloads, fixes, report, log=lines.append)
+    assert [p["grid"] for p in kept] == ["plain", "summed", "an analysis"]
+    assert report["skipped"] == [{"chapter": "bench", "grid": "pcgrad", "est_s": 2.0, "why": "needs TorchJD"}]
+    assert "campaign wheels" in lines[0]
+    assert run_lib.runnable(payloads, run_lib.fallbacks({}), {"skipped": []}) == payloads   # TorchJD here: all run
+
+
+def test_the_carried_wheels_are_the_versions_tested_here():
+    from importlib.metadata import version
+
+    from aux_core.campaign import wheels
+    pins = dict(w.split("==") for w in wheels.CARRIED)
+    assert pins == {name: version(name) for name in pins}
+    assert '"torchjd[quadprog_projector]==%s"' % pins["torchjd"] in (REPO / "pyproject.toml").read_text()
+    cmd = wheels.download_command("/tmp/w")
+    assert cmd[cmd.index("--python-version") + 1] == "3.12" and "--no-deps" in cmd and cmd[-3:] == list(wheels.CARRIED)
+    assert wheels.install_line().startswith("python3 -m pip install") and "--no-index" in wheels.install_line()
+    assert ".whl/" in (REPO / ".gitignore").read_text().split()
 
 
 KILLED_CAMPAIGN = """
@@ -196,7 +234,7 @@ def test_a_killed_campaign_resumes_and_loses_only_the_units_in_flight(tmp_path, 
 # ----------------------------------------------------------------------------- the GPU image
 
 NOT_ON_THE_GPU_IMAGE = ("papermill", "nbval", "nbformat", "nbclient", "jupyter_book", "myst_nb", "IPython", "ipykernel",
-                        "ray", "hypothesis", "pytest")
+                        "ray", "hypothesis", "pytest", "torchjd", "quadprog", "qpsolvers")
 
 IMPORT_CHECK = """
 import sys
@@ -207,7 +245,8 @@ import aux_core.campaign.cli, aux_core.campaign.run as run
 import campaign_chapter as toy
 toy.install()
 from aux_core.campaign import plan
-items = plan.queue("cpu", "smoke", chapters=("toy", "pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks"))
+items = plan.queue("cpu", "smoke", chapters=("toy", "pipeline", "performance", "asymmetric", "lion_dg", "wamal", "dks",
+                                            "bench"))
 assert items, "an empty queue"
 entry = run.run_unit(run.unit_payload(items[0], items[0].units[0], run.fallbacks({{}})))
 assert entry["status"] == "ok", entry

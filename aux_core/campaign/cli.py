@@ -1,4 +1,4 @@
-"""`python -m aux_core.campaign plan | run | costs` (see the package docstring)."""
+"""`python -m aux_core.campaign plan | run | costs | wheels` (see the package docstring)."""
 from __future__ import annotations
 
 import argparse
@@ -60,7 +60,17 @@ def main(argv=None) -> None:
     run.add_argument("--no-self-test", action="store_true")
     run.add_argument("--no-benchmark", action="store_true", help="skip the CUDA benchmark")
     sub.add_parser("costs", help="rebuild results/costs.json from the store and the local cache")
+    wheels = sub.add_parser("wheels", help="download the packages the GPU machine's image lacks (TorchJD and its "
+                            "QP solver) as Python 3.12 wheels, for a GPU window to carry")
+    wheels.add_argument("--out", default=".whl", help="folder (default .whl, ignored by git)")
     args = ap.parse_args(argv)
+
+    if args.command == "wheels":
+        from .wheels import download, install_line
+        files = download(args.out)
+        print(f"{len(files)} wheels in {args.out}: {', '.join(f.name for f in files)}\n"
+              f"carry {args.out!r} and start the window's command with: {install_line(args.out)}")
+        return
 
     if args.command == "costs":
         from .costs import current

@@ -4,8 +4,9 @@ budget is spent, with every finished result exported at once.
     PYTHONPATH=. python3 -m aux_core.campaign run --device cuda --budget-s 540 --out $OUT
 
   1. a self-test of the device (at most about 30 s): the vmap engine against the loop on a tiny
-     config, bf16 autocast, a checkpoint round trip; whatever fails falls back (vmap -> the
-     loop engine; bf16 -> fp32; checkpoints -> none), and the log says so
+     config, bf16 autocast, a checkpoint round trip, TorchJD's aggregation; whatever fails falls
+     back (vmap -> the loop engine; bf16 -> fp32; checkpoints -> none; no TorchJD -> the
+     aggregated units are skipped, since they cannot run), and the log says so
   2. on CUDA, the training benchmark at a reduced size (the performance page's CUDA rows)
   3. the queue (`campaign.plan.queue`): each unit (a seed group, or an analysis) runs in one of
      `workers` processes sharing the device; a unit whose estimate no longer fits the time
@@ -42,7 +43,7 @@ START_FACTOR = 1.5       # a unit starts only if 1.5x its estimate fits the time
 # ----------------------------------------------------------------------------- self-test
 
 def self_test(device: str) -> dict:
-    """{check: {"ok": bool, "detail": str, "s": seconds}} for vmap, bf16 and checkpoints."""
+    """{check: {"ok": bool, "detail": str, "s": seconds}} for vmap, bf16, checkpoints and TorchJD."""
     import numpy as np
     import torch
 
@@ -89,9 +90,18 @@ def self_test(device: str) -> dict:
         gap = checkpoint_round_trip(RunConfig(**{**tiny, "steps": None, "epochs": 2, "checkpoint_every": 1}))
         return gap < 1e-6, f"resumed run differs by {gap:.1e} (relative; limit 1e-6)"
 
+    def aggregation():   # TorchJD and its QP solver: the GPU image lacks them unless a window carries them
+        from ..methods.aggregation import aggregated_backward, make_aggregator
+        w = torch.ones(2, requires_grad=True)
+        terms = {"main": w @ torch.tensor([1.0, 1.0]), "aux": w @ torch.tensor([-2.0, 0.5])}   # they conflict
+        aggregated_backward(terms, [w], [], make_aggregator("upgrad"))
+        ok = w.grad is not None and bool(torch.isfinite(w.grad).all())
+        return ok, f"UPGrad aggregates a conflicting pair of gradients into {[round(g, 3) for g in w.grad.tolist()]}"
+
     check("vmap", vmap_matches_loop)
     check("bf16", bf16)
     check("checkpoint", checkpoints)
+    check("torchjd", aggregation)
     return checks
 
 
@@ -99,7 +109,29 @@ def fallbacks(checks: dict) -> dict:
     """What the campaign changes for the checks that failed."""
     return {"engine": "auto" if checks.get("vmap", {}).get("ok", True) else "loop",
             "amp": checks.get("bf16", {}).get("ok", True),
-            "checkpoint_every": 1 if checks.get("checkpoint", {}).get("ok", True) else 0}
+            "checkpoint_every": 1 if checks.get("checkpoint", {}).get("ok", True) else 0,
+            "aggregators": checks.get("torchjd", {}).get("ok", True)}
+
+
+def aggregated(payload: dict) -> bool:
+    """Whether a unit trains with a conflict-resolving aggregator (it needs TorchJD)."""
+    return any((c.get("method_options") or {}).get("aggregator", "sum") != "sum"
+               for c in payload["configs"] if "method_options" in c)
+
+
+def runnable(payloads: list[dict], fixes: dict, report: dict, log=print) -> list[dict]:
+    """The units this machine can run: without TorchJD the aggregated ones are skipped (logged
+    with the fix), rather than each failing at its first step."""
+    if fixes.get("aggregators", True):
+        return payloads
+    dropped = [p for p in payloads if aggregated(p)]
+    for p in dropped:
+        report["skipped"].append({"chapter": p["chapter"], "grid": p["grid"], "est_s": round(p["est_s"], 1),
+                                  "why": "needs TorchJD"})
+    if dropped:
+        log(f"skipped {len(dropped)} units with an aggregated backward: TorchJD is missing here "
+            f"(carry the wheels of `python -m aux_core.campaign wheels`; README, 'A GPU window')")
+    return [p for p in payloads if not aggregated(p)]
 
 
 # ----------------------------------------------------------------------------- benchmark
@@ -239,7 +271,7 @@ def run_campaign(device: str, budget_s: float, out: str | Path, *, profile: str 
 
     if items is None:
         items = queue(device, profile, chapters, current(cache.store, cache), cache)
-    payloads = [unit_payload(it, u, fixes) for it in items for u in it.units]
+    payloads = runnable([unit_payload(it, u, fixes) for it in items for u in it.units], fixes, report, log)
     keys = {k for p in payloads for k in p["keys"]} | unpublished(profile, chapters, cache)
     report["queue"] = [it.to_json() for it in items]
     log(f"queue: {len(payloads)} units, {sum(len(p['configs']) for p in payloads)} results, "
