@@ -148,6 +148,28 @@ def test_a_failing_vmap_engine_falls_back_to_the_loop(monkeypatch, tmp_path):
     assert [(u["status"], u["engine"]) for u in report["units"]] == [("ok", "loop")]
 
 
+@needs_cifar10
+def test_a_seed_group_the_vmap_engine_cannot_train_is_retrained_one_seed_at_a_time(monkeypatch, tmp_path):
+    """A failure the self-test did not foresee (a model vmap cannot batch on that device) costs
+    one attempt, not the unit."""
+    import aux_core.multiseed as multiseed
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no batching rule here")
+    monkeypatch.setattr(multiseed, "train_group", broken)
+    toy.install(monkeypatch)
+    cache = ResultsCache(tmp_path / "cache", store=Store(tmp_path / "store"))
+    item = next(it for it in plan_lib.queue("cpu", "smoke", chapters=("toy",), costs=TOY_COSTS, cache=cache)
+                if it.grid == "claims_grid")
+    payload = run_lib.unit_payload(item, item.units[0], {**run_lib.fallbacks({}), "engine": "vmap"})
+    entry = run_lib.run_unit(payload, str(cache.root))
+    assert (entry["status"], entry["engine"], entry["runs"]) == ("ok", "loop", 2)
+    assert "no batching rule here" in entry["fallback"]
+    monkeypatch.setattr(multiseed, "train_group", broken)
+    failed = run_lib.run_unit({**payload, "engine": "loop", "configs": [{**payload["configs"][0], "lr": -1.0}]})
+    assert failed["status"] == "failed" and "fallback" not in failed   # the loop's own failure is reported as such
+
+
 def test_without_torchjd_the_self_test_says_so_and_the_aggregated_units_are_skipped(monkeypatch):
     """The GPU image lacks TorchJD unless a window carries its wheels: the campaign must not
     spend the window failing one aggregated unit after another."""
