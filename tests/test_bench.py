@@ -72,3 +72,14 @@ def test_ledger_and_sentences_follow_the_numbers():
     assert "asymmetric has the highest" in text and "asymmetric has the highest" not in text2
     assert text != text2
     assert "supports the gradient-conflict explanation" in text and "supports" not in text2
+
+
+def test_the_intervention_reading_separates_conflict_removal_from_reweighting():
+    r = B.intervention_reading
+    assert r({"pcgrad": "reproduced", "upgrad": "inconclusive", "mgda": "inconclusive"}).startswith(
+        "supports the gradient-conflict explanation: removing the conflicting components (pcgrad)")
+    only_mgda = r({"pcgrad": "inconclusive", "upgrad": "inconclusive", "mgda": "reproduced"})
+    assert only_mgda.startswith("does not isolate the conflict") and "(mgda)" in only_mgda
+    assert r({"pcgrad": "contradicted", "upgrad": "contradicted", "mgda": "inconclusive"}).startswith("speaks against")
+    undecided = r({"pcgrad": "inconclusive", "upgrad": "not decidable", "mgda": "inconclusive"})
+    assert undecided.startswith("does not decide")

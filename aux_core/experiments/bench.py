@@ -229,13 +229,34 @@ def findings(table: pd.DataFrame, ledger_table: pd.DataFrame) -> list[str]:
                          & (table["aggregator"] == "sum")]
             lines.append(f"On the {CONFLICT_BACKBONE}, {m} with summed gradients reaches "
                          f"{base['acc'].iloc[0]:.1f}%; with aggregated gradients " + ", ".join(parts) + ".")
-            verdicts = {led["verdict"].get(f"{a}-{m}", "not decidable") for a in g["aggregator"]}
+            verdict = {a: led["verdict"].get(f"{a}-{m}", "not decidable") for a in g["aggregator"]}
             mean_cos = base["cosine"].iloc[0]
-            reading = ("supports the gradient-conflict explanation: removing the conflict recovers accuracy"
-                       if "reproduced" in verdicts else
-                       "speaks against the gradient-conflict explanation: removing the conflict costs accuracy"
-                       if verdicts == {"contradicted"} else
-                       "does not decide the gradient-conflict explanation at this scale")
-            lines.append(f"With a mean main/auxiliary cosine of {mean_cos:+.3f} under summed gradients, the "
-                         f"intervention on {m} {reading}.")
+            lines.append(f"With a mean main/auxiliary cosine of {mean_cos:+.3f} under summed gradients"
+                         + (" (on average they do not conflict)" if mean_cos >= 0 else "")
+                         + f", the intervention on {m} {intervention_reading(verdict)}.")
     return lines
+
+
+# PCGrad and UPGrad remove the conflicting components and leave the balance of the main and the
+# auxiliary gradient alone (UPGrad averages where the sum adds: a factor AdamW does not see). MGDA's
+# minimum-norm convex combination also re-weights the two by their norms, so a gain under MGDA alone
+# would follow as well from a smaller auxiliary weight: it does not isolate the conflict.
+CONFLICT_ONLY = ("pcgrad", "upgrad")
+
+
+def intervention_reading(verdicts: dict[str, str]) -> str:
+    """What the aggregators' verdicts ({aggregator: verdict}) say about the gradient-conflict
+    explanation, as the end of a sentence."""
+    pure = {a: v for a, v in verdicts.items() if a in CONFLICT_ONLY}
+    helped = [a for a, v in pure.items() if v == "reproduced"]
+    if helped:
+        return ("supports the gradient-conflict explanation: removing the conflicting components ("
+                + ", ".join(helped) + ") recovers accuracy")
+    if any(v == "reproduced" for a, v in verdicts.items() if a not in CONFLICT_ONLY):
+        return ("does not isolate the conflict: only an aggregator that also re-weights the main against the "
+                "auxiliary gradient (" + ", ".join(a for a, v in verdicts.items() if v == "reproduced"
+                                                   and a not in CONFLICT_ONLY)
+                + ") recovers accuracy, which a smaller auxiliary weight would explain as well")
+    if pure and set(pure.values()) == {"contradicted"}:
+        return "speaks against the gradient-conflict explanation: removing the conflict costs accuracy"
+    return "does not decide the gradient-conflict explanation at this scale"

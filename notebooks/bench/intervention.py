@@ -7,7 +7,9 @@
 # the shared weights aggregated by a conflict-resolving rule from TorchJD (`aux_core.methods.aggregation`):
 # PCGrad (each gradient's component against the other removed), UPGrad (both projected onto their dual cone)
 # and MGDA (the minimum-norm convex combination). Heads and the final classifier get their ordinary gradient.
-# If the conflict costs accuracy, removing it should recover some: a claim the ledger can reject.
+# If the conflict costs accuracy, removing it should recover some: a claim the ledger can reject. PCGrad and
+# UPGrad only remove conflicting components; MGDA also re-weights the two gradients by their norms, so a gain
+# under MGDA alone could come from a smaller auxiliary weight, and the reading below says so.
 
 # %% tags=["parameters"]
 profile: str = "smoke"       # smoke | tiny | cpu | gpu | paper: sizes of data, steps and seeds (aux_core.profiles)
