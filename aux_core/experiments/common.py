@@ -1,12 +1,14 @@
 """The chapter kit: what every paper's experiments module shares, under the same names in each:
 which data a paper row runs on (`dataset_for`), a grid's typed cells (`Cell`, `grid_frame`),
 running a grid of cells through the results cache (`run_grid`), one row per run with the
-cell's labels, status, the paper's measures and the run's cost (`per_run_frame`), and what a
-table's numbers rest on (`describe`)."""
+cell's labels, status, the paper's measures and the run's cost (`per_run_frame`), what a
+table's numbers rest on (`describe`), and an analysis's rows as one cached record
+(`analysis_rows`)."""
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
@@ -15,7 +17,6 @@ from ..config import RunConfig
 from ..runner import run_all
 
 PAPER_DATASETS = ("CIFAR-10", "CIFAR-100")
-VERDICTS = ("reproduced", "not reproduced", "inconclusive at this scale", "not measured")
 
 
 def dataset_for(paper_dataset: str, cifar100: str = "auto") -> str:
@@ -129,3 +130,25 @@ def describe(results) -> str:
 def _span(values) -> str:
     values = [int(v) if float(v).is_integer() else v for v in values]
     return str(values[0]) if len(values) == 1 else f"{min(values)}-{max(values)}"
+
+
+def analysis_rows(config: dict, rows: Callable[[], list[dict]], what: str, cache=None) -> pd.DataFrame:
+    """The rows an analysis computes (`rows()`, on the CPU), as one record of the results cache
+    and store keyed by `config` (which names its dataset) and the data's checksum: computed once,
+    with its provenance and wall time, and fetched afterwards. `what` names it in messages."""
+    import torch
+
+    from ..cache import ResultsCache
+    from ..provenance import collect
+    from ..records import make_key
+    ds = data_lib.load_dataset(config["dataset"])
+
+    def compute() -> dict:
+        t0 = time.perf_counter()
+        out = rows()
+        prov = collect(torch.device("cpu"), ds.checksum, ds.source)
+        prov["wall_time_s"] = time.perf_counter() - t0
+        return {"kind": "analysis", "config": config, "rows": out, "provenance": prov}
+
+    record, _ = (cache or ResultsCache()).get_or_compute(make_key(config, ds.checksum), compute, what)
+    return pd.DataFrame(record["rows"])

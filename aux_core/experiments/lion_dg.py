@@ -30,7 +30,7 @@ from ..models import create_model
 from ..profiles import get_profile
 from ..config import RunConfig, RunResult
 from ..evaluation import steps_to_threshold
-from .common import PAPER_DATASETS, Cell, dataset_for, grid_frame, per_run_frame, run_grid
+from .common import PAPER_DATASETS, Cell, analysis_rows, dataset_for, grid_frame, per_run_frame, run_grid
 
 PAPER_SEEDS = (42, 123, 456)
 CHAPTER = "lion_dg"
@@ -265,32 +265,19 @@ def gradient_flow_table(networks: dict, inits: dict, alpha: float = ALPHA, batch
                         cache=None) -> pd.DataFrame:
     """One row per (network, init): the four step-0 gradient norms of `gradient_flow_at_init` on one
     shuffled batch of real training images; an analysis record of the results store."""
-    import time
-
     from .. import data as data_lib
-    from ..cache import ResultsCache
     from ..loader import DeviceLoader
-    from ..provenance import collect
-    from ..records import make_key
     config = gradient_flow_config(networks, inits, alpha, batch_seed)
-    ds = data_lib.load_dataset(config["dataset"])
 
-    def compute() -> dict:
-        t0 = time.perf_counter()
+    def rows() -> list[dict]:
+        ds = data_lib.load_dataset(config["dataset"])
         batch = next(iter(DeviceLoader(ds.train.x, ds.train.y, FLOW_BATCH, mean=ds.mean, std=ds.std, shuffle=True,
                                        seed=batch_seed)))
-        rows = []
-        for label, model in networks.items():
-            for init_label, init in inits.items():
-                g = gradient_flow_at_init(model, init, batch.x, batch.y, alpha=alpha)
-                rows.append({"network": label, "init": init_label, **g.__dict__})
-        prov = collect(torch.device("cpu"), ds.checksum, ds.source)
-        prov["wall_time_s"] = time.perf_counter() - t0
-        return {"kind": "analysis", "config": config, "rows": rows, "provenance": prov}
+        return [{"network": label, "init": init_label,
+                 **gradient_flow_at_init(model, init, batch.x, batch.y, alpha=alpha).__dict__}
+                for label, model in networks.items() for init_label, init in inits.items()]
 
-    record, _ = (cache or ResultsCache()).get_or_compute(make_key(config, ds.checksum), compute,
-                                                         "the step-0 gradient norms")
-    return pd.DataFrame(record["rows"])
+    return analysis_rows(config, rows, "the step-0 gradient norms", cache)
 
 
 def weight_growth(result: RunResult, first: int | None = None) -> pd.DataFrame:

@@ -6,18 +6,14 @@ the result is an analysis record in the results store like any other, so the boo
 check as it ran, with its provenance."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import torch
 
-from .. import data as data_lib
 from ..cache import ResultsCache
-from ..provenance import collect
-from ..records import make_key
 from ..config import RunConfig
 from ..runner import run_all
+from .common import analysis_rows
 
 CHECK_SEEDS = 2
 
@@ -35,11 +31,7 @@ def _gap(a: pd.DataFrame, b: pd.DataFrame) -> float:
 def engine_check(check_seeds: int = CHECK_SEEDS, cache: ResultsCache | None = None) -> pd.DataFrame:
     """One row per seed: final test accuracy alone and grouped, and the largest relative
     difference of the per-step log and of the evaluations."""
-    config = engine_check_config(check_seeds)
-    ds = data_lib.load_dataset(config["dataset"])
-
-    def compute() -> dict:
-        t0 = time.perf_counter()
+    def rows() -> list[dict]:
         old = torch.get_default_dtype()
         torch.set_default_dtype(torch.float64)
         try:
@@ -50,19 +42,14 @@ def engine_check(check_seeds: int = CHECK_SEEDS, cache: ResultsCache | None = No
             grouped = run_all(cfgs, cache=False, progress=False, engine="vmap")
         finally:
             torch.set_default_dtype(old)
-        rows = [{"seed": c.seed, "engine (grouped)": g.metrics["engine"], "group size": g.metrics["group_size"],
+        return [{"seed": c.seed, "engine (grouped)": g.metrics["engine"], "group size": g.metrics["group_size"],
                  "final test acc (alone)": a.metrics["final_test_acc"],
                  "final test acc (grouped)": g.metrics["final_test_acc"],
                  "max rel. difference, per-step log": _gap(a.steps, g.steps),
                  "max rel. difference, evaluations": _gap(a.history, g.history)}
                 for c, a, g in zip(cfgs, alone, grouped)]
-        prov = collect(torch.device("cpu"), ds.checksum, ds.source)
-        prov["wall_time_s"] = time.perf_counter() - t0
-        return {"kind": "analysis", "config": config, "rows": rows, "provenance": prov}
 
-    record, _ = (cache or ResultsCache()).get_or_compute(make_key(config, ds.checksum), compute,
-                                                         "the multi-seed engine check")
-    return pd.DataFrame(record["rows"])
+    return analysis_rows(engine_check_config(check_seeds), rows, "the multi-seed engine check", cache)
 
 
 def chapter_grids(profile: str) -> dict[str, list[dict]]:
