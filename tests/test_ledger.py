@@ -4,6 +4,7 @@ import pytest
 
 from aux_core import ledger as L
 from aux_core import stats
+from scipy import stats as st
 
 
 def draws(seed, n, loc=0.0, scale=1.0):
@@ -75,6 +76,23 @@ def test_time_to_event_is_censoring_aware():
     # Kaplan-Meier by hand: S(10) = 3/4, S(20) = 1/2 -> median 20; one event in four never halves S
     assert stats.km_median([10, 20, 30, 40], [True, True, False, False]) == 20
     assert stats.km_median([10, 20, 30, 40], [True, False, False, False]) == float("inf")
+
+
+def test_an_effect_beyond_a_no_effect_margin_is_tested_and_corrected_like_any_contradiction():
+    rng = np.random.default_rng(3)
+    a, b = 10 + rng.normal(0, 1, 3), 20 + rng.normal(0, 1, 3)     # 10 points apart, margin 1
+    j = L.judge("no_effect", a, b, margin=1.0)
+    assert j.verdict == "contradicted" and j.hi < -1.0 and j.p < 0.05 and j.significance
+    # by hand: Welch's t of the distance to the nearer margin, two-sided
+    w = stats.welch_ttest(a, b)
+    se = (a.mean() - b.mean()) / w.t
+    assert j.p == pytest.approx(2 * st.t.sf((abs(a.mean() - b.mean()) - 1.0) / abs(se), w.df), rel=1e-6)
+    # an interval that only just clears the margin is significant alone, not among many claims
+    near = L.judge("no_effect", [0.0, 2.0, 4.0], [5.5, 7.5, 9.5], margin=0.5)
+    assert near.verdict == "contradicted" and 0.01 < near.p < 0.05
+    fellow = L.Judgement("difference", "reproduced", 1.0, 0.5, 1.5, 0.02, 3, "ok", significance=True)
+    corrected = L.correct([near, fellow, fellow])
+    assert corrected[0].verdict == "inconclusive" and "Holm" in corrected[0].reason
 
 
 def test_holm_matches_a_hand_computation_and_decides_the_verdicts():
