@@ -43,6 +43,7 @@ KINDS = ("difference", "no_effect", "rank", "time_to_event", "proportion")
 COLUMNS = ("claim", "source", "kind", "paper", "estimate", "lo", "hi", "n", "p", "p_holm", "verdict", "reason",
            "profile", "data", "rests_on")
 BOOTSTRAP = 4000      # resamples for rank and time-to-event intervals
+RANK_MIN_SEEDS = 3    # fewer seeds an arm and the bootstrap of ranks is degenerate (always "certain")
 SEED = 0              # the bootstrap's generator: a verdict must not change between two readings
 
 
@@ -240,8 +241,10 @@ def _rank(arms: Mapping[str, Sequence[float]], order, threshold: float) -> Judge
         raise ValueError(f"the claimed order names arms with no samples: {missing}; arms: {', '.join(arms)}")
     data = {k: _samples(v, k) for k, v in arms.items()}
     n = min(len(v) for v in data.values())
-    if n < 2:
-        return undecidable("rank", n, f"{n} seed in an arm: a bootstrap over seeds needs at least 2")
+    if n < RANK_MIN_SEEDS:
+        return undecidable("rank", n, f"{n} seed(s) in an arm: a bootstrap over seeds needs at least "
+                                      f"{RANK_MIN_SEEDS} (2 seeds give an arm 3 resampled means, all within "
+                                      f"their range: a certainty they cannot support)")
     rng = np.random.default_rng(SEED)
     names = list(data)
     means = np.stack([rng.choice(data[k], size=(BOOTSTRAP, len(data[k]))).mean(1) for k in names], axis=1)

@@ -119,13 +119,13 @@ CHAPTER_SIZES: dict[tuple[str, str], dict] = {
     ("asymmetric", "gpu"): {"max_epochs": 10},
     ("dks", "gpu"): {"max_epochs": 15},
     ("wamal", "gpu"): {"max_epochs": 10, "grid_caps": {"r_values": (0.0, 5.0, 40.0), "adam_lrs": (3.125e-4, 1.25e-3)}},
-    # the bench (aux_core.experiments.bench): 21 runs a seed plus 12 aggregated ones. At cpu 150 steps of 128,
-    # two seeds, the MLP and the CNN: about 1.1 core-hours by the smoke runs' seconds per image on 2 cores
-    # (2026-12-03: CNN plain 0.005 s, WAMAL 0.0125 s, ViT-6L plain 0.0125 s, WAMAL 0.03 s; the campaign's
-    # FLOPs estimates, until it measures these runs, are 3x higher); the ViT-6L's 14 runs would add about
-    # 1.4 h, so they wait for the gpu profile (1500 steps, not measured)
+    # the bench (aux_core.experiments.bench): 14 runs a seed and backbone plus 6 aggregated ones on the CNN.
+    # At cpu 150 steps of 128, the MLP and the CNN, three seeds (a rank's bootstrap needs three): measured on
+    # 2 EPYC cores (2026-12-06), a seed's 14 bench runs take about 5 minutes (MLP runs 1 s, CNN runs 25-110 s)
+    # and its 6 aggregated CNN runs about 8, so about 40 minutes, 1.3 core-hours, for the three; the ViT-6L's
+    # runs wait for the gpu profile (1500 steps, not measured)
     ("bench", "smoke"): {"grid_caps": {"backbones": ("MLP", "CNN")}},   # CI: the ViT-6L's runs are the slow half
-    ("bench", "cpu"): {"max_steps": 150, "max_seeds": 2, "grid_caps": {"backbones": ("MLP", "CNN")}},
+    ("bench", "cpu"): {"max_steps": 150, "max_seeds": 3, "grid_caps": {"backbones": ("MLP", "CNN")}},
     ("bench", "gpu"): {"max_steps": 1500},
     # GradInit's scale search costs a smoke run 2-5 minutes on 2 cores (CI); a unit test covers it
     ("lion_dg", "smoke"): {"grid_caps": {"baseline_inits": ("Fixup", "ReZero")}},

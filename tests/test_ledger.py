@@ -51,6 +51,12 @@ def test_zero_variance_and_too_few_seeds_are_not_decidable_with_a_reason():
     assert one.verdict == "not decidable" and "at least 2" in one.reason
     assert L.judge("no_effect", [0.1, 0.1], [0.1, 0.1], margin=0.1).verdict == "not decidable"
     assert L.judge("rank", {"a": [1.0], "b": [2.0]}, paper=["a"]).verdict == "not decidable"
+    # two seeds an arm that do not overlap: the bootstrap would call it certain (every resample keeps
+    # the order), though a t interval of the difference straddles 0 widely
+    two = {"a": [33.6, 37.5], "b": [30.1, 33.2]}
+    assert L.judge("difference", two["a"], two["b"], paper=1.0, paired=True).verdict == "inconclusive"
+    j = L.judge("rank", two, paper=["a"])
+    assert j.verdict == "not decidable" and "at least 3" in j.reason
 
 
 def test_rank_reports_the_bootstrap_probability_of_the_claimed_order():
