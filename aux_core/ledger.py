@@ -14,7 +14,8 @@ Kinds of claim:
                  outside it (p: against the nearer margin, so that Holm's correction covers it too)
   rank           `a` maps arm -> samples and `paper` is the claimed order, best first (a prefix:
                  ["Hybrid"] claims Hybrid is best): the estimate is the bootstrap probability over
-                 seeds that the order holds, judged against `threshold` (no p-value)
+                 seeds that the order holds, judged against `threshold` (no p-value); at least
+                 RANK_MIN_SEEDS seeds an arm
   proportion     `a` and `b` are 0/1 outcomes per run (e.g. collapsed or not): the difference of the
                  shares with Newcombe's hybrid-score 95% interval (from Wilson intervals) and
                  Fisher's exact p; reproduced when significant on the paper's side (the sign of
