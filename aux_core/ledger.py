@@ -13,8 +13,9 @@ Kinds of claim:
                  inside the margin (p: the TOST's); contradicted when the 95% interval lies wholly
                  outside it (p: against the nearer margin, so that Holm's correction covers it too)
   rank           `a` maps arm -> samples and `paper` is the claimed order, best first (a prefix:
-                 ["Hybrid"] claims Hybrid is best): the estimate is the bootstrap probability over
-                 seeds that the order holds, judged against `threshold` (no p-value); at least
+                 ["Hybrid"] claims Hybrid is best): the estimate is the probability that the order
+                 holds when each arm's mean is drawn from its t sampling distribution (a parametric
+                 bootstrap over seeds), judged against `threshold` (no p-value); at least
                  RANK_MIN_SEEDS seeds an arm
   proportion     `a` and `b` are 0/1 outcomes per run (e.g. collapsed or not): the difference of the
                  shares with Newcombe's hybrid-score 95% interval (from Wilson intervals) and
@@ -246,9 +247,15 @@ def _rank(arms: Mapping[str, Sequence[float]], order, threshold: float) -> Judge
         return undecidable("rank", n, f"{n} seed(s) in an arm: a bootstrap over seeds needs at least "
                                       f"{RANK_MIN_SEEDS} (2 seeds give an arm 3 resampled means, all within "
                                       f"their range: a certainty they cannot support)")
+    if all(v.std() == 0 for v in data.values()):
+        return undecidable("rank", n, "zero variance: every seed of each arm gave the same value")
     rng = np.random.default_rng(SEED)
     names = list(data)
-    means = np.stack([rng.choice(data[k], size=(BOOTSTRAP, len(data[k]))).mean(1) for k in names], axis=1)
+    # A parametric bootstrap: each arm's mean drawn from its sampling distribution, mean + s/sqrt(n) t_(n-1).
+    # Resampling 3 seeds would keep every draw inside their range, and call two arms whose seeds do not
+    # overlap certain however few and spread the seeds are; the t draws allow for the spread they did not show.
+    means = np.stack([data[k].mean() + st.sem(data[k]) * rng.standard_t(len(data[k]) - 1, BOOTSTRAP)
+                      if data[k].std() > 0 else np.full(BOOTSTRAP, data[k].mean()) for k in names], axis=1)
     top = np.argsort(-means, axis=1, kind="stable")[:, : len(order)]
     want = np.array([names.index(o) for o in order])
     prob = float((top == want).all(axis=1).mean())
@@ -261,7 +268,7 @@ def _rank(arms: Mapping[str, Sequence[float]], order, threshold: float) -> Judge
         verdict = "inconclusive"
     nan = float("nan")   # no p-value: the verdict is the probability against the threshold, outside Holm's family
     return Judgement("rank", verdict, prob, nan, nan, nan, n,
-                     f"{claim} in {100 * prob:.0f}% of {BOOTSTRAP} bootstrap resamples "
+                     f"{claim} in {100 * prob:.0f}% of {BOOTSTRAP} parametric bootstrap draws of the arms' means "
                      f"(threshold {100 * threshold:.0f}%)")
 
 

@@ -62,12 +62,27 @@ def test_zero_variance_and_too_few_seeds_are_not_decidable_with_a_reason():
 def test_rank_reports_the_bootstrap_probability_of_the_claimed_order():
     arms = {"Hybrid": draws(11, 3, 0.9, 0.01), "He": draws(12, 3, 0.5, 0.01), "LSUV": draws(13, 3, 0.6, 0.01)}
     best = L.judge("rank", arms, paper=["Hybrid"])
-    assert best.verdict == "reproduced" and best.estimate == 1.0
+    assert best.verdict == "reproduced" and best.estimate > 0.99
     assert L.judge("rank", arms, paper=["He"]).verdict == "contradicted"
     close = {"a": draws(14, 3, 0.5, 0.1), "b": draws(15, 3, 0.5, 0.1)}
     assert L.judge("rank", close, paper=["a"]).verdict == "inconclusive"   # chance, not a ranking
     with pytest.raises(ValueError, match="no samples"):
         L.judge("rank", arms, paper=["Fixup"])
+    assert L.judge("rank", {"a": [1.0, 1.0, 1.0], "b": [0.5] * 3}, paper=["a"]).verdict == "not decidable"
+
+
+def test_three_seeds_that_do_not_overlap_are_not_a_certain_ranking():
+    """The bench's CNN at cpu, in shape: resampling the seeds kept the best arm first in every
+    resample (100%) while its paired t interval against the next spanned -2.5 to +13.8 points."""
+    arms = {"a": [33.5, 38.0, 39.5], "b": [31.5, 29.7, 32.8], "c": [29.0, 31.0, 32.9]}
+    resampled = np.random.default_rng(0).choice(arms["a"], (4000, 3)).mean(1) > max(max(v) for k, v in arms.items()
+                                                                                     if k != "a")
+    assert resampled.all()                         # what a nonparametric bootstrap would report
+    j = L.judge("rank", arms, paper=["a"])
+    assert L.judge("difference", arms["a"], arms["b"], paper=1.0, paired=True).verdict == "inconclusive"
+    assert j.verdict == "inconclusive" and 0.8 < j.estimate < 0.95
+    more_seeds = {k: np.tile(v, 4) for k, v in arms.items()}   # the same spread over 12 seeds: more certain
+    assert L.judge("rank", more_seeds, paper=["a"]).verdict == "reproduced"
 
 
 def test_time_to_event_is_censoring_aware():
