@@ -120,10 +120,10 @@ CHAPTER_SIZES: dict[tuple[str, str], dict] = {
     ("dks", "gpu"): {"max_epochs": 15},
     ("wamal", "gpu"): {"max_epochs": 10, "grid_caps": {"r_values": (0.0, 5.0, 40.0), "adam_lrs": (3.125e-4, 1.25e-3)}},
     # the bench (aux_core.experiments.bench): 14 runs a seed and backbone plus 6 aggregated ones on the CNN.
-    # At cpu 150 steps of 128, the MLP and the CNN, three seeds (a rank's bootstrap needs three): measured on
-    # 2 EPYC cores (2026-12-06), a seed's 14 bench runs take about 5 minutes (MLP runs 1 s, CNN runs 25-110 s)
-    # and its 6 aggregated CNN runs about 8, so about 40 minutes, 1.3 core-hours, for the three; the ViT-6L's
-    # runs wait for the gpu profile (1500 steps, not measured)
+    # At cpu 150 steps of 128, the MLP and the CNN, three seeds (a rank needs three): measured on 2 EPYC
+    # cores (2026-12-06), the 60 runs took 1.06 h of wall time, 2.1 core-hours, seed 2's while a second
+    # campaign shared the cores (alone: MLP runs 1 s, CNN runs 26-87 s, aggregated CNN runs 90-125 s);
+    # the ViT-6L's runs wait for the gpu profile (1500 steps, not measured)
     ("bench", "smoke"): {"grid_caps": {"backbones": ("MLP", "CNN")}},   # CI: the ViT-6L's runs are the slow half
     ("bench", "cpu"): {"max_steps": 150, "max_seeds": 3, "grid_caps": {"backbones": ("MLP", "CNN")}},
     ("bench", "gpu"): {"max_steps": 1500},
