@@ -517,3 +517,17 @@ def test_a_constant_auxiliary_weight_scales_maxls_auxiliary_term_in_both_passes(
     assert torch.equal(out.weights, w)                 # the look-ahead trains with the same weights
     label.constant = 1.0
     assert meta_loss(primary, label, x, y, 0.5).primary.item() != pytest.approx(out.primary.item())
+
+
+@needs_cifar10
+def test_wamal_at_r_0_is_maxl_bit_for_bit():
+    """r = 0 bounds every weight to [2^0, 2^0]: WAMAL is then MAXL, and the two compute the same
+    numbers, which is why Table 13's r = 0 row reuses MAXL's runs (wamal.range_grid). If this
+    fails, the r = 0 cells must train WAMAL again."""
+    steps = dict(steps=5)   # 2 steps an epoch: two label passes, the weights and labels at work
+    maxl = run(_tiny_run(method="maxl", **steps), cache=False, progress=False)
+    r0 = run(_tiny_run(method="wamal", method_options={"r": 0.0}, **steps), cache=False, progress=False)
+    assert maxl.steps["loss"].tolist() == r0.steps["loss"].tolist()
+    assert maxl.metrics["final_test_loss"] == r0.metrics["final_test_loss"]
+    r5 = run(_tiny_run(method="wamal", **steps), cache=False, progress=False)
+    assert r5.steps["loss"].tolist() != maxl.steps["loss"].tolist()   # the check can fail: r = 5 differs

@@ -6,7 +6,8 @@
 # MAXL with WAMAL's architecture), accuracy peaks near $r = 5$, and at $r = 40$ training collapses. Table 13
 # reports accuracy and cross-entropy as the mean over the last 15 of 200 epochs; we take the same share of the
 # run (the last 7.5% of the evaluations, at least one). A run whose loss turns non-finite is recorded as
-# **diverged** and counted, not dropped.
+# **diverged** and counted, not dropped. Our $r = 0$ cells are MAXL's own runs (Table 1's): WAMAL at $r = 0$
+# computes MAXL's numbers bit for bit (`tests/test_wamal.py`), so a second copy would add nothing.
 #
 # Appendix A.12 bounds the norm of the label-weight network's hypergradient by a term that grows like $2^r$.
 # Every label pass records the measured norm of that gradient (whole network, and the weight head alone).

@@ -155,11 +155,16 @@ def finetune_ready(backbone: str = "ResNet50") -> bool:
     return weights_path(WEIGHTS[FINETUNED[backbone]].url).exists()
 
 
-def range_grid(profile: str, seeds, r_values=R_GRID, dataset="CIFAR-10", **changes) -> pd.DataFrame:
-    """Table 13: WAMAL on VGG16 over the weight range r (weights in [2^-r, 2^r])."""
-    rows = [Cell(protocol(profile, "WAMAL", dataset=dataset, seed=s, method_options={"r": float(r)}, **changes),
-                 r=float(r), seed=s)
-            for r in r_values for s in seeds]
+def range_grid(profile: str, seeds, r_values=R_GRID, dataset="CIFAR-10", maxl_at_r0: bool = True,
+               **changes) -> pd.DataFrame:
+    """Table 13: WAMAL on VGG16 over the weight range r (weights in [2^-r, 2^r]). At r = 0 every
+    weight is 1 and WAMAL is MAXL, bit for bit (a test checks): those cells are MAXL's runs, the
+    ones Table 1 trains, not a second copy (`maxl_at_r0=False`: WAMAL's own, as the H100 runs were)."""
+    def config(r, s):
+        if r == 0 and maxl_at_r0:
+            return protocol(profile, "MAXL", dataset=dataset, seed=s, **changes)
+        return protocol(profile, "WAMAL", dataset=dataset, seed=s, method_options={"r": float(r)}, **changes)
+    rows = [Cell(config(r, s), r=float(r), seed=s) for r in r_values for s in seeds]
     return grid_frame(rows, dataset=dataset, backbone="VGG16", method="WAMAL")
 
 
