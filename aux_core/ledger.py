@@ -22,8 +22,9 @@ Kinds of claim:
                  Fisher's exact p; reproduced when significant on the paper's side (the sign of
                  `paper`); contradicted when significant on the other
   time_to_event  `a` and `b` are times to an event, inf where a run never reached it (censored at
-                 `budget`): Kaplan-Meier medians, a log-rank test, and the speed-up
-                 1 - median(a) / median(b) in percent with a bootstrap interval
+                 `budget`): a log-rank test, and the speed-up in percent, 1 - mean(a) / mean(b) with a
+                 parametric bootstrap interval where every run reached the event (the paper's
+                 summary), else 1 - median(a) / median(b) of the Kaplan-Meier medians, resampled
 
 Too few seeds or zero variance is "not decidable" with the reason, never NaN. `correct()` applies
 Holm's correction across a chapter's judgements; a verdict that rests on significance falls to
@@ -284,18 +285,27 @@ def _time_to_event(a, b, paper, alpha: float, budget: float | None) -> Judgement
         return undecidable("time_to_event", n, f"{n} run in an arm: a test needs at least 2 in each")
     if not reach_a.any() and not reach_b.any():
         return undecidable("time_to_event", n, f"no run reached the event within {budget:g}")
-    est = _speedup(ta, reach_a, tb, reach_b)
     rng = np.random.default_rng(SEED)
-    boots = []
-    for _ in range(BOOTSTRAP // 4):
-        i, j = rng.integers(len(ta), size=len(ta)), rng.integers(len(tb), size=len(tb))
-        boots.append(_speedup(ta[i], reach_a[i], tb[j], reach_b[j]))
-    boots = np.asarray(boots)
+    if reach_a.all() and reach_b.all():
+        # complete data: the paper's own summary, 1 - mean(a) / mean(b), with each arm's mean drawn
+        # from its t sampling distribution (resampling 3 runs would keep every draw inside their
+        # range: an interval too narrow to say that the paper's size is excluded)
+        est = float(100 * (1 - ta.mean() / tb.mean()))
+        draws = [np.maximum(t.mean() + st.sem(t) * rng.standard_t(len(t) - 1, BOOTSTRAP), 1e-9) if t.std() > 0
+                 else np.full(BOOTSTRAP, t.mean()) for t in (ta, tb)]
+        boots, summary = 100 * (1 - draws[0] / draws[1]), "means"
+    else:   # censored runs: Kaplan-Meier medians, resampled
+        est = _speedup(ta, reach_a, tb, reach_b)
+        boots = []
+        for _ in range(BOOTSTRAP // 4):
+            i, j = rng.integers(len(ta), size=len(ta)), rng.integers(len(tb), size=len(tb))
+            boots.append(_speedup(ta[i], reach_a[i], tb[j], reach_b[j]))
+        boots, summary = np.asarray(boots), "Kaplan-Meier medians"
     lo, hi = (float(np.nanquantile(boots, q)) for q in (alpha / 2, 1 - alpha / 2)) if np.isfinite(boots).any() \
         else (float("nan"), float("nan"))
     p = stats.logrank_p(ta, reach_a, tb, reach_b)
     censored = (f"{int((~reach_a).sum())} of {len(a)} and {int((~reach_b).sum())} of {len(b)} "
-                f"runs censored at {budget:g}")
+                f"runs censored at {budget:g}; speed-up of the {summary}")
     if p >= alpha or paper is None:
         why = f"log-rank p = {p:.3g}" + ("" if paper is not None else " (no paper value)")
         return Judgement("time_to_event", "inconclusive", est, lo, hi, p, n, f"{why}; {censored}")

@@ -116,6 +116,19 @@ def test_an_effect_beyond_a_no_effect_margin_is_tested_and_corrected_like_any_co
     assert corrected[0].verdict == "inconclusive" and "Holm" in corrected[0].reason
 
 
+def test_a_speed_up_from_complete_times_is_judged_on_an_interval_that_allows_for_three_runs():
+    a, b = [1100.0, 1150.0, 1120.0], [1300.0, 1350.0, 1280.0]     # every run reached the event
+    j = L.judge("time_to_event", a, b, paper=8.3, budget=3000)
+    assert j.estimate == pytest.approx(100 * (1 - np.mean(a) / np.mean(b)))   # the paper's summary: means
+    assert j.p < 0.05 and j.lo < 8.3 < j.hi and j.verdict == "reproduced"
+    # resampling the runs keeps every draw inside their range, which would exclude the paper's 8.3
+    rng = np.random.default_rng(0)
+    resampled = 100 * (1 - rng.choice(a, (500, 3)).mean(1) / rng.choice(b, (500, 3)).mean(1))
+    assert resampled.min() > 8.3
+    far = L.judge("time_to_event", [600.0, 620.0, 610.0], b, paper=8.3, budget=3000)
+    assert far.verdict == "direction only" and far.lo > 8.3 and "means" in far.reason
+
+
 def test_holm_matches_a_hand_computation_and_decides_the_verdicts():
     p = [0.01, 0.04, 0.03, 0.005]
     # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06 (monotone)
