@@ -54,7 +54,9 @@ plt.tight_layout()
 
 # %% tags=["hide-input"]
 if ledger is not None:
+    lines = B.findings(table, ledger)
     glue("bench_intervention_ledger", ledger, display=False)
-    for line in B.findings(table, ledger):
+    glue("intervention_headline", " ".join(lines[1::2]), display=False)   # the readings, quoted by the introduction
+    for line in lines:
         print(line)
 ledger
