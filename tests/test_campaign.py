@@ -95,6 +95,14 @@ def test_the_cost_table_is_measured_from_records():
                      "cpu").seconds == pytest.approx(5.5)
 
 
+def test_what_a_profile_buys_is_the_median_accuracy_of_its_stored_runs_per_model():
+    runs = [{"kind": "run", "config": {"model": m}, "metrics": {"final_test_acc": a}}
+            for m, a in (("cnn6", 0.40), ("cnn6", 0.50), ("cnn6", 0.47), ("vit6", 0.3), ("vit6", float("nan")))]
+    analysis = {"kind": "analysis", "config": {"model": "cnn6"}, "metrics": {"final_test_acc": 0.9}}
+    assert plan_lib.accuracy_by_model(runs + [analysis]) == "cnn6 47% (3), vit6 30% (1)"
+    assert plan_lib.accuracy_by_model([]) == ""
+
+
 def test_each_chapters_ledger_notebooks_are_the_ones_that_show_its_claims_ledger():
     for chapter in chapters_lib.CHAPTERS:
         folder = REPO / "notebooks" / chapter

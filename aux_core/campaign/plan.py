@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -174,10 +175,22 @@ def record_seconds(record: dict) -> float:
     return float(record.get("metrics", {}).get("wall_time_s") or record.get("provenance", {}).get("wall_time_s") or 0)
 
 
+def accuracy_by_model(records) -> str:
+    """What a profile buys: each model's median final test accuracy over the stored runs (with
+    their count), e.g. "cnn6 49% (18), vit6 50% (6)"; diverged runs (no finite accuracy) are left out."""
+    accs: dict[str, list[float]] = {}
+    for r in records:
+        acc = r.get("metrics", {}).get("final_test_acc")
+        if r.get("kind", "run") == "run" and isinstance(acc, (int, float)) and math.isfinite(acc):
+            accs.setdefault(r.get("config", {}).get("model", "?"), []).append(float(acc))
+    return ", ".join(f"{m} {100 * statistics.median(v):.0f}% ({len(v)})" for m, v in sorted(accs.items()))
+
+
 def profile_costs(profiles=("tiny", "cpu", "gpu"), chapters=chapters_lib.CHAPTERS, cache=None) -> pd.DataFrame:
     """What each chapter costs at each profile: the distinct results its grids need, how many are
-    stored and the wall time they took where they were made (measured), and the seconds the
-    missing ones would take on 2 CPU cores and on the GPU (the cost table's estimates)."""
+    stored and the wall time they took where they were made (measured), the test accuracy they
+    reached (median per model: what the profile buys), and the seconds the missing ones would take
+    on 2 CPU cores and on the GPU (the cost table's estimates)."""
     from ..cache import ResultsCache
     from .costs import current
     cache = cache if cache is not None else ResultsCache()
@@ -192,6 +205,7 @@ def profile_costs(profiles=("tiny", "cpu", "gpu"), chapters=chapters_lib.CHAPTER
             devices = sorted({r.get("provenance", {}).get("device", "?").split(" (")[0] for r in stored})
             left = {d: sum(it.est_s for it in queue(d, profile, (chapter,), costs, cache)) for d in DEVICE_PROFILES}
             rows.append({"chapter": chapter, "profile": profile, "results": len(need), "stored": len(stored),
-                         "measured_h": sum(map(record_seconds, stored)) / 3600, "made on": ", ".join(devices),
+                         "measured_h": sum(map(record_seconds, stored)) / 3600, "test acc": accuracy_by_model(stored),
+                         "made on": ", ".join(devices),
                          "left_cpu_h": left["cpu"] / 3600, "left_cuda_h": left["cuda"] / 3600})
     return pd.DataFrame(rows)
