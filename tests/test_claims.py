@@ -30,7 +30,7 @@ def test_the_findings_are_generated_from_the_verdicts():
     a = claims.findings(_frame({"LION-DG": ["reproduced", "contradicted"], "DKS": ["inconclusive"]}))
     b = claims.findings(_frame({"LION-DG": ["inconclusive", "inconclusive"], "DKS": ["reproduced"]}))
     assert a != b
-    assert a[0].startswith("Across the 2 ledgers below, 1 of the 3 claims were reproduced")
+    assert a[0].startswith("Across the 2 ledgers below, 1 of the 3 claims was reproduced")
     assert "Reproduced: LION-DG claim 0" in a[1] and "Contradicted: LION-DG claim 1" in a[1]
     assert "Reproduced: DKS claim 0" in b[2] and "Contradicted" not in " ".join(b)
     c = claims.findings(_frame({"WAMAL": ["not decidable"]}), missing=["dks"])

@@ -27,7 +27,7 @@ def text(**changes):
 
 def test_lion_dg_findings_follow_the_results():
     base = text()
-    assert "1 of the 2 headline claims were reproduced" in base and "in 80 steps against He's 100" in base
+    assert "1 of the 2 headline claims was reproduced" in base and "in 80 steps against He's 100" in base
     assert text(lion_steps=120.0) != base and "in 120 steps" in text(lion_steps=120.0)
     assert "was LSUV (60.00%)" in text(best="LSUV") and "was Hybrid (60.00%)" in base
     assert "0 of the 2 headline claims were reproduced" in text(verdict="contradicted")

@@ -104,7 +104,8 @@ def findings(frame: pd.DataFrame, missing=()) -> list[str]:
     if not len(frame):
         return ["No chapter has a claims ledger in the results store yet."]
     n_rep = int((frame["verdict"] == "reproduced").sum())
-    lines = [f"Across the {frame['study'].nunique()} ledgers below, {n_rep} of the {len(frame)} claims were reproduced "
+    lines = [f"Across the {frame['study'].nunique()} ledgers below, {n_rep} of the {len(frame)} claims "
+             f"{'was' if n_rep == 1 else 'were'} reproduced "
              f"({_count(frame['verdict'])})."]
     for paper, g in frame.groupby("study", sort=False):
         prof = ", ".join(sorted(set(g["profile"].astype(str))))

@@ -20,7 +20,8 @@ def lion_dg(table1: pd.DataFrame, residual: pd.DataFrame, ledger: pd.DataFrame, 
     best = c10.loc["DenseNet-DS"]["val_acc"].idxmax()
     thr = 100 * lion["threshold"]
     lines = [
-        f"At this book's scale ({scale}), {n_rep} of the {len(ledger)} headline claims were reproduced ({counts}).",
+        f"At this book's scale ({scale}), {n_rep} of the {len(ledger)} headline claims "
+        f"{'was' if n_rep == 1 else 'were'} reproduced ({counts}).",
         f"On CIFAR-10 DenseNet-DS, LION-DG reached {thr:.0f}% smoothed training accuracy in {lion['steps']:.0f} steps "
         f"against He's {he['steps']:.0f} (speed-up {lion['estimate']:+.1f}%, 95% interval "
         f"[{lion['lo']:+.1f}, {lion['hi']:+.1f}]%), with final accuracy {lion['val_acc']:.2f}% against "
@@ -141,8 +142,9 @@ def wamal(main: pd.DataFrame, aux: pd.DataFrame, gpu: dict, ledger: pd.DataFrame
     if {"WAMAL", "MAXL"} <= set(acc.index):
         line += ("; WAMAL − MAXL "
                  f"{_gap(_vs(main, 'method', 'WAMAL', 'MAXL'), paper_gap['MAXL'])}")
-    out["profile"].append(line + f". {int((ledger['verdict'] == 'reproduced').sum())} of the ledger's "
-                          f"{len(ledger)} claims were reproduced at this scale ({counts}).")
+    n_rep = int((ledger["verdict"] == "reproduced").sum())
+    out["profile"].append(line + f". {n_rep} of the ledger's {len(ledger)} claims "
+                          f"{'was' if n_rep == 1 else 'were'} reproduced at this scale ({counts}).")
     if len(aux) and (aux["variant"] == "AuxiLearn").any():
         t3 = ref.table("wamal", "Table 3")
         t3 = t3[t3["dataset"] == "CIFAR-100-20"].set_index("row")["value"] * 100

@@ -55,7 +55,7 @@ devices = sorted({d for v in summary.get("devices", []) for d in v})
 glue("store_devices", ", ".join(devices) or "none", display=False)
 shown.set_index(["chapter", "profile"]) if len(shown) else shown
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # ## What each profile costs
 #
 # For each chapter and profile: the distinct results its grids need, how many the store holds and the
@@ -65,7 +65,7 @@ shown.set_index(["chapter", "profile"]) if len(shown) else shown
 # store holds runs like them and estimated from FLOPs otherwise; `python -m aux_core.campaign plan`
 # says which). Profiles shrink data, length and seeds (`aux_core/profiles.py`).
 
-# %%
+# %% tags=[]
 from aux_core.campaign.plan import profile_costs
 
 costs = profile_costs(cost_profiles)
@@ -87,5 +87,6 @@ for path in book.notebooks():
     pages.append({"chapter": chapter, "page": name, "published profile": chapters.published_profile(chapter, name, store)})
 pages = pd.DataFrame(pages)
 counts = pages["published profile"].fillna("none").value_counts()
-glue("store_pages_text", ", ".join(f"{n} at {p}" for p, n in counts.items()), display=False)
+says = {"published": "the profiles of the chapters it stacks", "none": "no profile (its results are missing)"}
+glue("store_pages_text", ", ".join(f"{n} at {says.get(p, p)}" for p, n in counts.items()), display=False)
 pages.set_index(["chapter", "page"])
