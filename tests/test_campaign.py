@@ -95,6 +95,12 @@ def test_the_cost_table_is_measured_from_records():
                      "cpu").seconds == pytest.approx(5.5)
 
 
+def test_the_flops_of_asymmetric_branches_count_the_active_ones():
+    one, every = ({"model": "mlp6", "method": "asymmetric", "steps": 10, "batch_size": 10,
+                   "method_options": {"n_branches": 300, "activation": a}} for a in ("last", "all"))
+    assert costs_lib.training_flops(every) > 5 * costs_lib.training_flops(one)
+
+
 def test_what_a_profile_buys_is_the_median_accuracy_of_its_stored_runs_per_model():
     runs = [{"kind": "run", "config": {"model": m}, "metrics": {"final_test_acc": a}}
             for m, a in (("cnn6", 0.40), ("cnn6", 0.50), ("cnn6", 0.47), ("vit6", 0.3), ("vit6", float("nan")))]

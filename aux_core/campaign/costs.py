@@ -5,7 +5,9 @@ The cost table (`results/costs.json`, committed, rebuilt by `python -m aux_core.
 and after every campaign run) is derived from the records themselves, whose wall times and
 step counts are provenance: per device class ("cpu", "cuda"), model and method, the seconds per
 training image, the median over the largest runs stored (small runs are dominated by start-up
-and evaluation, which the larger profiles amortise). An analysis costs its measured wall time
+and evaluation, which the larger profiles amortise). Not per FLOP: on 2 CPU cores DKS's branch
+designs took times unrelated to their FLOPs (the 384 MFLOP design 47 s a tiny run, a 139 MFLOP
+one 101 s), so FLOPs price only what nothing measured resembles. An analysis costs its measured wall time
 per unit of work (a landscape: grid points x images).
 
 Before a measurement exists: the forward FLOPs of the network on one 32 x 32 image (counted by
@@ -56,14 +58,17 @@ def forward_flops(model: str, method: str = "plain", model_options: str = "{}", 
     from ..models import create_model
     with torch.device("meta"):   # shapes only: counting costs no arithmetic
         net = create_model(model, num_classes, **json.loads(model_options))
-        heads = create_method(method, **json.loads(method_options)).build_heads(net, num_classes)
+        m = create_method(method, **json.loads(method_options))
+        heads = m.build_heads(net, num_classes)
         x = torch.zeros(2, 3, 32, 32)
+    # the asymmetric branches run one (activation "last") or all of a tap's branches
+    extra = (m.activation,) if hasattr(m, "activation") else ()
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         logits, taps = net.eval()(x)
         for name, head in heads.items():
             if name in taps:
-                head(taps[name])
+                head(taps[name], *extra)
     return counter.get_total_flops() / 2
 
 
