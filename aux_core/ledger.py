@@ -20,7 +20,9 @@ Kinds of claim:
   proportion     `a` and `b` are 0/1 outcomes per run (e.g. collapsed or not): the difference of the
                  shares with Newcombe's hybrid-score 95% interval (from Wilson intervals) and
                  Fisher's exact p; reproduced when significant on the paper's side (the sign of
-                 `paper`); contradicted when significant on the other
+                 `paper`); contradicted when significant on the other; not decidable when the
+                 arms are too small for any outcome to reach significance (3 runs against 3: p = 0.1
+                 at all against none)
   time_to_event  `a` and `b` are times to an event, inf where a run never reached it (censored at
                  `budget`): a log-rank test, and the speed-up in percent, 1 - mean(a) / mean(b) with a
                  parametric bootstrap interval where every run reached the event (the paper's
@@ -221,6 +223,10 @@ def _proportion(a, b, paper, alpha: float) -> Judgement:
     hi = est + np.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
     p = float(st.fisher_exact([[ka, len(a) - ka], [kb, len(b) - kb]]).pvalue)
     shares = f"{ka}/{len(a)} against {kb}/{len(b)}"
+    best = float(st.fisher_exact([[len(a), 0], [0, len(b)]]).pvalue)   # the most extreme shares possible
+    if best >= alpha:
+        return undecidable("proportion", n, f"{shares}: with {len(a)} and {len(b)} runs Fisher's exact test cannot "
+                           f"reach p < {alpha} even at all against none (p = {best:.3g}); more runs are needed", est)
     if p < alpha and np.sign(est) == np.sign(paper):
         return Judgement("proportion", "reproduced", est, lo, hi, p, n, f"{shares}: Fisher's exact p < {alpha} on the "
                          "paper's side", significance=True)

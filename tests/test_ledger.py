@@ -161,7 +161,11 @@ def test_proportions_use_fishers_exact_test_and_newcombes_interval():
     j = L.judge("proportion", [1] * 6, [0] * 6, paper=1.0)
     assert j.verdict == "reproduced" and j.p == pytest.approx(st.fisher_exact([[6, 0], [0, 6]]).pvalue)
     assert j.estimate == 1.0 and 0 < j.lo < 1 and j.hi == pytest.approx(1.0)
-    assert L.judge("proportion", [1, 1], [0, 0], paper=1.0).verdict == "inconclusive"   # p = 1/3 at n = 2
+    # 3 runs an arm cannot decide even at all against none (p = 0.1): not decidable, not inconclusive
+    small = L.judge("proportion", [1, 1, 1], [0, 0, 0], paper=1.0)
+    assert small.verdict == "not decidable" and "cannot reach" in small.reason and small.estimate == 1.0
+    assert L.judge("proportion", [1, 1, 1, 1], [1, 0, 0, 0], paper=1.0).verdict == "inconclusive"   # 4 can
+    assert L.judge("proportion", [1] * 4, [0] * 4, paper=1.0).verdict == "reproduced"           # p = 0.029
     assert L.judge("proportion", [0] * 6, [1] * 6, paper=1.0).verdict == "contradicted"
     # Newcombe's hybrid score interval for 3/5 against 1/5, by hand from the Wilson limits
     def w(k, n):

@@ -12,8 +12,8 @@
 #   a share of runs (a collapse rate) is judged by Fisher's exact test, a ranking by the bootstrap probability over seeds
 #   that it holds, a speed-up by Kaplan-Meier medians of censored times with a log-rank test;
 # - *inconclusive*: an interval that decides neither;
-# - *not decidable*: too little data (no runs at this profile, one seed, zero variance) or a paper number that cannot be
-#   right as printed; the reason says which.
+# - *not decidable*: too little data (no runs at this profile, one seed, zero variance, arms too small for any outcome
+#   to be significant) or a paper number that cannot be right as printed; the reason says which.
 #
 # p-values are Holm-corrected across each chapter's claims, and the verdicts use the corrected ones. Each row names the
 # profile and the data it ran on: the book's profiles are far smaller than the papers' runs (see {doc}`../pipeline/store`),
