@@ -106,8 +106,11 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
     total = total_loss_control(profile, seeds, cifar100=cifar100, grid=grid, samples=samples, progress=progress)
     changes = landscape_changes(pd.concat([lands, total], ignore_index=True))
     first = trained["result"].iloc[0]
-    ran = (f"{first.config['dataset']}, {len(seeds)} seeds, {first.metrics['epochs']:.0f} epochs of "
-           f"{first.metrics['train_images']} images")
+    lengths: dict[str, dict] = {}   # epochs -> the networks trained that long (the profile caps images, not epochs)
+    for arch, res in zip(trained["arch"], trained["result"]):
+        lengths.setdefault(f"{res.metrics['epochs']:.0f}", {})[arch] = None
+    ran = (f"{first.config['dataset']}, {len(seeds)} seeds, {first.metrics['train_images']} training images, "
+           + "; ".join(f"{', '.join(archs)} {e} epochs" for e, archs in lengths.items()))
     g, s = landscape_size(profile, grid, samples)
     where = {"table1": ran, "gradients": f"{ran}, N = {n_branches}",
              "landscape": f"{lands['dataset_run'].iloc[0]}, {len(seeds)} seeds, {g}x{g} grid, {s} images",
