@@ -26,6 +26,7 @@ from aux_core import settings
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "cifar100-20", "svhn")
 BUNDLES = {"cifar10": "cifar10", "cifar100": "cifar100", "cifar100-20": "cifar100", "svhn": "svhn"}
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "cifar100-20": 20, "svhn": 10}   # of the main task
 # content hashes of bundles we have inspected by eye; a bundle with this name must match
 KNOWN_CHECKSUMS = {"cifar10": "270eeb672d0d6b069c95c9d080516e8bb353a3b1f4f1e640e041f4fd2585ec56"}
 HASHED_KEYS = ("train_images", "train_offsets", "train_labels", "test_images", "test_offsets", "test_labels")

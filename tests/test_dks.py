@@ -3,6 +3,7 @@ tables, and the down-sampling rule on every backbone."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch.nn import functional as F
@@ -278,3 +279,16 @@ def test_claims_ledger_reads_real_runs(tmp_path, monkeypatch):
     judged = table[~table.index.isin(unrun.index)]
     assert judged["claim"].str.startswith(("ResNet-32", "DKS ends")).all() and len(judged) == 6
     assert set(table["verdict"]) <= set(ledger.VERDICTS) and judged["n"].eq(2).all()
+
+
+def test_a_run_within_one_and_a_half_times_chance_or_diverged_counts_as_collapsed():
+    from aux_core.experiments import common
+    flags = common.collapsed(["ok", "ok", "ok", "diverged"], [0.149, 0.151, float("nan"), 0.9],
+                             ["cifar10", "cifar10", "cifar10", "cifar10"])
+    assert flags.tolist() == [1.0, 0.0, 1.0, 1.0]
+    assert common.collapsed(["ok"], [0.074], ["cifar100-20"]).tolist() == [1.0]   # chance 5% on 20 classes
+    runs = pd.DataFrame({"method": ["baseline", "DKS", "DKS"], "status": ["ok"] * 3,
+                         "test_error": [50.0, 87.5, 77.0], "dataset_run": ["cifar10"] * 3})
+    note = D.collapse_note(runs)
+    assert "1 of 2 DKS runs (12.5%)" in note and "baseline" not in note and "10% on cifar10" in note
+    assert D.collapse_note(runs[runs["test_error"] < 80]) == ""

@@ -133,7 +133,8 @@ def test_dks_findings_follow_the_results():
     from types import SimpleNamespace
 
     def text(dks_error=25.0, verdict="reproduced", reason=""):
-        runs = pd.DataFrame([{"method": m, "seed": s, "test_error": e + s, "dataset_run": "cifar10"}
+        runs = pd.DataFrame([{"method": m, "seed": s, "test_error": e + s, "dataset_run": "cifar10",
+                              "status": "ok"}
                              for m, e in (("baseline", 30.0), ("DS", 29.0), ("DKS", dks_error)) for s in range(2)])
         ledger = pd.DataFrame([{"claim": "ResNet-32: DKS changes top-1 error vs baseline by -3.16 points",
                                 "estimate": dks_error - 30.0, "lo": -6.0, "hi": -4.0, "verdict": verdict,
@@ -150,3 +151,4 @@ def test_dks_findings_follow_the_results():
     assert ("ours -5.000 [-6.00, -4.00]: **reproduced**" in base and "1 claims about backbones" in base
             and "WRN-28-10" in base)
     assert "DKS 31.50%" in text(dks_error=31.0) and "**contradicted**" in text(verdict="contradicted")
+    assert "Collapse" not in base and "**Collapse.** " in text(dks_error=86.0)   # 86-87% error: chance on 10 classes

@@ -2,14 +2,15 @@
 which data a paper row runs on (`dataset_for`), a grid's typed cells (`Cell`, `grid_frame`),
 running a grid of cells through the results cache (`run_grid`), one row per run with the
 cell's labels, status, the paper's measures and the run's cost (`per_run_frame`), what a
-table's numbers rest on (`describe`), and an analysis's rows as one cached record
-(`analysis_rows`)."""
+table's numbers rest on (`describe`), an analysis's rows as one cached record
+(`analysis_rows`), and when a run counts as collapsed (`collapsed`)."""
 from __future__ import annotations
 
 import numbers
 import time
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from .. import data as data_lib
@@ -17,6 +18,15 @@ from ..config import RunConfig
 from ..runner import run_all
 
 PAPER_DATASETS = ("CIFAR-10", "CIFAR-100")
+COLLAPSE_FACTOR = 1.5   # a run collapsed when it diverged or ended within 1.5x chance accuracy
+
+
+def collapsed(status, accuracy, dataset) -> np.ndarray:
+    """1.0 for each run that collapsed: diverged (status not "ok") or ended with a test accuracy
+    (a fraction) within COLLAPSE_FACTOR x chance on its dataset (an aux_core dataset name), else 0.0."""
+    status, accuracy = np.asarray(status), np.asarray(accuracy, float)
+    chance = 1 / np.array([data_lib.NUM_CLASSES[d] for d in np.broadcast_to(np.asarray(dataset), status.shape)])
+    return ((status != "ok") | ~(accuracy > COLLAPSE_FACTOR * chance)).astype(float)
 
 
 def dataset_for(paper_dataset: str, cifar100: str = "auto") -> str:

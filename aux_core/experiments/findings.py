@@ -308,6 +308,8 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
     if len(pb):
         line += " (the paper, CIFAR-100: " + ", ".join(f"{k} {v:.2f}%" for k, v in pb.items()) + ")"
     lines.append(line + ".")
+    if note := D.collapse_note(runs):
+        lines.append(f"**Collapse.** {note}")
     unrun = ledger["reason"].str.startswith("not run")
     for _, r in ledger[~unrun].iterrows():
         ci = f" [{r['lo']:+.2f}, {r['hi']:+.2f}]" if np.isfinite(r["lo"]) else ""

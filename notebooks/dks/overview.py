@@ -91,4 +91,5 @@ shown
 # %% tags=["remove-input"]
 run = s["main_runs"]
 Markdown(f"The ledger above ran at profile `{p.name}` on `{run['dataset_run'].iloc[0]}` with {backbone}, "
-         f"{len(s['seeds'])} seeds: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(ledger)} claims.")
+         f"{len(s['seeds'])} seeds: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(ledger)} claims. "
+         + D.collapse_note(run))

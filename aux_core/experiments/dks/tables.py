@@ -6,17 +6,38 @@ import numpy as np
 import pandas as pd
 
 from ... import stats
-from ..common import per_run_frame
+from ... import data as data_lib
+from ..common import COLLAPSE_FACTOR, collapsed, per_run_frame
 from .cells import ABLATION
 
 __all__ = ["per_run", "paired_difference", "error_table", "curves", "late_errors", "gradient_consistency",
-           "consistency_summary", "ablation_table"]
+           "consistency_summary", "ablation_table", "collapse_note"]
 
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: final top-1 test error and training error of C1 (percent), status."""
     return per_run_frame(df, lambda res: {"test_error": 100 * (1 - res.metrics["final_test_acc"]),
                                           "train_error": 100 * (1 - res.metrics["final_train_acc"])})
 
+
+
+def collapse_note(runs: pd.DataFrame, label: str = "method") -> str:
+    """A sentence naming the runs that collapsed (`common.collapsed`), per `label`, with the
+    accuracy each ended at; "" when none did. Their errors stay in the means and the tests: a
+    collapse is what the method did at this length, and the sentence says so beside them."""
+    flag = collapsed(runs["status"], 1 - runs["test_error"] / 100, runs["dataset_run"])
+    if not flag.any():
+        return ""
+    hit = runs[flag.astype(bool)]
+    parts = []
+    for name, g in runs.assign(collapsed=flag).groupby(label, sort=False):
+        if g["collapsed"].any():
+            accs = ", ".join(f"{100 - e:.1f}%" for e in g.loc[g["collapsed"] > 0, "test_error"])
+            parts.append(f"{int(g['collapsed'].sum())} of {len(g)} {name} runs ({accs})")
+    dataset = hit["dataset_run"].iloc[0]
+    chance = 100 / data_lib.NUM_CLASSES[dataset]
+    return (f"Collapsed (diverged, or ended within {COLLAPSE_FACTOR:g}x chance, {chance:.0f}% on {dataset}): "
+            f"{'; '.join(parts)}. Their errors are in the means and tests above: at this length the method "
+            "failed to train them; where longer training would end, these runs cannot say.")
 
 
 # ----------------------------------------------------------------------------- comparisons

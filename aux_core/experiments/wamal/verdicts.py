@@ -7,22 +7,19 @@ import pandas as pd
 
 from ... import ledger, reference
 from ...profiles import get_profile
+from .. import common
 from ..common import run_grid
 from .cells import (ADAM_LRS, CHAPTER, PAPER_SEEDS, R_GRID, SCALE_CONTROL, WEIGHT_CEILING, control_arms, grid,
                     optimizer_grid, range_grid, scale_grid, sized, weight_norm_grid)
 from .tables import finished, per_run
 
-__all__ = ["CLASSES", "collapsed", "collapse", "claims_ledger", "chapter_results", "chapter_ledger"]
-
-CLASSES = {"CIFAR-10": 10, "CIFAR-100-20": 20, "SVHN": 10}
+__all__ = ["collapsed", "collapse", "claims_ledger", "chapter_results", "chapter_ledger"]
 
 
 def collapsed(ranges: pd.DataFrame, r: float) -> np.ndarray:
-    """1 for each run at weight range r that collapsed (diverged, or ended within 1.5x of
-    chance accuracy), else 0."""
+    """1 for each run at weight range r that collapsed (`common.collapsed`), else 0."""
     g = ranges[ranges["r"] == r]
-    chance = 1 / g["dataset"].map(CLASSES).fillna(10)
-    return ((g["status"] != "ok") | (g["test_acc"] <= 1.5 * chance)).to_numpy(float)
+    return common.collapsed(g["status"], g["test_acc"], g["dataset_run"])
 
 
 def collapse(ranges: pd.DataFrame, r: float) -> float:
