@@ -1,7 +1,9 @@
 """A toy chapter for the campaign's tests: three tiny grids (one behind the claims ledger, one
 table, one analysis), real CIFAR-10 runs of a few steps. `install()` makes
 `aux_core.experiments.chapters.module("toy")` return it (in this process only)."""
+import os
 import sys
+import time
 
 from aux_core.experiments import chapters as chapters_lib
 from aux_core.experiments.common import Cell, grid_frame
@@ -27,7 +29,9 @@ LEDGER_NOTEBOOKS = ("findings",)
 
 
 def toy_sum(config, cache):
+    """A cheap analysis; TOY_SUM_SLEEP_S makes it slow, so a test can kill a campaign while it runs."""
     from aux_core.data import load_dataset
+    time.sleep(float(os.environ.get("TOY_SUM_SLEEP_S", "0")))
     checksum = load_dataset("cifar10").checksum
     return cache.get_or_compute(make_key(config, checksum), lambda: {
         "kind": "analysis", "config": config, "rows": [{"sum": sum(range(config["n"]))}],

@@ -245,7 +245,9 @@ def test_a_killed_campaign_resumes_and_loses_only_the_units_in_flight(tmp_path, 
     paths = dict(tests=str(REPO / "tests"), cache=str(tmp_path / "cache"), store=str(tmp_path / "store"))
     script.write_text(KILLED_CAMPAIGN.format(out=str(tmp_path / "out"), workers=workers, **paths))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the two analyses (queued last) take 10 s each, so the kill lands while they run, however loaded the machine
+    proc = subprocess.Popen([sys.executable, str(script)], env={**env, "TOY_SUM_SLEEP_S": "10"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     log = tmp_path / "out" / "campaign.json"
     t0 = time.monotonic()
     while time.monotonic() - t0 < 120:
