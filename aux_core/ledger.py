@@ -261,8 +261,7 @@ def _rank(arms: Mapping[str, Sequence[float]], order, threshold: float) -> Judge
     # A parametric bootstrap: each arm's mean drawn from its sampling distribution, mean + s/sqrt(n) t_(n-1).
     # Resampling 3 seeds would keep every draw inside their range, and call two arms whose seeds do not
     # overlap certain however few and spread the seeds are; the t draws allow for the spread they did not show.
-    means = np.stack([data[k].mean() + st.sem(data[k]) * rng.standard_t(len(data[k]) - 1, BOOTSTRAP)
-                      if data[k].std() > 0 else np.full(BOOTSTRAP, data[k].mean()) for k in names], axis=1)
+    means = np.stack([_mean_draws(data[k], rng) for k in names], axis=1)
     top = np.argsort(-means, axis=1, kind="stable")[:, : len(order)]
     want = np.array([names.index(o) for o in order])
     prob = float((top == want).all(axis=1).mean())
@@ -297,8 +296,7 @@ def _time_to_event(a, b, paper, alpha: float, budget: float | None) -> Judgement
         # from its t sampling distribution (resampling 3 runs would keep every draw inside their
         # range: an interval too narrow to say that the paper's size is excluded)
         est = float(100 * (1 - ta.mean() / tb.mean()))
-        draws = [np.maximum(t.mean() + st.sem(t) * rng.standard_t(len(t) - 1, BOOTSTRAP), 1e-9) if t.std() > 0
-                 else np.full(BOOTSTRAP, t.mean()) for t in (ta, tb)]
+        draws = [_mean_draws(t, rng, floor=1e-9) for t in (ta, tb)]
         boots, summary = 100 * (1 - draws[0] / draws[1]), "means"
     else:   # censored runs: Kaplan-Meier medians, resampled
         est = _speedup(ta, reach_a, tb, reach_b)
@@ -324,6 +322,14 @@ def _time_to_event(a, b, paper, alpha: float, budget: float | None) -> Judgement
     return Judgement("time_to_event", "contradicted", est, lo, hi, p, n,
                      f"log-rank p = {p:.3g} on the side opposite the paper's {paper:+.4g}%; {censored}",
                      significance=True)
+
+
+def _mean_draws(x: np.ndarray, rng, floor: float = -np.inf) -> np.ndarray:
+    """BOOTSTRAP draws of x's mean from its t sampling distribution, mean + s/sqrt(n) t_(n-1), kept
+    above `floor` (a parametric bootstrap over seeds); the mean itself where x has no spread."""
+    if x.std() == 0:
+        return np.full(BOOTSTRAP, x.mean())
+    return np.maximum(x.mean() + st.sem(x) * rng.standard_t(len(x) - 1, BOOTSTRAP), floor)
 
 
 def _speedup(ta, ea, tb, eb) -> float:
