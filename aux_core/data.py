@@ -27,6 +27,7 @@ from aux_core import settings
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "cifar100-20", "svhn")
 BUNDLES = {"cifar10": "cifar10", "cifar100": "cifar100", "cifar100-20": "cifar100", "svhn": "svhn"}
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "cifar100-20": 20, "svhn": 10}   # of the main task
+TRAIN_SIZE = {"cifar10": 50_000, "cifar100": 50_000, "cifar100-20": 50_000, "svhn": 73_257}   # published train splits
 # content hashes of bundles we have inspected by eye; a bundle with this name must match
 KNOWN_CHECKSUMS = {"cifar10": "270eeb672d0d6b069c95c9d080516e8bb353a3b1f4f1e640e041f4fd2585ec56"}
 HASHED_KEYS = ("train_images", "train_offsets", "train_labels", "test_images", "test_offsets", "test_labels")
@@ -362,6 +363,16 @@ def _view(name: str, t: dict) -> Dataset:
         classes, aux = aux, classes
     return Dataset(name=name, train=split("train"), test=split("test"), classes=classes, aux_classes=aux,
                    checksum=checksum, source=t["source"], mean=t["mean"], std=t["std"])
+
+
+def train_size(name: str, per_class: int | None = None, fraction: float | None = None) -> int:
+    """Training images a stratified subset of `name` holds, from the published split sizes
+    (no data read): for step counts and cost estimates made before any run."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+    if per_class is not None:
+        return per_class * NUM_CLASSES[name]
+    return round(TRAIN_SIZE[name] * (1.0 if fraction is None else fraction))
 
 
 def available(name: str, root: str | Path | None = None) -> bool:

@@ -95,6 +95,13 @@ def test_the_cost_table_is_measured_from_records():
                      "cpu").seconds == pytest.approx(5.5)
 
 
+def test_the_images_a_run_plans_follow_its_datasets_size():
+    cfg = {"epochs": 2, "train_per_class": 10, "val_fraction": 0.5}
+    assert [costs_lib.planned_images({**cfg, "dataset": d}) for d in ("cifar10", "cifar100-20", "svhn")] == [100, 200, 100]
+    assert costs_lib.planned_images({"epochs": 1, "dataset": "svhn"}) == 73_257
+    assert costs_lib.planned_images({"steps": 5, "batch_size": 8, "dataset": "svhn"}) == 40
+
+
 def test_the_flops_of_asymmetric_branches_count_the_active_ones():
     one, every = ({"model": "mlp6", "method": "asymmetric", "steps": 10, "batch_size": 10,
                    "method_options": {"n_branches": 300, "activation": a}} for a in ("last", "all"))

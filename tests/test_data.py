@@ -165,10 +165,20 @@ def test_real_cifar10(cifar10):
         assert s.x.shape == (n, 3, 32, 32) and s.x.dtype == torch.uint8 and s.x.is_contiguous()
         assert s.y.shape == (n,) and s.y.dtype == torch.int64 and s.y_aux is None
         assert torch.bincount(s.y).tolist() == [n // 10] * 10
+    assert data.train_size("cifar10") == len(ds.train.y) and data.train_size("cifar10", 7) == 7 * ds.num_classes
     assert all(isinstance(v, float) for v in ds.mean + ds.std)
     assert np.allclose(ds.mean, (0.4913, 0.4821, 0.4465), atol=1e-3)
     assert np.allclose(ds.std, (0.2470, 0.2435, 0.2616), atol=1e-2)
     assert "cifar10.npz" in ds.source
+
+
+def test_the_planned_training_size_counts_the_main_tasks_classes():
+    """Step counts and cost estimates made before any run: a per-class subset of CIFAR-100's
+    coarse view has 20 classes, SVHN's full split is not CIFAR's 50,000."""
+    assert [data.train_size(n, 100) for n in data.DATASETS] == [1000, 10000, 2000, 1000]
+    assert data.train_size("svhn") == 73_257 and data.train_size("cifar100-20", fraction=0.5) == 25_000
+    with pytest.raises(DataError, match="allowed: cifar10, cifar100, cifar100-20, svhn"):
+        data.train_size("mnist")
 
 
 def test_real_cifar10_memoised(cifar10):

@@ -23,6 +23,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import data as data_lib
 from ..records import record_kind
 from ..settings import REPO_ROOT
 
@@ -85,10 +86,8 @@ def planned_images(config: dict) -> float:
     """Training images a config will process (steps x batch), from its length and data size."""
     if config.get("steps") is not None:
         return float(config["steps"]) * config.get("batch_size", 128)
-    per_class, classes = config.get("train_per_class"), 10 if config.get("dataset", "cifar10") == "cifar10" else 100
-    n = per_class * classes if per_class else (50_000 if config.get("train_fraction") is None
-                                               else 50_000 * config["train_fraction"])
-    n *= 1 - config.get("val_fraction", 0.0)
+    n = data_lib.train_size(config.get("dataset", "cifar10"), config.get("train_per_class"),
+                            config.get("train_fraction")) * (1 - config.get("val_fraction", 0.0))
     return float(config.get("epochs") or 1) * n
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import data as data_lib
 from ..profiles import get_profile
 from ..config import RunConfig
 from .common import Cell, grid_frame
@@ -21,7 +22,7 @@ def grid(profile: str, seeds=SEEDS, *, dataset: str = "cifar10", models=MODELS, 
          batch_size: int = BATCH) -> pd.DataFrame:
     """One row per (model, method, seed) with its RunConfig (validated here, before any training)."""
     p = get_profile(profile, CHAPTER)
-    n_train = (p.train_per_class or 0) * 10 or 50_000   # CIFAR-10's ten classes
+    n_train = data_lib.train_size(dataset, p.train_per_class)
     rows = [Cell(RunConfig(dataset=dataset, model=m, method=meth,
                                  method_options={"alpha": alpha} if meth == "ds" else {},
                                  optimizer="adamw", lr=lr, weight_decay=weight_decay, batch_size=batch_size,

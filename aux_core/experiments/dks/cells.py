@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ... import data as data_lib
 from ...config import RunConfig
 from ...methods.branches import check_design
 from ...profiles import get_profile
@@ -52,7 +53,7 @@ def protocol(profile: str, backbone: str = "ResNet-32", method: str = "DKS", des
     name, options = METHODS[method]
     options = {**options, "branch": design} if name != "plain" else {}
     dataset = dataset_for("CIFAR-100", cifar100)
-    n_train = (p.train_per_class or 0) * (100 if dataset == "cifar100" else 10) or 50_000
+    n_train = data_lib.train_size(dataset, p.train_per_class)
     epochs = p.epochs(paper_epochs, model=BACKBONES[base], n_train=n_train)
     steps = epochs * max(1, n_train // 128)
     cfg = dict(dataset=dataset, augment="crop_flip", model=BACKBONES[base], model_options=model_options, method=name,
