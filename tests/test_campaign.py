@@ -97,7 +97,8 @@ def test_the_cost_table_is_measured_from_records():
 
 def test_the_images_a_run_plans_follow_its_datasets_size():
     cfg = {"epochs": 2, "train_per_class": 10, "val_fraction": 0.5}
-    assert [costs_lib.planned_images({**cfg, "dataset": d}) for d in ("cifar10", "cifar100-20", "svhn")] == [100, 200, 100]
+    datasets = ("cifar10", "cifar100-20", "svhn")
+    assert [costs_lib.planned_images({**cfg, "dataset": d}) for d in datasets] == [100, 200, 100]
     assert costs_lib.planned_images({"epochs": 1, "dataset": "svhn"}) == 73_257
     assert costs_lib.planned_images({"steps": 5, "batch_size": 8, "dataset": "svhn"}) == 40
 
@@ -106,6 +107,8 @@ def test_the_flops_of_asymmetric_branches_count_the_active_ones():
     one, every = ({"model": "mlp6", "method": "asymmetric", "steps": 10, "batch_size": 10,
                    "method_options": {"n_branches": 300, "activation": a}} for a in ("last", "all"))
     assert costs_lib.training_flops(every) > 5 * costs_lib.training_flops(one)
+    wider = {**every, "dataset": "cifar100"}      # 300 branches of 100 logits, not 10
+    assert costs_lib.training_flops(wider) > 5 * costs_lib.training_flops(every)
 
 
 def test_what_a_profile_buys_is_the_median_accuracy_of_its_stored_runs_per_model():

@@ -62,14 +62,10 @@ def forward_flops(model: str, method: str = "plain", model_options: str = "{}", 
         m = create_method(method, **json.loads(method_options))
         heads = m.build_heads(net, num_classes)
         x = torch.zeros(2, 3, 32, 32)
-    # the asymmetric branches run one (activation "last") or all of a tap's branches
-    extra = (m.activation,) if hasattr(m, "activation") else ()
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         logits, taps = net.eval()(x)
-        for name, head in heads.items():
-            if name in taps:
-                head(taps[name], *extra)
+        m.head_outputs(heads, taps)     # the heads as training calls them (e.g. only the active branches)
     return counter.get_total_flops() / 2
 
 
@@ -78,7 +74,8 @@ def training_flops(config: dict) -> float:
     times the method's passes per step (evaluations are left to the per-run overhead)."""
     fwd = forward_flops(config["model"], config.get("method", "plain"),
                         json.dumps(config.get("model_options") or {}, sort_keys=True),
-                        json.dumps(config.get("method_options") or {}, sort_keys=True))
+                        json.dumps(config.get("method_options") or {}, sort_keys=True),
+                        data_lib.NUM_CLASSES[config.get("dataset", "cifar10")])
     return 3.0 * fwd * planned_images(config) * METHOD_PASSES.get(config.get("method"), 1.0)
 
 

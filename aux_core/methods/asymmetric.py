@@ -113,7 +113,9 @@ class Asymmetric(Method):
         if self.objective == "none":
             return terms
         loss = sigmoid_bce if self.objective == "bce" else softmax_ce
-        for name, bank in ctx.heads.items():
-            z = bank(taps[name], self.activation)
+        for name, z in self.head_outputs(ctx.heads, taps).items():
             terms[f"aux:{name}"] = self.alpha * loss(z, batch.y).sum()
         return terms
+
+    def head_outputs(self, heads, taps):
+        return {name: bank(taps[name], self.activation) for name, bank in heads.items()}

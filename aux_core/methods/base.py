@@ -65,6 +65,11 @@ class Method:
                    ctx: "StepContext") -> dict[str, torch.Tensor]:
         return {"main": nn.functional.cross_entropy(logits, batch.y)}
 
+    def head_outputs(self, heads: nn.ModuleDict, taps: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each tap head's output as the loss calls it (one place, so that the cost model counts
+        what training runs); heads fed from elsewhere (a meta-learner's) are left out."""
+        return {name: head(taps[name]) for name, head in heads.items() if name in taps}
+
     def backward(self, terms: dict[str, torch.Tensor], ctx: "StepContext") -> bool:
         """The step's backward pass, where the method does its own (an `aggregator` other than
         "sum": `aux_core.methods.aggregation`); False leaves it to the loop (the summed loss)."""

@@ -49,9 +49,9 @@ class DeepSupervision(Method):
         if self.warmup_steps:
             alpha = alpha * min(1.0, ctx.step / self.warmup_steps)
         terms, outs = {"main": F.cross_entropy(logits, batch.y)}, [logits]
-        for name, head in ctx.heads.items():
-            outs.append(head(taps[name]))
-            terms[f"aux:{name}"] = alpha * F.cross_entropy(outs[-1], batch.y)
+        for name, z in self.head_outputs(ctx.heads, taps).items():
+            outs.append(z)
+            terms[f"aux:{name}"] = alpha * F.cross_entropy(z, batch.y)
         return terms, outs
 
     def loss_terms(self, logits, taps, batch, ctx):
