@@ -64,8 +64,8 @@ def lr_multiplier(cfg: RunConfig, steps_per_epoch: int, total_steps: int):
     warmup = cfg.warmup_epochs * steps_per_epoch
 
     def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
+        if step < warmup:     # capped: a warm-up shorter than a step must not overshoot the rate
+            return min(1.0, (step + 1) / warmup)
         epoch = step / steps_per_epoch
         if cfg.schedule == "cosine":
             return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))

@@ -88,6 +88,7 @@ RULES: dict[str, Rule] = {
     "alpha": between(0), "weight_decay": between(0),
     "span": between(0, lo_open=True), "lr": between(0, lo_open=True), "sgd_lr": between(0, lo_open=True),
     "rates": each(between(0, 1, hi_open=True)), "noise_rates": each(between(0, 1, hi_open=True)),
+    "warmup_shares": each(between(0, 1, hi_open=True)),
     "r_values": each(between(0)), "adam_lrs": each(between(0, lo_open=True)),
     "cifar100": one_of("auto", *DATASETS),
     "gradinit": anything("true or false"), "scratch_resnet": anything("true or false"),

@@ -246,6 +246,36 @@ def test_grid_runs_the_baseline_once_per_backbone():
     assert set(cells.loc[cells["method"] == "baseline", "design"]) == {""}
 
 
+def test_the_warmup_control_is_the_main_grid_with_the_rate_ramped_over_a_share_of_the_run():
+    main = D.grid("cpu", [0, 1], cifar100="cifar10")
+    cells = D.warmup_grid("cpu", [0, 1], shares=(0.0, 0.25), cifar100="cifar10")
+    cold, warm = cells[cells["warmup"] == 0], cells[cells["warmup"] == 0.25]
+    assert [c.key("x") for c in cold["config"]] == [c.key("x") for c in main["config"]]   # the same stored runs
+    assert all(c.warmup_epochs == 0.25 * c.epochs and c.lr == 0.1 for c in warm["config"])
+    with pytest.raises(ValueError, match=r"warm-up share must be in \[0, 1\), got 1"):
+        D.warmup_grid("smoke", [0], shares=(1,), cifar100="cifar10")
+
+
+def test_the_ledger_restates_the_main_claims_on_the_warmed_up_runs():
+    def runs(errors, warmup=None):
+        frame = pd.DataFrame({"backbone": "ResNet-32", "method": ["baseline"] * 3 + ["DS"] * 3 + ["DKS"] * 3,
+                              "seed": [0, 1, 2] * 3, "dataset_run": "cifar10", "status": "ok", "test_error": errors})
+        return frame if warmup is None else frame.assign(warmup=warmup)
+    cold = runs([50, 51, 52, 49, 50, 51, 88, 87, 60])        # DKS stalls without warm-up ...
+    warm = runs([50, 51, 52, 49, 50, 51, 46.0, 47.5, 47.0], warmup=0.1)     # ... and trains with it
+    table = D.claims_ledger(cold, ref.load("dks"), warmup=warm, profile="cpu")
+
+    def row(backbone, other, warmed=False):
+        text = table["claim"]
+        hit = table[text.str.startswith(f"{backbone}{' with' if warmed else ':'}") & text.str.contains(f"vs {other} ")]
+        return hit.iloc[0] if len(hit) == 1 else None
+    assert row("ResNet-32", "DS")["estimate"] > 0 > row("ResNet-32", "DS", warmed=True)["estimate"]
+    assert "first 10% of training (our control)" in row("ResNet-32", "DS", warmed=True)["claim"]
+    assert row("ResNet-32", "baseline", warmed=True)["n"] == 3
+    assert row("WRN-28-10", "DS", warmed=True) is None                # only the backbones the control ran
+    assert len(table) == len(D.claims_ledger(cold, ref.load("dks"), profile="cpu")) + 2
+
+
 def test_paired_difference_and_error_table():
     d = D.paired_difference([30.0, 31.0, 29.0], [27.0, 29.0, 26.0])
     diffs = np.array([-3.0, -2.0, -3.0])

@@ -98,6 +98,8 @@ def test_schedules_in_epochs():
     assert f(0) == 1 and f(50) == pytest.approx(0.5) and f(100) == pytest.approx(0)
     f = lr_multiplier(tiny(warmup_epochs=1), 10, 100)
     assert f(0) == pytest.approx(0.1) and f(9) == 1
+    f = lr_multiplier(tiny(warmup_epochs=0.15), 10, 100)    # 1.5 steps: never above the rate
+    assert [f(s) for s in (0, 1, 2)] == pytest.approx([2 / 3, 1, 1])
 
 
 @pytest.mark.parametrize("changes, message", [

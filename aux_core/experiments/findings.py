@@ -310,6 +310,15 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
     lines.append(line + ".")
     if note := D.collapse_note(runs):
         lines.append(f"**Collapse.** {note}")
+    warm = s.get("warmup_runs")
+    if warm is not None and len(warm):
+        share = warm["warmup"].iloc[0]
+        wm = warm.groupby("method")["test_error"].mean()
+        lines.append(f"**With a learning-rate warm-up** over the first {share:.0%} of training (our control; "
+                     "the warm-up page): " + ", ".join(f"{m} {wm[m]:.2f}%" for m in ("baseline", "DS", "DKS")
+                                                      if m in wm) + ".")
+        if note := D.collapse_note(warm):
+            lines.append(f"**Collapse with warm-up.** {note}")
     unrun = ledger["reason"].str.startswith("not run")
     for _, r in ledger[~unrun].iterrows():
         ci = f" [{r['lo']:+.2f}, {r['hi']:+.2f}]" if np.isfinite(r["lo"]) else ""

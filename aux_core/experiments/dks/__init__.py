@@ -22,8 +22,9 @@ from .tables import *  # noqa: F403
 from .verdicts import *  # noqa: F403
 
 NOTEBOOK_GRIDS = {"main_table": ("main",), "curves": ("main",), "ablation": ("ablation",), "gradients": ("gradients",),
-                  "noise": ("noise",), "overview": ("main", "gradients", "ablation"),
-                  "findings": ("main", "gradients", "ablation"), "designs": ()}
+                  "noise": ("noise",), "warmup": ("main", "warmup"),
+                  "overview": ("main", "gradients", "ablation", "warmup"),
+                  "findings": ("main", "gradients", "ablation", "warmup"), "designs": ()}
 LEDGER_NOTEBOOKS = ("overview", "findings")   # the notebooks that show the claims ledger (a test checks)
 ANALYSES: dict = {}                            # analysis name -> compute(config, cache): none here
 
