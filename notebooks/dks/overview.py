@@ -86,6 +86,7 @@ shown
 # | {doc}`ablation` | Table 6 and Figure 3: five auxiliary designs on ResNet-32 |
 # | {doc}`gradients` | Proposition 1, measured |
 # | {doc}`noise` | DKS on noisy data |
+# | {doc}`warmup` | our control: the main comparison with a learning-rate warm-up (the paper has none) |
 # | {doc}`findings` | what the reproduction found |
 
 # %% tags=["remove-input"]
