@@ -132,10 +132,12 @@ def test_asymmetric_findings_follow_the_results():
 def test_dks_findings_follow_the_results():
     from types import SimpleNamespace
 
-    def text(dks_error=25.0, verdict="reproduced", reason=""):
-        runs = pd.DataFrame([{"method": m, "seed": s, "test_error": e + s, "dataset_run": "cifar10",
-                              "status": "ok"}
+    def frame(dks_error):
+        return pd.DataFrame([{"method": m, "seed": s, "test_error": e + s, "dataset_run": "cifar10", "status": "ok"}
                              for m, e in (("baseline", 30.0), ("DS", 29.0), ("DKS", dks_error)) for s in range(2)])
+
+    def text(dks_error=25.0, verdict="reproduced", reason="", warm_error=None):
+        runs = frame(dks_error)
         ledger = pd.DataFrame([{"claim": "ResNet-32: DKS changes top-1 error vs baseline by -3.16 points",
                                 "estimate": dks_error - 30.0, "lo": -6.0, "hi": -4.0, "verdict": verdict,
                                 "reason": reason},
@@ -144,6 +146,8 @@ def test_dks_findings_follow_the_results():
                                 "reason": "not run at this profile"}])
         main = pd.DataFrame({"config": [SimpleNamespace(train_per_class=None, epochs=15)]})
         s = {"main_runs": runs, "ledger": ledger, "main": main, "seeds": [0, 1]}
+        if warm_error is not None:
+            s["warmup_runs"] = frame(warm_error).assign(warmup=0.1)
         return "\n".join(findings.dks(s, "cpu", "ResNet-32"))
 
     base = text()
@@ -152,3 +156,7 @@ def test_dks_findings_follow_the_results():
             and "WRN-28-10" in base)
     assert "DKS 31.50%" in text(dks_error=31.0) and "**contradicted**" in text(verdict="contradicted")
     assert "Collapse" not in base and "**Collapse.** " in text(dks_error=86.0)   # 86-87% error: chance on 10 classes
+    assert "warm-up" not in base
+    warm = text(dks_error=86.0, warm_error=24.0)
+    assert "first 10% of training" in warm and "DKS 24.50%" in warm and "Collapse with warm-up" not in warm
+    assert "**Collapse with warm-up.** " in text(warm_error=87.0)
