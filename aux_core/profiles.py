@@ -17,10 +17,12 @@ A notebook takes `profile` as a parameter and caps its paper's protocol with it:
          tables it as each profile's "test acc"): CNN-6 49%, ViT-6L 51%, DenseNet-DS 47%,
          ResNet-DS 52%, full-set MLPs 45-48% (few-shot MLPs 19-30% by design), ResNet-32 after
          one epoch 42%; the bench's 150 steps 30% (a ranking of methods, not a reproduction);
-         WAMAL's VGG16 meta-learning stays at tiny's sizes (19%). Measured cost on 2 EPYC
-         cores: bench 1.1 h, LION-DG 1.8 h (40 of 46 runs), asymmetric 4 h so far (191 of 303),
-         DKS about 400-600 s a ResNet-32 run (9 of 36): far above the 2 core-hours once hoped
-         for, so the campaign fills it over many sessions in the background, claims first.
+         WAMAL's VGG16 meta-learning stays at tiny's sizes (19%). Measured wall time of the
+         stored runs on 2 EPYC cores (2026-12-06): bench 1.1 h (60 runs), LION-DG 2.0 h (44),
+         DKS 2.5 h for 27 (a ResNet-32 run 170 s alone, up to 3x that beside other work), WAMAL
+         4.4 h for 63, asymmetric 5.6 h for 227 records (a ViT-6L run 260 s, a CNN-6 run 90 s, an
+         MLP run 12 s): above the 2 core-hours once hoped for, so the campaign fills it over many
+         sessions in the background, claims first.
   gpu    full datasets with reduced epochs and seeds, sized per chapter for about 10 minutes of
          one H200 each (CHAPTER_SIZES: by FLOPs estimates until CUDA runs are measured)
   paper  each paper's full protocol
