@@ -158,5 +158,5 @@ def test_dks_findings_follow_the_results():
     assert "Collapse" not in base and "**Collapse.** " in text(dks_error=86.0)   # 86-87% error: chance on 10 classes
     assert "warm-up" not in base
     warm = text(dks_error=86.0, warm_error=24.0)
-    assert "first 10% of training" in warm and "DKS 24.50%" in warm and "Collapse with warm-up" not in warm
+    assert "first 10% of training" in warm and "DKS 24.50%" in warm and "No warmed-up run collapsed." in warm
     assert "**Collapse with warm-up.** " in text(warm_error=87.0)

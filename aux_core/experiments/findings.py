@@ -317,8 +317,8 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
         lines.append(f"**With a learning-rate warm-up** over the first {share:.0%} of training (our control; "
                      "the warm-up page): " + ", ".join(f"{m} {wm[m]:.2f}%" for m in ("baseline", "DS", "DKS")
                                                       if m in wm) + ".")
-        if note := D.collapse_note(warm):
-            lines.append(f"**Collapse with warm-up.** {note}")
+        note = D.collapse_note(warm)
+        lines.append(f"**Collapse with warm-up.** {note}" if note else "No warmed-up run collapsed.")
     unrun = ledger["reason"].str.startswith("not run")
     for _, r in ledger[~unrun].iterrows():
         ci = f" [{r['lo']:+.2f}, {r['hi']:+.2f}]" if np.isfinite(r["lo"]) else ""
