@@ -44,6 +44,16 @@ table = D.error_table(per, by="warmup")
 table.style.format({"error": "{:.2f}", "error_std": "{:.2f}", "estimate": "{:+.2f}", "lo": "{:+.2f}",
                     "hi": "{:+.2f}", "p": "{:.3g}", "d": "{:+.2f}", "warmup": "{:.0%}"}, na_rep="")
 
+# %% [markdown] tags=[]
+# What the warm-up changes for each method: its error with the warm-up minus its error without, paired by seed
+# (the same seed starts from the same network and sees the same batches), in points with the 95% interval.
+
+# %% tags=["hide-input"]
+effect = D.error_table(per, by="method", label="warmup", baseline=0.0)
+effect = effect[effect["warmup"] > 0][["method", "warmup", "seeds", "error", "estimate", "lo", "hi", "p"]]
+effect.style.format({"error": "{:.2f}", "estimate": "{:+.2f}", "lo": "{:+.2f}", "hi": "{:+.2f}", "p": "{:.3g}",
+                     "warmup": "{:.0%}"}, na_rep="").hide(axis="index")
+
 # %% tags=["remove-input"]
 Markdown("\n\n".join(f"**Warm-up {share:.0%}.** {D.collapse_note(g) or 'No run collapsed.'}"
                      for share, g in per.groupby("warmup")))
