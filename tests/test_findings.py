@@ -160,3 +160,4 @@ def test_dks_findings_follow_the_results():
     warm = text(dks_error=86.0, warm_error=24.0)
     assert "first 10% of training" in warm and "DKS 24.50%" in warm and "No warmed-up run collapsed." in warm
     assert "**Collapse with warm-up.** " in text(warm_error=87.0)
+    assert "DKS -62.00 [-62.00, -62.00]" in warm and "baseline +0.00" in warm   # each run paired with its seed
