@@ -317,8 +317,7 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
         lines.append(f"**With a learning-rate warm-up** over the first {share:.0%} of training (our control; "
                      "the warm-up page): " + ", ".join(f"{m} {wm[m]:.2f}%" for m in ("baseline", "DS", "DKS")
                                                       if m in wm) + ".")
-        both = pd.concat([runs.assign(warmup=0.0), warm], ignore_index=True)
-        effect = D.error_table(both, by="method", label="warmup", baseline=0.0).query("warmup > 0")
+        effect = D.warmup_effect(pd.concat([runs.assign(warmup=0.0), warm], ignore_index=True))
         lines[-1] += " The warm-up changes each method's error by (paired by seed, 95% interval): " + ", ".join(
             f"{r['method']} {r['estimate']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}]" for _, r in effect.iterrows()
             if np.isfinite(r["estimate"])) + " points."

@@ -49,8 +49,7 @@ table.style.format({"error": "{:.2f}", "error_std": "{:.2f}", "estimate": "{:+.2
 # (the same seed starts from the same network and sees the same batches), in points with the 95% interval.
 
 # %% tags=["hide-input"]
-effect = D.error_table(per, by="method", label="warmup", baseline=0.0)
-effect = effect[effect["warmup"] > 0][["method", "warmup", "seeds", "error", "estimate", "lo", "hi", "p"]]
+effect = D.warmup_effect(per)[["method", "warmup", "seeds", "error", "estimate", "lo", "hi", "p"]]
 effect.style.format({"error": "{:.2f}", "estimate": "{:+.2f}", "lo": "{:+.2f}", "hi": "{:+.2f}", "p": "{:.3g}",
                      "warmup": "{:.0%}"}, na_rep="").hide(axis="index")
 

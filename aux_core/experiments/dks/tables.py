@@ -11,7 +11,7 @@ from ..common import COLLAPSE_FACTOR, collapsed, per_run_frame
 from .cells import ABLATION
 
 __all__ = ["per_run", "paired_difference", "error_table", "curves", "late_errors", "gradient_consistency",
-           "consistency_summary", "ablation_table", "collapse_note"]
+           "consistency_summary", "ablation_table", "collapse_note", "warmup_effect"]
 
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: final top-1 test error and training error of C1 (percent), status."""
@@ -72,6 +72,13 @@ def error_table(runs: pd.DataFrame, reference: pd.DataFrame | None = None, by: s
                 row["paper_std"] = float(hit["std"].iloc[0]) if len(hit) else float("nan")
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def warmup_effect(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per method and warm-up share > 0: its error with the warm-up minus without (share 0),
+    paired by seed (error_table with the share as the arm)."""
+    table = error_table(runs, by="method", label="warmup", baseline=0.0)
+    return table[table["warmup"] > 0]
 
 
 def curves(runs: pd.DataFrame) -> pd.DataFrame:
