@@ -365,14 +365,22 @@ def _view(name: str, t: dict) -> Dataset:
                    checksum=checksum, source=t["source"], mean=t["mean"], std=t["std"])
 
 
-def train_size(name: str, per_class: int | None = None, fraction: float | None = None) -> int:
-    """Training images a stratified subset of `name` holds, from the published split sizes
-    (no data read): for step counts and cost estimates made before any run."""
+def train_size(name: str, per_class: int | None = None, fraction: float | None = None,
+               val_fraction: float = 0.0) -> int:
+    """Training images a config's splits of `name` hold, counted as `build.make_splits` cuts
+    them (validation first, then the subset, each rounded per class) from the published split
+    sizes, with no data read: for step counts and cost estimates made before any run. Exact
+    for the class-balanced CIFAR sets; SVHN's classes are unequal, so there it is close."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+    k = NUM_CLASSES[name]
     if per_class is not None:
-        return per_class * NUM_CLASSES[name]
-    return round(TRAIN_SIZE[name] * (1.0 if fraction is None else fraction))
+        return per_class * k
+    n_c = TRAIN_SIZE[name] / k
+    left = n_c - round(val_fraction * n_c) if val_fraction > 0 else n_c
+    if fraction is not None:
+        return k * max(1, round(fraction * left))
+    return round(k * left)
 
 
 def available(name: str, root: str | Path | None = None) -> bool:

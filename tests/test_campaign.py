@@ -96,9 +96,12 @@ def test_the_cost_table_is_measured_from_records():
 
 
 def test_the_images_a_run_plans_follow_its_datasets_size():
+    """Validation is cut before the per-class subset (as make_splits cuts it), so it does not
+    shrink a per-class subset; it does shrink the full training set."""
     cfg = {"epochs": 2, "train_per_class": 10, "val_fraction": 0.5}
     datasets = ("cifar10", "cifar100-20", "svhn")
-    assert [costs_lib.planned_images({**cfg, "dataset": d}) for d in datasets] == [100, 200, 100]
+    assert [costs_lib.planned_images({**cfg, "dataset": d}) for d in datasets] == [200, 400, 200]
+    assert costs_lib.planned_images({"epochs": 2, "val_fraction": 0.2, "dataset": "cifar10"}) == 80_000
     assert costs_lib.planned_images({"epochs": 1, "dataset": "svhn"}) == 73_257
     assert costs_lib.planned_images({"steps": 5, "batch_size": 8, "dataset": "svhn"}) == 40
 

@@ -181,6 +181,19 @@ def test_the_planned_training_size_counts_the_main_tasks_classes():
         data.train_size("mnist")
 
 
+@pytest.mark.parametrize("per_class, fraction, val_fraction",
+                         [(None, None, 0.0), (None, None, 0.2), (None, None, 0.1234), (None, 0.37, 0.0),
+                          (None, 0.37, 0.2), (None, 1e-5, 0.0), (25, None, 0.2)])
+def test_the_planned_training_size_is_what_make_splits_cuts(cifar10, per_class, fraction, val_fraction):
+    """Planned before any data is read, counted as the splits are cut (validation first, then
+    the subset, each rounded per class): a step count made from it matches the run's."""
+    from aux_core.build import make_splits
+    from aux_core.config import RunConfig
+    cfg = RunConfig(model="mlp6", train_per_class=per_class, train_fraction=fraction, val_fraction=val_fraction)
+    train, _, _ = make_splits(cfg, cifar10)
+    assert data.train_size("cifar10", per_class, fraction, val_fraction) == len(train.y)
+
+
 def test_real_cifar10_memoised(cifar10):
     t = time.perf_counter()
     again = data.load_dataset("cifar10", real_root())

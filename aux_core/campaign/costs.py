@@ -84,7 +84,7 @@ def planned_images(config: dict) -> float:
     if config.get("steps") is not None:
         return float(config["steps"]) * config.get("batch_size", 128)
     n = data_lib.train_size(config.get("dataset", "cifar10"), config.get("train_per_class"),
-                            config.get("train_fraction")) * (1 - config.get("val_fraction", 0.0))
+                            config.get("train_fraction"), config.get("val_fraction", 0.0))
     return float(config.get("epochs") or 1) * n
 
 

@@ -64,19 +64,13 @@ def check_arch(arch: str) -> None:
 
 
 def _class_counts(dataset: str) -> list[int]:
+    """Training images of each class in the data as loaded (few-shot levels above it are skipped)."""
     return _counts_of(dataset, data_lib.load_dataset(dataset).checksum)
 
 
 @functools.lru_cache(maxsize=None)
 def _counts_of(dataset: str, checksum: str) -> list[int]:   # keyed on the data, not just its name
     return torch.bincount(data_lib.load_dataset(dataset).train.y).tolist()
-
-
-def _train_size(dataset: str, per_class: int | None, val_fraction: float) -> int:
-    """Training images a config will see (for step counts before any run), as make_splits."""
-    counts = _class_counts(dataset)
-    left = [c - round(val_fraction * c) if val_fraction > 0 else c for c in counts]
-    return per_class * len(counts) if per_class is not None else sum(left)
 
 
 def protocol(profile: str, arch: str, arm: str = "plain", *, n_branches: int = 1, lr: float, weight_decay: float,
@@ -91,7 +85,7 @@ def protocol(profile: str, arch: str, arm: str = "plain", *, n_branches: int = 1
     p = get_profile(profile, CHAPTER)
     model = MODELS[arch]
     per_class = train_per_class if train_per_class is not None else p.train_per_class
-    n_train = _train_size(dataset, per_class, val_fraction)
+    n_train = data_lib.train_size(dataset, per_class, val_fraction=val_fraction)
     batch = min(BATCH, n_train)
     run_epochs = p.epochs(epochs, model=model, n_train=n_train)
     total = run_epochs * (n_train // batch)
