@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from aux_core import data, settings, subsets
+from aux_core import data, data_sources, settings, subsets
 from aux_core.data import DataError, Split
 
 CIFAR10_SHA = "270eeb672d0d6b069c95c9d080516e8bb353a3b1f4f1e640e041f4fd2585ec56"
@@ -220,7 +220,7 @@ def test_jpeg_bundle_loads_and_caches(tmp_path, cache, monkeypatch):
     # ... so the same file elsewhere is served from it without decoding or re-hashing the content
     (tmp_path / "b").mkdir()
     shutil.copy(tmp_path / "a" / "svhn.npz", tmp_path / "b" / "svhn.npz")
-    monkeypatch.setattr(data, "_read_bundle", lambda *a: pytest.fail("cache hit expected"))
+    monkeypatch.setattr(data_sources, "read_bundle", lambda *a: pytest.fail("cache hit expected"))
     ds_b = data.load_dataset("svhn", tmp_path / "b")
     assert ds_b is not ds and torch.equal(ds_b.train.x, ds.train.x) and ds_b.checksum == ds.checksum
     assert ds_b.mean == ds.mean and str(tmp_path / "b") in ds_b.source
@@ -359,7 +359,7 @@ def test_torchvision_svhn(tmp_path, cache):
 
 def test_download_switch(tmp_path, cache, monkeypatch):
     calls = []
-    monkeypatch.setattr(data, "_download", lambda bundle, root: calls.append(bundle) or write_svhn_tv(root))
+    monkeypatch.setattr(data_sources, "download", lambda bundle, root: calls.append(bundle) or write_svhn_tv(root))
     with pytest.raises(DataError):
         data.load_dataset("svhn", tmp_path / "off", download=False)
     monkeypatch.setenv(settings.DOWNLOAD_ENV, "1")  # download=None follows the environment

@@ -35,7 +35,7 @@ def weights_path(url: str, root: Path | None = None) -> Path:
 @functools.lru_cache(maxsize=None)
 def _verified(path: str, size: int, mtime_ns: int) -> None:
     """Check a weights file against the sha256 prefix in its name (once per file version)."""
-    from ..data import DataError, file_sha256
+    from ..data_sources import DataError, file_sha256
     prefix = re.search(r"-([0-9a-f]{8,})\.", Path(path).name)
     if prefix is None:
         raise DataError(f"{path}: the file name carries no sha256 prefix (torchvision's form: name-<hex>.pth)")
