@@ -1,5 +1,6 @@
 """The WAMAL chapter's experiments: protocol defaults against Table 18, clear errors, the
 smoke caps, the Welch tables' conventions, and the claims ledger on the committed H100 runs."""
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -133,6 +134,25 @@ def test_ledger_on_the_committed_h100_runs():
     peak = ledger.filter(like="peaks at r = 5", axis=0).iloc[0]
     assert peak["kind"] == "rank" and ("bootstrap" in peak["reason"] or peak["verdict"] == "not decidable")
     assert ledger.filter(like="80.2%", axis=0)["verdict"].eq("not decidable").all()   # no CIFAR100-20 here
+
+
+def test_a_rank_claim_scores_a_diverged_run_at_chance_instead_of_dropping_it():
+    """r = 20 with two of three seeds diverged: dropped, its arm would be one surviving seed (no
+    rank decidable, or worse, a lucky seed ranking it high); at chance (10% on CIFAR-10) it ranks last."""
+    from aux_core.experiments import common
+    assert common.accuracy_or_chance(["ok", "diverged", "failed"], [0.3, float("nan"), float("nan")],
+                                     "cifar10")[:2].tolist() == [0.3, 0.1]
+    assert np.isnan(common.accuracy_or_chance(["failed"], [float("nan")], ["cifar100-20"])[0])
+    assert common.accuracy_or_chance(["diverged"], [float("nan")], ["cifar100-20"]).tolist() == [0.05]
+    main = pd.DataFrame({"method": ["Single Task", "MAXL", "WAMAL"] * 3, "status": "ok", "seed": [0, 1, 2] * 3,
+                         "test_acc": [0.2, 0.21, 0.22] * 3, "dataset": "CIFAR-10", "dataset_run": "cifar10"})
+    acc = {0.0: [0.20, 0.21, 0.19], 5.0: [0.30, 0.31, 0.29], 20.0: [0.60, float("nan"), float("nan")]}
+    ranges = pd.DataFrame([{"r": r, "seed": s, "test_acc": a, "status": "ok" if a == a else "diverged",
+                            "dataset": "CIFAR-10", "dataset_run": "cifar10"}
+                           for r, accs in acc.items() for s, a in enumerate(accs)])
+    peak = W.claims_ledger(main, ranges, profile="cpu").set_index("claim").filter(like="peaks at r = 5", axis=0)
+    assert peak["n"].iloc[0] == 3 and peak["verdict"].iloc[0] in ("reproduced", "inconclusive")
+    assert "parametric bootstrap" in peak["reason"].iloc[0]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -3,7 +3,8 @@ which data a paper row runs on (`dataset_for`), a grid's typed cells (`Cell`, `g
 running a grid of cells through the results cache (`run_grid`), one row per run with the
 cell's labels, status, the paper's measures and the run's cost (`per_run_frame`), what a
 table's numbers rest on (`describe`), an analysis's rows as one cached record
-(`analysis_rows`), and when a run counts as collapsed (`collapsed`)."""
+(`analysis_rows`), when a run counts as collapsed (`collapsed`), and a diverged run's score
+where a claim ranks settings (`accuracy_or_chance`)."""
 from __future__ import annotations
 
 import numbers
@@ -27,6 +28,15 @@ def collapsed(status, accuracy, dataset) -> np.ndarray:
     status, accuracy = np.asarray(status), np.asarray(accuracy, float)
     chance = 1 / np.array([data_lib.NUM_CLASSES[d] for d in np.broadcast_to(np.asarray(dataset), status.shape)])
     return ((status != "ok") | ~(accuracy > COLLAPSE_FACTOR * chance)).astype(float)
+
+
+def accuracy_or_chance(status, accuracy, dataset) -> np.ndarray:
+    """Each run's test accuracy (a fraction), a diverged run's at chance on its dataset: where a
+    claim ranks settings, one that diverges has done worse than any that trained, and dropping
+    its runs would leave its arm ranked by the seeds that survived. Other failures stay NaN."""
+    status, accuracy = np.asarray(status), np.asarray(accuracy, float)
+    chance = 1 / np.array([data_lib.NUM_CLASSES[d] for d in np.broadcast_to(np.asarray(dataset), status.shape)])
+    return np.where(status == "ok", accuracy, np.where(status == "diverged", chance, np.nan))
 
 
 def dataset_for(paper_dataset: str, cifar100: str = "auto") -> str:
