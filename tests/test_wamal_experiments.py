@@ -144,6 +144,8 @@ def test_a_rank_claim_scores_a_diverged_run_at_chance_instead_of_dropping_it():
                                      "cifar10")[:2].tolist() == [0.3, 0.1]
     assert np.isnan(common.accuracy_or_chance(["failed"], [float("nan")], ["cifar100-20"])[0])
     assert common.accuracy_or_chance(["diverged"], [float("nan")], ["cifar100-20"]).tolist() == [0.05]
+    percent = common.accuracy_or_chance(["ok", "diverged"], [47.5, float("nan")], "cifar10", scale=100)
+    assert percent.tolist() == [47.5, 10]
     main = pd.DataFrame({"method": ["Single Task", "MAXL", "WAMAL"] * 3, "status": "ok", "seed": [0, 1, 2] * 3,
                          "test_acc": [0.2, 0.21, 0.22] * 3, "dataset": "CIFAR-10", "dataset_run": "cifar10"})
     acc = {0.0: [0.20, 0.21, 0.19], 5.0: [0.30, 0.31, 0.29], 20.0: [0.60, float("nan"), float("nan")]}

@@ -30,12 +30,13 @@ def collapsed(status, accuracy, dataset) -> np.ndarray:
     return ((status != "ok") | ~(accuracy > COLLAPSE_FACTOR * chance)).astype(float)
 
 
-def accuracy_or_chance(status, accuracy, dataset) -> np.ndarray:
-    """Each run's test accuracy (a fraction), a diverged run's at chance on its dataset: where a
-    claim ranks settings, one that diverges has done worse than any that trained, and dropping
-    its runs would leave its arm ranked by the seeds that survived. Other failures stay NaN."""
+def accuracy_or_chance(status, accuracy, dataset, scale: float = 1.0) -> np.ndarray:
+    """Each run's test accuracy (a fraction, or percent with scale=100), a diverged run's at chance
+    on its dataset: where a claim ranks settings, one that diverges has done worse than any that
+    trained, and dropping its runs would leave its arm ranked by the seeds that survived. Other
+    failures stay NaN."""
     status, accuracy = np.asarray(status), np.asarray(accuracy, float)
-    chance = 1 / np.array([data_lib.NUM_CLASSES[d] for d in np.broadcast_to(np.asarray(dataset), status.shape)])
+    chance = scale / np.array([data_lib.NUM_CLASSES[d] for d in np.broadcast_to(np.asarray(dataset), status.shape)])
     return np.where(status == "ok", accuracy, np.where(status == "diverged", chance, np.nan))
 
 
