@@ -5,7 +5,7 @@ import pytest
 
 from aux_core.config import RunConfig
 from aux_core.experiments import chapters
-from aux_core.experiments.common import RESERVED, Cell, grid_frame, run_grid
+from aux_core.experiments.common import RESERVED, Cell, grid_frame, run_grid, schedule_text
 
 
 def cfg(seed=0):
@@ -49,3 +49,19 @@ def test_every_chapters_grids_are_typed_cells(chapter):
         for column in labels:
             assert grid[column].map(lambda v: isinstance(v, (str, int, float, bool, np.number))).all(), \
                 (chapter, name, column)
+
+
+def test_a_tables_line_says_how_the_learning_rate_moved_and_when_a_milestone_never_came():
+    """DKS's one-epoch runs had milestones rounded to epoch 1: the lr never decayed, and the
+    line says so; the same schedule at the paper's fractions of two epochs decays three times."""
+    def text(epochs=2.0, **changes):   # a stored record's config: RunConfig's defaults, then the changes
+        return schedule_text({**RunConfig(model="resnet32").to_dict(), **changes}, epochs)
+    multistep = dict(lr=0.1, schedule="multistep", gamma=0.2)
+    assert text(1.0, **multistep, milestones=(1, 1, 1)) == (
+        "lr 0.1 throughout (its milestones fall at or past the run's end)")
+    assert text(**multistep, milestones=(0.6, 1.2, 1.6)) == "lr 0.1, x0.2 at epochs 0.6, 1.2, 1.6"
+    assert text(**multistep, milestones=(0.6, 2, 3), warmup_epochs=0.2) == (
+        "lr 0.1 after a 0.2-epoch warm-up, x0.2 at epochs 0.6")
+    assert text(lr=1e-3) == "lr 0.001 constant"
+    assert text(lr=0.05, schedule="cosine") == "lr 0.05, cosine to 0"
+    assert text(lr=0.1, schedule="step", step_size=30, gamma=0.1) == "lr 0.1, x0.1 every 30 epochs"

@@ -139,13 +139,31 @@ def describe(results) -> str:
     stored, stale = sum(r.cached for r in results), sum(r.stale for r in results)
     length = (f"{_span(steps)} steps" if cfgs[0].get("steps") is not None
               else f"{_span(epochs)} epochs ({_span(steps)} steps)")
+    schedules = list(dict.fromkeys(schedule_text(r.config, r.metrics.get("epochs", 0)) for r in results))
     return (f"{len(results)} runs"
             + (f" · profile {', '.join(profiles)}" if profiles else "")
             + f" · data {', '.join(datasets)}" + (f" ({', '.join(sources)})" if sources else "")
             + f", {m.get('train_images', '?'):,} training / {m.get('test_images', '?'):,} test images"
-            + f" · {length} · seeds {', '.join(map(str, seeds))} · device {'; '.join(devices)}"
+            + f" · {length} · {'; '.join(schedules) if len(schedules) <= 2 else f'{len(schedules)} lr schedules'}"
+            + f" · seeds {', '.join(map(str, seeds))} · device {'; '.join(devices)}"
             + f" · {stored} from stored records"
             + (f", {stale} of them made by an older code version" if stale else ""))
+
+
+def schedule_text(config: dict, epochs: float) -> str:
+    """How a run's learning rate moved, as it ran `epochs`: a multistep milestone at or past the
+    run's end never applies (step / steps-per-epoch stays below it), which this says."""
+    text = f"lr {config['lr']:g}"
+    if config.get("warmup_epochs"):
+        text += f" after a {config['warmup_epochs']:g}-epoch warm-up"
+    kind = config.get("schedule", "constant")
+    if kind == "multistep":
+        inside = [m for m in config.get("milestones", ()) if m < epochs]
+        return text + (f", x{config['gamma']:g} at epochs {', '.join(f'{m:g}' for m in inside)}" if inside
+                       else " throughout (its milestones fall at or past the run's end)")
+    if kind == "step":
+        return text + f", x{config['gamma']:g} every {config['step_size']:g} epochs"
+    return text + (", cosine to 0" if kind == "cosine" else " constant")
 
 
 def _span(values) -> str:
