@@ -65,3 +65,16 @@ def test_a_tables_line_says_how_the_learning_rate_moved_and_when_a_milestone_nev
     assert text(lr=1e-3) == "lr 0.001 constant"
     assert text(lr=0.05, schedule="cosine") == "lr 0.05, cosine to 0"
     assert text(lr=0.1, schedule="step", step_size=30, gamma=0.1) == "lr 0.1, x0.1 every 30 epochs"
+
+
+def test_a_sweeps_line_gives_its_learning_rates_range_when_only_the_rate_differs():
+    from aux_core.config import RunResult
+    from aux_core.experiments.common import describe
+
+    def result(lr, schedule="constant", key=""):
+        cfg = {**RunConfig(model="mlp6", epochs=None, steps=10, seed=0).to_dict(), "lr": lr, "schedule": schedule}
+        return RunResult(cfg, "ok", {"epochs": 0.5, "steps": 10, "train_images": 100, "test_images": 20},
+                         *(pd.DataFrame() for _ in range(3)), {"device": "cpu"}, key=key or f"{lr}{schedule}")
+    assert "· lr 0.0001-0.01 constant ·" in describe([result(lr) for lr in (1e-3, 1e-4, 1e-2)])
+    assert "· lr 0.001 constant; lr 0.01, cosine to 0 ·" in describe([result(1e-3), result(1e-2, "cosine")])
+    assert "· 3 lr schedules ·" in describe([result(1e-3), result(1e-2, "cosine"), result(1e-4)])

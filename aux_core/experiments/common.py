@@ -140,11 +140,16 @@ def describe(results) -> str:
     length = (f"{_span(steps)} steps" if cfgs[0].get("steps") is not None
               else f"{_span(epochs)} epochs ({_span(steps)} steps)")
     schedules = list(dict.fromkeys(schedule_text(r.config, r.metrics.get("epochs", 0)) for r in results))
+    if len(schedules) > 2:   # a sweep: its learning rates' range where the schedules differ only in lr
+        shapes = {_schedule_shape(r.config, r.metrics.get("epochs", 0)) for r in results}
+        lrs = sorted({c["lr"] for c in cfgs})
+        schedules = ([f"lr {lrs[0]:g}-{lrs[-1]:g}{shapes.pop()}"] if len(shapes) == 1
+                     else [f"{len(schedules)} lr schedules"])
     return (f"{len(results)} runs"
             + (f" · profile {', '.join(profiles)}" if profiles else "")
             + f" · data {', '.join(datasets)}" + (f" ({', '.join(sources)})" if sources else "")
             + f", {m.get('train_images', '?'):,} training / {m.get('test_images', '?'):,} test images"
-            + f" · {length} · {'; '.join(schedules) if len(schedules) <= 2 else f'{len(schedules)} lr schedules'}"
+            + f" · {length} · {'; '.join(schedules)}"
             + f" · seeds {', '.join(map(str, seeds))} · device {'; '.join(devices)}"
             + f" · {stored} from stored records"
             + (f", {stale} of them made by an older code version" if stale else ""))
@@ -153,15 +158,18 @@ def describe(results) -> str:
 def schedule_text(config: dict, epochs: float) -> str:
     """How a run's learning rate moved, as it ran `epochs`: a multistep milestone at or past the
     run's end never applies (step / steps-per-epoch stays below it), which this says."""
-    text = f"lr {config['lr']:g}"
-    if config.get("warmup_epochs"):
-        text += f" after a {config['warmup_epochs']:g}-epoch warm-up"
+    return f"lr {config['lr']:g}" + _schedule_shape(config, epochs)
+
+
+def _schedule_shape(config: dict, epochs: float) -> str:
+    """schedule_text after its "lr <value>"."""
+    text = f" after a {config['warmup_epochs']:g}-epoch warm-up" if config.get("warmup_epochs") else ""
     kind = config.get("schedule", "constant")
     if kind == "multistep":
         inside = [m for m in config.get("milestones", ()) if m < epochs]
         return text + (f", x{config['gamma']:g} at epochs {', '.join(f'{m:g}' for m in inside)}" if inside
                        else " throughout (its milestones fall at or past the run's end)")
-    if kind == "step":
+    if kind == "step" and config.get("step_size"):
         return text + f", x{config['gamma']:g} every {config['step_size']:g} epochs"
     return text + (", cosine to 0" if kind == "cosine" else " constant")
 
