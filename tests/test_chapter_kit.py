@@ -58,7 +58,7 @@ def test_a_tables_line_says_how_the_learning_rate_moved_and_when_a_milestone_nev
         return schedule_text({**RunConfig(model="resnet32").to_dict(), **changes}, epochs)
     multistep = dict(lr=0.1, schedule="multistep", gamma=0.2)
     assert text(1.0, **multistep, milestones=(1, 1, 1)) == (
-        "lr 0.1 throughout (its milestones fall at or past the run's end)")
+        "lr 0.1, no decay (its milestones fall at or past the run's end)")
     assert text(**multistep, milestones=(0.6, 1.2, 1.6)) == "lr 0.1, x0.2 at epochs 0.6, 1.2, 1.6"
     assert text(**multistep, milestones=(0.6, 2, 3), warmup_epochs=0.2) == (
         "lr 0.1 after a 0.2-epoch warm-up, x0.2 at epochs 0.6")

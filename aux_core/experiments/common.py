@@ -168,7 +168,7 @@ def _schedule_shape(config: dict, epochs: float) -> str:
     if kind == "multistep":
         inside = [m for m in config.get("milestones", ()) if m < epochs]
         return text + (f", x{config['gamma']:g} at epochs {', '.join(f'{m:g}' for m in inside)}" if inside
-                       else " throughout (its milestones fall at or past the run's end)")
+                       else ", no decay (its milestones fall at or past the run's end)")
     if kind == "step" and config.get("step_size"):
         return text + f", x{config['gamma']:g} every {config['step_size']:g} epochs"
     return text + (", cosine to 0" if kind == "cosine" else " constant")
