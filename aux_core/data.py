@@ -7,7 +7,8 @@ Dataset carries a checksum that results can record; its splits, subsets and labe
 variants (`aux_core.subsets`) are pure functions of (data, seed).
 
 Sources, in order: an offline bundle `<root>/<name>.npz`, torchvision's on-disk
-files under `<root>`, and (only if allowed) a torchvision download into `<root>`.
+files under `<root>`, and (only if allowed) a torchvision download into `<root>`; the
+readers of each are `aux_core.data_sources`, and a decoded bundle is cached beside the data.
 """
 from __future__ import annotations
 
