@@ -322,3 +322,42 @@ def test_a_run_within_one_and_a_half_times_chance_or_diverged_counts_as_collapse
     note = D.collapse_note(runs)
     assert "1 of 2 DKS runs (12.5%)" in note and "baseline" not in note and "10% on cifar10" in note
     assert D.collapse_note(runs[runs["test_error"] < 80]) == ""
+
+
+def _run_with_losses(method, seed, loss, main, synergy=None, acc=0.5):
+    """A run_grid row whose result logged these per-step loss terms (40 steps)."""
+    from aux_core.config import RunResult
+    steps = pd.DataFrame({"step": range(1, 41), "loss": loss, "main": main,
+                          **({"synergy": synergy} if synergy is not None else {})})
+    res = RunResult({"dataset": "cifar10", "model": "resnet32"}, "ok",
+                    {"final_test_acc": acc, "wall_time_s": 1.0}, pd.DataFrame(), steps, pd.DataFrame(), {},
+                    key=f"{method}{seed}")
+    return {"method": method, "seed": seed, "dataset_run": "cifar10", "config": None, "result": res}
+
+
+def test_the_loss_anatomy_tells_a_spike_and_a_consensus_on_chance_from_a_run_that_trains():
+    """DKS runs whose matching term spikes early and which end with C1 at a uniform guess's
+    cross-entropy, classifiers agreeing, against a baseline that trains smoothly; the note says
+    so from the numbers, and drops the consensus reading where the collapsed run's numbers do not bear it."""
+    ln10 = math.log(10)
+    spike = [2.5, 25.0] + [3.0] * 38                      # the total loss: 10x its first step's, early
+    cells = pd.DataFrame([
+        _run_with_losses("baseline", 0, [2.5, 2.4] + [1.5] * 38, [2.3] + [1.4] * 39),
+        _run_with_losses("DKS", 0, spike, [2.3] * 30 + [ln10] * 10, [1.0, 20.0] + [0.01] * 38, acc=0.1),
+        _run_with_losses("DKS", 1, spike, [2.3] * 30 + [1.6] * 10, [1.0, 18.0] + [0.3] * 38, acc=0.45)])
+    anatomy = D.loss_anatomy(cells)
+    dks0 = anatomy[(anatomy["method"] == "DKS") & (anatomy["seed"] == 0)].iloc[0]
+    assert dks0["collapsed"] and dks0["loss_peak_x"] == pytest.approx(10.0) and dks0["synergy_peak"] == 20.0
+    assert dks0["end_ce_chance"] == pytest.approx(1.0) and dks0["end_synergy"] == pytest.approx(0.01)
+    base = anatomy[anatomy["method"] == "baseline"].iloc[0]
+    assert not base["collapsed"] and np.isnan(base["synergy_peak"]) and base["end_ce_chance"] < 0.7
+    table = D.anatomy_table(anatomy)
+    assert table[table["method"] == "DKS"]["runs"].tolist() == [1, 1]
+    note = D.anatomy_note(anatomy)
+    assert "baseline 1.0x, DKS 10.0x its first step's" in note and "matching term at 19.00" in note
+    assert "The 1 collapsed DKS run ended" in note and "1.00x a uniform guess's" in note
+    assert "It ended predicting near-uniformly" in note
+    trained = D.loss_anatomy(cells.iloc[[0, 2]])
+    assert "collapsed" not in D.anatomy_note(trained)
+    cells.loc[1, "result"].steps["main"] = [2.3] * 30 + [0.5 * ln10] * 10   # collapsed by accuracy, not at chance
+    assert "near-uniformly" not in D.anatomy_note(D.loss_anatomy(cells))

@@ -310,6 +310,9 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
     lines.append(line + ".")
     if note := D.collapse_note(runs):
         lines.append(f"**Collapse.** {note}")
+    if "main" in s and "result" in s["main"]:
+        anatomy = D.anatomy_note(D.loss_anatomy(s["main"]))
+        lines.append(f"**What the loss terms did** (the warm-up page tables them). {anatomy}")
     warm = s.get("warmup_runs")
     if warm is not None and len(warm):
         share = warm["warmup"].iloc[0]
@@ -323,6 +326,8 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
             if np.isfinite(r["estimate"])) + " points."
         note = D.collapse_note(warm)
         lines.append(f"**Collapse with warm-up.** {note}" if note else "No warmed-up run collapsed.")
+        if "warmup" in s and "result" in s["warmup"]:
+            lines[-1] += f" With the warm-up: {D.anatomy_note(D.loss_anatomy(s['warmup']))}"
     unrun = ledger["reason"].str.startswith("not run")
     for _, r in ledger[~unrun].iterrows():
         ci = f" [{r['lo']:+.2f}, {r['hi']:+.2f}]" if np.isfinite(r["lo"]) else ""

@@ -65,3 +65,20 @@ ax.set_xlabel("share of training with the learning rate warming up")
 ax.set_ylabel("top-1 test error (%)")
 ax.set_title(f"{backbone} on {per['dataset_run'].iloc[0]}, lr 0.1 with and without warm-up (mean ± sd)")
 plt.tight_layout()
+
+# %% [markdown] tags=[]
+# ## What the loss terms did
+#
+# Each run's logged loss terms, medians per warm-up share, method and collapsed or not: *loss_peak_x*, the total
+# loss's peak in the first quarter of training as a multiple of its first step's; *synergy_peak*, DKS's matching
+# term's peak there; over the last tenth of training, *end_ce_chance*, $C_1$'s cross-entropy in units of a uniform
+# guess's ($\ln K$: 1 is chance), and *end_synergy*, the matching term (0 when every classifier predicts the same).
+
+# %% tags=["hide-input"]
+anatomy = D.loss_anatomy(runs)
+D.anatomy_table(anatomy, by=("warmup", "method")).style.format(
+    {"test_error": "{:.2f}", "loss_peak_x": "{:.2f}", "synergy_peak": "{:.2f}", "end_ce_chance": "{:.2f}",
+     "end_synergy": "{:.3f}", "warmup": "{:.0%}"}, na_rep="").hide(axis="index")
+
+# %% tags=["remove-input"]
+Markdown("\n\n".join(f"**Warm-up {share:.0%}.** {D.anatomy_note(g)}" for share, g in anatomy.groupby("warmup")))

@@ -2,6 +2,8 @@
 schema, curves and late errors, Proposition 1's gradient consistency, Table 6's designs."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -11,7 +13,8 @@ from ..common import COLLAPSE_FACTOR, collapsed, per_run_frame
 from .cells import ABLATION
 
 __all__ = ["per_run", "paired_difference", "error_table", "curves", "late_errors", "gradient_consistency",
-           "consistency_summary", "ablation_table", "collapse_note", "warmup_effect"]
+           "consistency_summary", "ablation_table", "collapse_note", "warmup_effect", "loss_anatomy",
+           "anatomy_table", "anatomy_note"]
 
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: final top-1 test error and training error of C1 (percent), status."""
@@ -38,6 +41,69 @@ def collapse_note(runs: pd.DataFrame, label: str = "method") -> str:
     return (f"Collapsed (diverged, or ended within {COLLAPSE_FACTOR:g}x chance, {chance:.0f}% on {dataset}): "
             f"{'; '.join(parts)}. Their errors are in the means and tests above: at this length the method "
             "failed to train them; where longer training would end, these runs cannot say.")
+
+
+# ----------------------------------------------------------------------------- what a collapse looks like
+
+ANATOMY = ("loss_peak_x", "synergy_peak", "end_ce_chance", "end_synergy")
+
+
+def loss_anatomy(cells: pd.DataFrame, early: float = 0.25, late: float = 0.1) -> pd.DataFrame:
+    """Per run of `run_grid`'s output, what its logged loss terms did. Over the first `early`
+    share of steps: the total loss's peak as a multiple of its first step's (`loss_peak_x`) and
+    the matching term's peak (`synergy_peak`, DKS only). Over the last `late` share, averaged:
+    C1's cross-entropy in units of a uniform guess's, ln K (`end_ce_chance`: 1 is chance), and
+    the matching term (`end_synergy`: 0 when every classifier predicts the same). With the test
+    error and whether the run collapsed (`common.collapsed`)."""
+    def measures(res) -> dict:
+        s = res.steps
+        out = {"test_error": 100 * (1 - res.metrics["final_test_acc"]), **dict.fromkeys(ANATOMY, np.nan)}
+        if not len(s):
+            return out
+        head, tail = s.iloc[: max(1, math.ceil(early * len(s)))], s.iloc[-max(1, math.ceil(late * len(s))):]
+        out.update(loss_peak_x=head["loss"].max() / s["loss"].iloc[0],
+                   end_ce_chance=tail["main"].mean() / math.log(data_lib.NUM_CLASSES[res.config["dataset"]]))
+        if "synergy" in s:
+            out.update(synergy_peak=head["synergy"].max(), end_synergy=tail["synergy"].mean())
+        return out
+    frame = per_run_frame(cells, measures)
+    frame["collapsed"] = collapsed(frame["status"], 1 - frame["test_error"] / 100, frame["dataset_run"]) > 0
+    return frame
+
+
+def anatomy_table(anatomy: pd.DataFrame, by=("method",)) -> pd.DataFrame:
+    """The loss anatomy's medians per `by` and collapsed or not, with the runs counted."""
+    keys = [*by, "collapsed"]
+    table = anatomy.groupby(keys, sort=False)[["test_error", *ANATOMY]].median()
+    return table.assign(runs=anatomy.groupby(keys, sort=False).size()).reset_index()
+
+
+def anatomy_note(anatomy: pd.DataFrame, method: str = "DKS") -> str:
+    """Sentences on the loss anatomy (medians over runs): each method's early spike, `method`'s
+    matching term, and what its collapsed runs ended at beside its runs that trained."""
+    if not len(anatomy):
+        return ""
+    peak = anatomy.groupby("method", sort=False)["loss_peak_x"].median()
+    text = ("In the first quarter of training the total loss peaked at " +
+            ", ".join(f"{m} {v:.1f}x" for m, v in peak.items()) + " its first step's (median over runs)")
+    own = anatomy[anatomy["method"] == method]
+    if own["synergy_peak"].notna().any():
+        text += f", {method}'s matching term at {own['synergy_peak'].median():.2f}"
+    hit, rest = own[own["collapsed"]], own[~own["collapsed"]]
+    if not len(hit):
+        return text + "."
+    text += (f". The {len(hit)} collapsed {method} run{'s' * (len(hit) > 1)} ended (last tenth of training) with "
+             f"C1's cross-entropy at {hit['end_ce_chance'].median():.2f}x a uniform guess's")
+    if hit["end_synergy"].notna().any():
+        text += f" and the matching term at {hit['end_synergy'].median():.2f}"
+    if len(rest):
+        text += (f"; the {len(rest)} that trained at {rest['end_ce_chance'].median():.2f}x"
+                 + (f" and {rest['end_synergy'].median():.2f}" if rest["end_synergy"].notna().any() else ""))
+    ce, agree = hit["end_ce_chance"].median(), hit["end_synergy"].median()
+    if abs(ce - 1) < 0.1 and np.isfinite(agree) and (not len(rest) or agree < rest["end_synergy"].median()):
+        text += (f". {'They' if len(hit) > 1 else 'It'} ended predicting near-uniformly with the classifiers in "
+                 "agreement: a consensus on chance satisfies the matching term")
+    return text + "."
 
 
 # ----------------------------------------------------------------------------- comparisons
