@@ -327,7 +327,8 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
         note = D.collapse_note(warm)
         lines.append(f"**Collapse with warm-up.** {note}" if note else "No warmed-up run collapsed.")
         if "warmup" in s and "result" in s["warmup"]:
-            lines[-1] += f" With the warm-up: {D.anatomy_note(D.loss_anatomy(s['warmup']))}"
+            if anatomy := D.anatomy_note(D.loss_anatomy(s["warmup"])):
+                lines[-1] += f" With the warm-up, {anatomy[0].lower()}{anatomy[1:]}"
     unrun = ledger["reason"].str.startswith("not run")
     for _, r in ledger[~unrun].iterrows():
         ci = f" [{r['lo']:+.2f}, {r['hi']:+.2f}]" if np.isfinite(r["lo"]) else ""
