@@ -20,6 +20,7 @@ cifar100: str = "auto"          # auto (cifar100 if present, else cifar10) | cif
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown
 
 from aux_core.experiments import dks as D
 from aux_core import notebook as nb
@@ -34,6 +35,15 @@ per = D.per_run(runs)
 table = D.error_table(per, by="noise")
 table.style.format({"error": "{:.2f}", "error_std": "{:.2f}", "estimate": "{:+.2f}", "lo": "{:+.2f}",
                     "hi": "{:+.2f}", "p": "{:.3g}", "d": "{:+.2f}"}, na_rep="")
+
+# %% [markdown] tags=[]
+# Which runs collapsed at each noise rate, and what their loss terms did (the measures of the warm-up page's
+# last section, {doc}`warmup`).
+
+# %% tags=["remove-input"]
+anatomy = D.loss_anatomy(runs)
+Markdown("\n\n".join(f"**Noise {rate:.0%}.** {D.collapse_note(per[per['noise'] == rate]) or 'No run collapsed.'} "
+                      f"{D.anatomy_note(g)}" for rate, g in anatomy.groupby("noise")))
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 3.2))
