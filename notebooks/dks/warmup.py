@@ -2,8 +2,8 @@
 # # A learning-rate warm-up control (ours)
 #
 # The paper trains every method at learning rate 0.1 from the first step, with no warm-up. A run started that
-# hard can stall in its first steps (the loss stays at that of a uniform guess, every classifier agreeing on
-# nothing); whether any run did here is what the collapse lines below say, from the runs. A stalled run says
+# hard can blow up in its first steps and end at chance; whether any run did here, and what its loss terms did,
+# is what the collapse lines and the last section below say, from the runs. A collapsed run says
 # nothing of the method once it trains, so this page reruns the main comparison with the learning rate raised
 # linearly from 0 to 0.1 over the first share `warmup_shares` of training (He et al. 2016 warmed ResNet-110 up
 # for the same reason), everything else as {doc}`main_table`. Share 0 is the main table's runs themselves. The claims
