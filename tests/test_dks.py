@@ -9,6 +9,8 @@ import torch
 from torch.nn import functional as F
 
 from aux_core import reference as ref
+from aux_core.build import lr_multiplier
+from aux_core.config import RunConfig
 from aux_core.experiments import dks as D
 from aux_core.methods import create_method
 from aux_core.methods.branches import DESIGNS, branch_plan, build_branches, classifier_names
@@ -194,7 +196,6 @@ def test_branch_gradient_probe_measures_consistency(tmp_path):
     """Proposition 1's probe: cosines in [-1, 1], differences in [0, 2], every classifier pair
     that reads a tap; it refuses methods without classifiers on the taps."""
     from aux_core.analysis import ProbeBatch, branch_gradients
-    from aux_core.config import RunConfig
     torch.manual_seed(0)
     model = create_model("resnet32", 10)
     heads = create_method("dks").build_heads(model, 10)
@@ -212,14 +213,27 @@ def test_branch_gradient_probe_measures_consistency(tmp_path):
 
 # ----------------------------------------------------------------------------- protocol and comparisons
 
+def test_a_one_epoch_run_decays_its_learning_rate_at_the_papers_fractions():
+    """The cpu profile's single ResNet-32 epoch: lr 0.1 for its first 30%, then x 0.2 at 60% and
+    at 80% of its steps, as the paper's 200 epochs do at epochs 60, 120 and 160."""
+    cfg = D.protocol("cpu", "ResNet-32", "DKS", cifar100="cifar10")
+    steps = 50_000 // 128
+    assert cfg.epochs == 1
+    f = lr_multiplier(cfg, steps, steps)
+    at = [f(int(share * steps)) for share in (0.0, 0.29, 0.31, 0.59, 0.61, 0.79, 0.81, 0.999)]
+    assert at == pytest.approx([1, 1, 0.2, 0.2, 0.04, 0.04, 0.008, 0.008])
+    with pytest.raises(ValueError, match="milestones must be epochs > 0"):
+        RunConfig(model="resnet32", optimizer="sgd", schedule="multistep", milestones=(0.0, 1))
+
+
 def test_protocol_is_the_papers_cifar_schedule_scaled_by_the_profile():
     full = D.protocol("paper", "ResNet-32", "DKS", cifar100="cifar10")
     assert (full.optimizer, full.lr, full.momentum, full.weight_decay, full.batch_size) == ("sgd", 0.1, 0.9, 5e-4, 128)
     assert (full.epochs, full.milestones, full.gamma, full.augment) == (200, (60, 120, 160), 0.2, "crop_flip")
     assert full.method == "dks" and full.method_options == {"branch": "dks"}
     gpu = D.protocol("gpu", cifar100="cifar10")
-    assert (gpu.epochs, gpu.milestones) == (15, (4, 9, 12))  # DKS's gpu: 15 epochs, the paper's fractions
-    assert D.milestones_for(1) == (1, 1, 1)
+    assert (gpu.epochs, gpu.milestones) == (15, (4.5, 9, 12))  # DKS's gpu: 15 epochs, the paper's fractions
+    assert D.milestones_for(1) == (0.3, 0.6, 0.8)    # rounded to whole epochs, a one-epoch run never decayed
     base = D.protocol("smoke", "ResNet-32", "baseline", cifar100="cifar10")
     assert base.method == "plain" and base.method_options == {} and base.train_per_class == 20
     ds = D.protocol("smoke", "ResNet-32", "DS", "narrow", cifar100="cifar10")

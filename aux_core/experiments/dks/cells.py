@@ -34,9 +34,10 @@ WARMUP_SHARE = 0.1
 
 
 
-def milestones_for(epochs: int) -> tuple[int, ...]:
-    """The paper's milestones at the same fractions of a shorter run (at least epoch 1)."""
-    return tuple(max(1, round(m * epochs / PAPER_EPOCHS)) for m in PAPER_MILESTONES)
+def milestones_for(epochs: int) -> tuple[float, ...]:
+    """The paper's milestones at the same fractions of a shorter run, in fractional epochs
+    where they fall inside one: rounded to whole epochs, a one-epoch run would never decay."""
+    return tuple(int(x) if float(x).is_integer() else x for x in (m * epochs / PAPER_EPOCHS for m in PAPER_MILESTONES))
 
 
 def protocol(profile: str, backbone: str = "ResNet-32", method: str = "DKS", design: str = "dks",
