@@ -213,14 +213,14 @@ def test_branch_gradient_probe_measures_consistency(tmp_path):
 
 # ----------------------------------------------------------------------------- protocol and comparisons
 
-def test_a_one_epoch_run_decays_its_learning_rate_at_the_papers_fractions():
-    """The cpu profile's single ResNet-32 epoch: lr 0.1 for its first 30%, then x 0.2 at 60% and
-    at 80% of its steps, as the paper's 200 epochs do at epochs 60, 120 and 160."""
+def test_a_short_run_decays_its_learning_rate_at_the_papers_fractions():
+    """The cpu profile's two ResNet-32 epochs: lr 0.1 for their first 30%, then x 0.2 at 60% and
+    at 80% of the steps, as the paper's 200 epochs do at epochs 60, 120 and 160."""
     cfg = D.protocol("cpu", "ResNet-32", "DKS", cifar100="cifar10")
-    steps = 50_000 // 128
-    assert cfg.epochs == 1
-    f = lr_multiplier(cfg, steps, steps)
-    at = [f(int(share * steps)) for share in (0.0, 0.29, 0.31, 0.59, 0.61, 0.79, 0.81, 0.999)]
+    per_epoch = 50_000 // 128
+    assert (cfg.epochs, cfg.milestones) == (2, (0.6, 1.2, 1.6))
+    f = lr_multiplier(cfg, per_epoch, 2 * per_epoch)
+    at = [f(int(share * 2 * per_epoch)) for share in (0.0, 0.29, 0.31, 0.59, 0.61, 0.79, 0.81, 0.999)]
     assert at == pytest.approx([1, 1, 0.2, 0.2, 0.04, 0.04, 0.008, 0.008])
     with pytest.raises(ValueError, match="milestones must be epochs > 0"):
         RunConfig(model="resnet32", optimizer="sgd", schedule="multistep", milestones=(0.0, 1))
