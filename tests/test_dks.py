@@ -270,6 +270,22 @@ def test_the_warmup_control_is_the_main_grid_with_the_rate_ramped_over_a_share_o
         D.warmup_grid("smoke", [0], shares=(1,), cifar100="cifar10")
 
 
+def test_the_noise_grid_adds_the_warmup_control_and_keeps_its_cold_runs():
+    """Share 0 is the noisy-label grid as before (the same stored runs); the chapter's grid adds the
+    warm-up at every noise rate, so 40% noise is rerun with the rate ramped over its first 10%."""
+    cold = D.noise_grid("cpu", [0, 1], cifar100="cifar10")
+    both = D.noise_grid("cpu", [0, 1], warmup_shares=(0.0, D.WARMUP_SHARE), cifar100="cifar10")
+    keys = [c.key("x") for c in both[both["warmup"] == 0]["config"]]
+    assert keys == [c.key("x") for c in cold["config"]] and set(cold["warmup"]) == {0.0}
+    warm = both[both["warmup"] > 0]
+    assert sorted(set(warm["noise"])) == [0.0, 0.4] and len(warm) == len(cold)
+    assert all(c.warmup_epochs == D.WARMUP_SHARE * c.epochs and c.label_noise == n
+               for c, n in zip(warm["config"], warm["noise"]))
+    assert set(D.chapter_grids("smoke")["noise"]["warmup"]) == {0.0, D.WARMUP_SHARE}
+    with pytest.raises(ValueError, match=r"warm-up share must be in \[0, 1\), got -0.1"):
+        D.noise_grid("smoke", [0], warmup_shares=(-0.1,), cifar100="cifar10")
+
+
 def test_the_ledger_restates_the_main_claims_on_the_warmed_up_runs():
     def runs(errors, warmup=None):
         frame = pd.DataFrame({"backbone": "ResNet-32", "method": ["baseline"] * 3 + ["DS"] * 3 + ["DKS"] * 3,
