@@ -46,7 +46,7 @@ class RunConfig:
     nesterov: bool = False                   # sgd only
     betas: tuple[float, float] = (0.9, 0.999)  # adamw only
     schedule: str = "constant"               # constant | cosine | step | multistep (per step, in epochs)
-    milestones: tuple[int, ...] = ()         # multistep: epochs where lr *= gamma
+    milestones: tuple[float, ...] = ()       # multistep: epochs where lr *= gamma (fractions allowed)
     step_size: int = 30                      # step: every step_size epochs lr *= gamma
     gamma: float = 0.1
     warmup_epochs: float = 0.0               # linear learning-rate warm-up
@@ -124,8 +124,8 @@ class RunConfig:
         check(self.convergence_threshold is None
               or (is_number(self.convergence_threshold) and 0 < self.convergence_threshold <= 1),
               f"convergence_threshold must be None or in (0, 1], got {self.convergence_threshold!r}")
-        check(all(is_int(m) and m >= 1 for m in self.milestones),
-              f"milestones must be epochs >= 1, got {self.milestones}")
+        check(all(is_number(m) and m > 0 for m in self.milestones),
+              f"milestones must be epochs > 0 (fractions allowed, e.g. (0.3, 0.6)), got {self.milestones}")
         check(all(is_int(s) and s >= 0 for s in self.grad_diag_steps),
               f"grad_diag_steps must be steps >= 0, got {self.grad_diag_steps}")
         check_registries(self)

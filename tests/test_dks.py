@@ -9,6 +9,8 @@ import torch
 from torch.nn import functional as F
 
 from aux_core import reference as ref
+from aux_core.build import lr_multiplier
+from aux_core.config import RunConfig
 from aux_core.experiments import dks as D
 from aux_core.methods import create_method
 from aux_core.methods.branches import DESIGNS, branch_plan, build_branches, classifier_names
@@ -194,7 +196,6 @@ def test_branch_gradient_probe_measures_consistency(tmp_path):
     """Proposition 1's probe: cosines in [-1, 1], differences in [0, 2], every classifier pair
     that reads a tap; it refuses methods without classifiers on the taps."""
     from aux_core.analysis import ProbeBatch, branch_gradients
-    from aux_core.config import RunConfig
     torch.manual_seed(0)
     model = create_model("resnet32", 10)
     heads = create_method("dks").build_heads(model, 10)
@@ -212,14 +213,27 @@ def test_branch_gradient_probe_measures_consistency(tmp_path):
 
 # ----------------------------------------------------------------------------- protocol and comparisons
 
+def test_a_short_run_decays_its_learning_rate_at_the_papers_fractions():
+    """The cpu profile's two ResNet-32 epochs: lr 0.1 for their first 30%, then x 0.2 at 60% and
+    at 80% of the steps, as the paper's 200 epochs do at epochs 60, 120 and 160."""
+    cfg = D.protocol("cpu", "ResNet-32", "DKS", cifar100="cifar10")
+    per_epoch = 50_000 // 128
+    assert (cfg.epochs, cfg.milestones) == (2, (0.6, 1.2, 1.6))
+    f = lr_multiplier(cfg, per_epoch, 2 * per_epoch)
+    at = [f(int(share * 2 * per_epoch)) for share in (0.0, 0.29, 0.31, 0.59, 0.61, 0.79, 0.81, 0.999)]
+    assert at == pytest.approx([1, 1, 0.2, 0.2, 0.04, 0.04, 0.008, 0.008])
+    with pytest.raises(ValueError, match="milestones must be epochs > 0"):
+        RunConfig(model="resnet32", optimizer="sgd", schedule="multistep", milestones=(0.0, 1))
+
+
 def test_protocol_is_the_papers_cifar_schedule_scaled_by_the_profile():
     full = D.protocol("paper", "ResNet-32", "DKS", cifar100="cifar10")
     assert (full.optimizer, full.lr, full.momentum, full.weight_decay, full.batch_size) == ("sgd", 0.1, 0.9, 5e-4, 128)
     assert (full.epochs, full.milestones, full.gamma, full.augment) == (200, (60, 120, 160), 0.2, "crop_flip")
     assert full.method == "dks" and full.method_options == {"branch": "dks"}
     gpu = D.protocol("gpu", cifar100="cifar10")
-    assert (gpu.epochs, gpu.milestones) == (15, (4, 9, 12))  # DKS's gpu: 15 epochs, the paper's fractions
-    assert D.milestones_for(1) == (1, 1, 1)
+    assert (gpu.epochs, gpu.milestones) == (15, (4.5, 9, 12))  # DKS's gpu: 15 epochs, the paper's fractions
+    assert D.milestones_for(1) == (0.3, 0.6, 0.8)    # rounded to whole epochs, a one-epoch run never decayed
     base = D.protocol("smoke", "ResNet-32", "baseline", cifar100="cifar10")
     assert base.method == "plain" and base.method_options == {} and base.train_per_class == 20
     ds = D.protocol("smoke", "ResNet-32", "DS", "narrow", cifar100="cifar10")
@@ -254,6 +268,22 @@ def test_the_warmup_control_is_the_main_grid_with_the_rate_ramped_over_a_share_o
     assert all(c.warmup_epochs == 0.25 * c.epochs and c.lr == 0.1 for c in warm["config"])
     with pytest.raises(ValueError, match=r"warm-up share must be in \[0, 1\), got 1"):
         D.warmup_grid("smoke", [0], shares=(1,), cifar100="cifar10")
+
+
+def test_the_noise_grid_adds_the_warmup_control_and_keeps_its_cold_runs():
+    """Share 0 is the noisy-label grid as before (the same stored runs); the chapter's grid adds the
+    warm-up at every noise rate, so 40% noise is rerun with the rate ramped over its first 10%."""
+    cold = D.noise_grid("cpu", [0, 1], cifar100="cifar10")
+    both = D.noise_grid("cpu", [0, 1], warmup_shares=(0.0, D.WARMUP_SHARE), cifar100="cifar10")
+    keys = [c.key("x") for c in both[both["warmup"] == 0]["config"]]
+    assert keys == [c.key("x") for c in cold["config"]] and set(cold["warmup"]) == {0.0}
+    warm = both[both["warmup"] > 0]
+    assert sorted(set(warm["noise"])) == [0.0, 0.4] and len(warm) == len(cold)
+    assert all(c.warmup_epochs == D.WARMUP_SHARE * c.epochs and c.label_noise == n
+               for c, n in zip(warm["config"], warm["noise"]))
+    assert set(D.chapter_grids("smoke")["noise"]["warmup"]) == {0.0, D.WARMUP_SHARE}
+    with pytest.raises(ValueError, match=r"warm-up share must be in \[0, 1\), got -0.1"):
+        D.noise_grid("smoke", [0], warmup_shares=(-0.1,), cifar100="cifar10")
 
 
 def test_the_ledger_restates_the_main_claims_on_the_warmed_up_runs():

@@ -34,9 +34,10 @@ WARMUP_SHARE = 0.1
 
 
 
-def milestones_for(epochs: int) -> tuple[int, ...]:
-    """The paper's milestones at the same fractions of a shorter run (at least epoch 1)."""
-    return tuple(max(1, round(m * epochs / PAPER_EPOCHS)) for m in PAPER_MILESTONES)
+def milestones_for(epochs: int) -> tuple[float, ...]:
+    """The paper's milestones at the same fractions of a shorter run, in fractional epochs
+    where they fall inside one: rounded to whole epochs, a one-epoch run would never decay."""
+    return tuple(int(x) if float(x).is_integer() else x for x in (m * epochs / PAPER_EPOCHS for m in PAPER_MILESTONES))
 
 
 def protocol(profile: str, backbone: str = "ResNet-32", method: str = "DKS", design: str = "dks",
@@ -87,10 +88,23 @@ def ablation_grid(profile: str, seeds, backbone: str = "ResNet-32", **changes) -
     return grid(profile, seeds, backbones=(backbone,), methods=("DKS",), designs=tuple(ABLATION.values()), **changes)
 
 
-def noise_grid(profile: str, seeds, backbone: str = "ResNet-32", rates=NOISE_RATES, **changes) -> pd.DataFrame:
-    """The main comparison with a share `rate` of the training labels replaced at random."""
-    return pd.concat([grid(profile, seeds, backbones=(backbone,), label_noise=float(rate), **changes)
-                      .assign(noise=float(rate)) for rate in rates], ignore_index=True)
+def _check_share(share) -> None:
+    if not 0 <= share < 1:
+        raise ValueError(f"a warm-up share must be in [0, 1), got {share!r}")
+
+
+def noise_grid(profile: str, seeds, backbone: str = "ResNet-32", rates=NOISE_RATES, warmup_shares=(0.0,),
+               **changes) -> pd.DataFrame:
+    """The main comparison with a share `rate` of the training labels replaced at random, at each
+    learning-rate warm-up share (column `warmup`; 0: none, the paper's start, as `warmup_grid`)."""
+    epochs = protocol(profile, backbone, "baseline", **changes).epochs
+    frames = []
+    for share in warmup_shares:
+        _check_share(share)
+        frames += [grid(profile, seeds, backbones=(backbone,), label_noise=float(rate),
+                        warmup_epochs=float(share) * epochs, **changes).assign(noise=float(rate), warmup=float(share))
+                   for rate in rates]
+    return pd.concat(frames, ignore_index=True)
 
 
 def warmup_grid(profile: str, seeds, backbone: str = "ResNet-32", shares=(0.0, WARMUP_SHARE),
@@ -101,8 +115,7 @@ def warmup_grid(profile: str, seeds, backbone: str = "ResNet-32", shares=(0.0, W
     epochs = protocol(profile, backbone, "baseline", **changes).epochs
     frames = []
     for share in shares:
-        if not 0 <= share < 1:
-            raise ValueError(f"a warm-up share must be in [0, 1), got {share!r}")
+        _check_share(share)
         frames.append(grid(profile, seeds, backbones=(backbone,), warmup_epochs=float(share) * epochs, **changes)
                       .assign(warmup=float(share)))
     return pd.concat(frames, ignore_index=True)
@@ -113,7 +126,8 @@ def chapter_grids(profile: str) -> dict[str, pd.DataFrame]:
     which notebook reads which); the notebooks build their cells with the same functions."""
     seeds = get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
     return {"main": grid(profile, seeds), "gradients": gradient_grid(profile, seeds),
-            "ablation": ablation_grid(profile, seeds), "noise": noise_grid(profile, seeds),
+            "ablation": ablation_grid(profile, seeds),
+            "noise": noise_grid(profile, seeds, warmup_shares=(0.0, WARMUP_SHARE)),
             "warmup": warmup_grid(profile, seeds, shares=(WARMUP_SHARE,))}
 
 
