@@ -22,11 +22,16 @@ PAPER_DATASETS = ("CIFAR-10", "CIFAR-100")
 COLLAPSE_FACTOR = 1.5   # a run collapsed when it diverged or ended within 1.5x chance accuracy
 
 
+def _chance(dataset, shape) -> np.ndarray:
+    """Chance accuracy (a fraction) on each run's dataset (one name, or one per run)."""
+    return 1 / np.array([data_lib.NUM_CLASSES[d] for d in np.broadcast_to(np.asarray(dataset), shape)])
+
+
 def collapsed(status, accuracy, dataset) -> np.ndarray:
     """1.0 for each run that collapsed: diverged (status not "ok") or ended with a test accuracy
     (a fraction) within COLLAPSE_FACTOR x chance on its dataset (an aux_core dataset name), else 0.0."""
     status, accuracy = np.asarray(status), np.asarray(accuracy, float)
-    chance = 1 / np.array([data_lib.NUM_CLASSES[d] for d in np.broadcast_to(np.asarray(dataset), status.shape)])
+    chance = _chance(dataset, status.shape)
     return ((status != "ok") | ~(accuracy > COLLAPSE_FACTOR * chance)).astype(float)
 
 
@@ -36,7 +41,7 @@ def accuracy_or_chance(status, accuracy, dataset, scale: float = 1.0) -> np.ndar
     trained, and dropping its runs would leave its arm ranked by the seeds that survived. Other
     failures stay NaN."""
     status, accuracy = np.asarray(status), np.asarray(accuracy, float)
-    chance = scale / np.array([data_lib.NUM_CLASSES[d] for d in np.broadcast_to(np.asarray(dataset), status.shape)])
+    chance = scale * _chance(dataset, status.shape)
     return np.where(status == "ok", accuracy, np.where(status == "diverged", chance, np.nan))
 
 
@@ -139,10 +144,10 @@ def describe(results) -> str:
     stored, stale = sum(r.cached for r in results), sum(r.stale for r in results)
     length = (f"{_span(steps)} steps" if cfgs[0].get("steps") is not None
               else f"{_span(epochs)} epochs ({_span(steps)} steps)")
-    schedules = list(dict.fromkeys(schedule_text(r.config, r.metrics.get("epochs", 0)) for r in results))
+    moves = [(c["lr"], _schedule_shape(c, r.metrics.get("epochs", 0))) for c, r in zip(cfgs, results)]
+    schedules = list(dict.fromkeys(f"lr {lr:g}{shape}" for lr, shape in moves))
     if len(schedules) > 2:   # a sweep: its learning rates' range where the schedules differ only in lr
-        shapes = {_schedule_shape(r.config, r.metrics.get("epochs", 0)) for r in results}
-        lrs = sorted({c["lr"] for c in cfgs})
+        lrs, shapes = sorted({lr for lr, _ in moves}), {shape for _, shape in moves}
         schedules = ([f"lr {lrs[0]:g}-{lrs[-1]:g}{shapes.pop()}"] if len(shapes) == 1
                      else [f"{len(schedules)} lr schedules"])
     return (f"{len(results)} runs"

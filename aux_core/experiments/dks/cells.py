@@ -88,23 +88,12 @@ def ablation_grid(profile: str, seeds, backbone: str = "ResNet-32", **changes) -
     return grid(profile, seeds, backbones=(backbone,), methods=("DKS",), designs=tuple(ABLATION.values()), **changes)
 
 
-def _check_share(share) -> None:
-    if not 0 <= share < 1:
-        raise ValueError(f"a warm-up share must be in [0, 1), got {share!r}")
-
-
 def noise_grid(profile: str, seeds, backbone: str = "ResNet-32", rates=NOISE_RATES, warmup_shares=(0.0,),
                **changes) -> pd.DataFrame:
-    """The main comparison with a share `rate` of the training labels replaced at random, at each
-    learning-rate warm-up share (column `warmup`; 0: none, the paper's start, as `warmup_grid`)."""
-    epochs = protocol(profile, backbone, "baseline", **changes).epochs
-    frames = []
-    for share in warmup_shares:
-        _check_share(share)
-        frames += [grid(profile, seeds, backbones=(backbone,), label_noise=float(rate),
-                        warmup_epochs=float(share) * epochs, **changes).assign(noise=float(rate), warmup=float(share))
-                   for rate in rates]
-    return pd.concat(frames, ignore_index=True)
+    """The main comparison with a share `rate` of the training labels replaced at random: the
+    warm-up grid (`warmup_grid`, column `warmup`; share 0 is the paper's start) at each rate."""
+    return pd.concat([warmup_grid(profile, seeds, backbone, shares=warmup_shares, label_noise=float(rate),
+                                  **changes).assign(noise=float(rate)) for rate in rates], ignore_index=True)
 
 
 def warmup_grid(profile: str, seeds, backbone: str = "ResNet-32", shares=(0.0, WARMUP_SHARE),
@@ -115,7 +104,8 @@ def warmup_grid(profile: str, seeds, backbone: str = "ResNet-32", shares=(0.0, W
     epochs = protocol(profile, backbone, "baseline", **changes).epochs
     frames = []
     for share in shares:
-        _check_share(share)
+        if not 0 <= share < 1:
+            raise ValueError(f"a warm-up share must be in [0, 1), got {share!r}")
         frames.append(grid(profile, seeds, backbones=(backbone,), warmup_epochs=float(share) * epochs, **changes)
                       .assign(warmup=float(share)))
     return pd.concat(frames, ignore_index=True)
