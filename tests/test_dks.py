@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from aux_core import reference as ref
 from aux_core.build import lr_multiplier
-from aux_core.config import RunConfig
+from aux_core.config import RunConfig, RunResult
 from aux_core.experiments import dks as D
 from aux_core.methods import create_method
 from aux_core.methods.branches import DESIGNS, branch_plan, build_branches, classifier_names
@@ -356,7 +356,6 @@ def test_a_run_within_one_and_a_half_times_chance_or_diverged_counts_as_collapse
 
 def _run_with_losses(method, seed, loss, main, synergy=None, acc=0.5):
     """A run_grid row whose result logged these per-step loss terms (40 steps)."""
-    from aux_core.config import RunResult
     steps = pd.DataFrame({"step": range(1, 41), "loss": loss, "main": main,
                           **({"synergy": synergy} if synergy is not None else {})})
     res = RunResult({"dataset": "cifar10", "model": "resnet32"}, "ok",
