@@ -168,7 +168,9 @@ def test_a_profile_budgets_training_images_and_chapters_size_their_own():
     assert get_profile("tiny").epochs(200, model="mlp6", n_train=50_000) == 3   # no image budget: the epoch cap
     wamal = get_profile("cpu", "wamal")   # VGG16 meta-learning at cpu keeps tiny's sizes
     assert (wamal.train_per_class, wamal.max_epochs, wamal.max_images) == (100, 3, None)
-    assert get_profile("cpu", "dks") == cpu and get_profile("paper", "wamal") == PROFILES["paper"]
+    assert get_profile("cpu", "lion_dg") == cpu and get_profile("paper", "wamal") == PROFILES["paper"]
+    dks = get_profile("cpu", "dks")       # a ResNet-32 two epochs, with the milestones at the paper's fractions
+    assert dks.epochs(200, model="resnet32", n_train=50_000) == 2 and dks.epochs(200, model="cnn6", n_train=50_000) == 1
     assert get_profile("cpu", "asymmetric").sized("branches", (1, 7, 10, 20)) == (1, 20)
     assert get_profile("cpu", "asymmetric").sized("branches", (7,)) == (7,)   # none kept: the first asked for
 
