@@ -352,6 +352,9 @@ def test_a_run_within_one_and_a_half_times_chance_or_diverged_counts_as_collapse
     note = D.collapse_note(runs)
     assert "1 of 2 DKS runs (12.5%)" in note and "baseline" not in note and "10% on cifar10" in note
     assert D.collapse_note(runs[runs["test_error"] < 80]) == ""
+    designs = runs.assign(design=["Original", "Narrow", "Original"])   # the ablation page names designs
+    assert "Original" not in D.collapse_note(designs, label="design")   # 23% is above 1.5x chance
+    assert "1 of 1 Narrow runs (12.5%)" in D.collapse_note(designs, label="design")
 
 
 def _run_with_losses(method, seed, loss, main, synergy=None, acc=0.5):

@@ -20,6 +20,7 @@ cifar100: str = "auto"          # auto (cifar100 if present, else cifar10) | cif
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown
 
 from aux_core.experiments import dks as D
 from aux_core import notebook as nb
@@ -59,3 +60,7 @@ ax.set_title(f"{backbone} under DKS: five auxiliary designs")
 lo = per["test_error"].min()
 ax.set_xlim(max(0, lo - 5), None)
 plt.tight_layout()
+
+# %% tags=["remove-input"]
+# a collapsed run's error is chance's, whatever its design: the note says which runs the differences above carry
+Markdown(D.collapse_note(per, label="design") or "No run collapsed.")

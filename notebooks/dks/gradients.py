@@ -20,6 +20,7 @@ cifar100: str = "auto"          # auto (cifar100 if present, else cifar10) | cif
 # %% tags=["hide-output"]
 import matplotlib.pyplot as plt
 import seaborn as sns
+from IPython.display import Markdown
 
 from aux_core.experiments import dks as D
 from aux_core import notebook as nb
@@ -48,3 +49,7 @@ plt.tight_layout()
 # %% tags=["hide-input"]
 summary = D.consistency_summary(long)
 summary.round(4)
+
+# %% tags=["remove-input"]
+# a collapsed network's classifiers agree on chance, so its gradients say little of Proposition 1: the note names them
+Markdown(D.collapse_note(D.per_run(runs)) or "No run collapsed.")
