@@ -52,4 +52,4 @@ summary.round(4)
 
 # %% tags=["remove-input"]
 # a collapsed network's classifiers agree on chance, so its gradients say little of Proposition 1: the note names them
-Markdown(D.collapse_note(D.per_run(runs)) or "No run collapsed.")
+Markdown(D.collapse_note(D.per_run(runs), measures="gradient measures") or "No run collapsed.")

@@ -23,10 +23,11 @@ def per_run(df: pd.DataFrame) -> pd.DataFrame:
 
 
 
-def collapse_note(runs: pd.DataFrame, label: str = "method") -> str:
+def collapse_note(runs: pd.DataFrame, label: str = "method", measures: str = "errors") -> str:
     """A sentence naming the runs that collapsed (`common.collapsed`), per `label`, with the
-    accuracy each ended at; "" when none did. Their errors stay in the means and the tests: a
-    collapse is what the method did at this length, and the sentence says so beside them."""
+    accuracy each ended at; "" when none did. Their `measures` (what the page tables) stay in
+    the means and the tests: a collapse is what the method did at this length, and the sentence
+    says so beside them."""
     flag = collapsed(runs["status"], 1 - runs["test_error"] / 100, runs["dataset_run"])
     if not flag.any():
         return ""
@@ -39,7 +40,7 @@ def collapse_note(runs: pd.DataFrame, label: str = "method") -> str:
     dataset = hit["dataset_run"].iloc[0]
     chance = 100 / data_lib.NUM_CLASSES[dataset]
     return (f"Collapsed (diverged, or ended within {COLLAPSE_FACTOR:g}x chance, {chance:.0f}% on {dataset}): "
-            f"{'; '.join(parts)}. Their errors are in the means and tests above: at this length the method "
+            f"{'; '.join(parts)}. Their {measures} are in the means and tests above: at this length the method "
             "failed to train them; where longer training would end, these runs cannot say.")
 
 
