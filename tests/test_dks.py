@@ -355,6 +355,8 @@ def test_a_run_within_one_and_a_half_times_chance_or_diverged_counts_as_collapse
     designs = runs.assign(design=["Original", "Narrow", "Original"])   # the ablation page names designs
     assert "Original" not in D.collapse_note(designs, label="design")   # 23% is above 1.5x chance
     assert "1 of 1 Narrow runs (12.5%)" in D.collapse_note(designs, label="design")
+    assert "No run of Original collapsed." in D.collapse_note(designs, label="design", name_the_rest=True)
+    assert "No run of" not in D.collapse_note(designs, label="design")
     assert "Their gradient measures are in" in D.collapse_note(runs, measures="gradient measures")
 
 

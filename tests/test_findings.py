@@ -136,7 +136,7 @@ def test_dks_findings_follow_the_results():
         return pd.DataFrame([{"method": m, "seed": s, "test_error": e + s, "dataset_run": "cifar10", "status": "ok"}
                              for m, e in (("baseline", 30.0), ("DS", 29.0), ("DKS", dks_error)) for s in range(2)])
 
-    def text(dks_error=25.0, verdict="reproduced", reason="", warm_error=None):
+    def text(dks_error=25.0, verdict="reproduced", reason="", warm_error=None, original_error=None):
         runs = frame(dks_error)
         ledger = pd.DataFrame([{"claim": "ResNet-32: DKS changes top-1 error vs baseline by -3.16 points",
                                 "estimate": dks_error - 30.0, "lo": -6.0, "hi": -4.0, "verdict": verdict,
@@ -148,6 +148,9 @@ def test_dks_findings_follow_the_results():
         s = {"main_runs": runs, "ledger": ledger, "main": main, "seeds": [0, 1]}
         if warm_error is not None:
             s["warmup_runs"] = frame(warm_error).assign(warmup=0.1)
+        if original_error is not None:   # the ablation's runs, one design per row
+            s["design_runs"] = pd.DataFrame({"design": ["Original", "Shallow"], "status": ["ok", "ok"],
+                                             "test_error": [original_error, 40.0], "dataset_run": ["cifar10"] * 2})
         return "\n".join(findings.dks(s, "cpu", "ResNet-32"))
 
     base = text()
@@ -161,3 +164,7 @@ def test_dks_findings_follow_the_results():
     assert "first 10% of training" in warm and "DKS 24.50%" in warm and "No warmed-up run collapsed." in warm
     assert "**Collapse with warm-up.** " in text(warm_error=87.0)
     assert "DKS -62.00 [-62.00, -62.00]" in warm and "baseline +0.00" in warm   # each run paired with its seed
+    assert "design ablation" not in text(original_error=45.0)
+    ablation = text(original_error=88.0)
+    assert "**Collapse in the design ablation**" in ablation and "1 of 1 Original runs (12.0%)" in ablation
+    assert "1 of 1 Original runs (12.0%)" in ablation and "No run of Shallow collapsed." in ablation

@@ -329,6 +329,10 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
         if "warmup" in s and "result" in s["warmup"]:
             if anatomy := D.anatomy_note(D.loss_anatomy(s["warmup"])):
                 lines[-1] += f" With the warm-up, {anatomy[0].lower()}{anatomy[1:]}"
+    designs = s.get("design_runs")
+    if designs is not None and (note := D.collapse_note(designs, label="design", name_the_rest=True)):
+        lines.append(f"**Collapse in the design ablation** (Table 6, the ablation page; its verdicts carry these "
+                     f"runs). {note}")
     unrun = ledger["reason"].str.startswith("not run")
     for _, r in ledger[~unrun].iterrows():
         ci = f" [{r['lo']:+.2f}, {r['hi']:+.2f}]" if np.isfinite(r["lo"]) else ""

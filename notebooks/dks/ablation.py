@@ -63,4 +63,4 @@ plt.tight_layout()
 
 # %% tags=["remove-input"]
 # a collapsed run's error is chance's, whatever its design: the note says which runs the differences above carry
-Markdown(D.collapse_note(per, label="design") or "No run collapsed.")
+Markdown(D.collapse_note(per, label="design", name_the_rest=True) or "No run collapsed.")

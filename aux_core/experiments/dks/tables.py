@@ -23,25 +23,30 @@ def per_run(df: pd.DataFrame) -> pd.DataFrame:
 
 
 
-def collapse_note(runs: pd.DataFrame, label: str = "method", measures: str = "errors") -> str:
+def collapse_note(runs: pd.DataFrame, label: str = "method", measures: str = "errors",
+                  name_the_rest: bool = False) -> str:
     """A sentence naming the runs that collapsed (`common.collapsed`), per `label`, with the
     accuracy each ended at; "" when none did. Their `measures` (what the page tables) stay in
     the means and the tests: a collapse is what the method did at this length, and the sentence
-    says so beside them."""
+    says so beside them. `name_the_rest`: also name the `label` values none of whose runs
+    collapsed (where the contrast between them is the point, as among the ablation's designs)."""
     flag = collapsed(runs["status"], 1 - runs["test_error"] / 100, runs["dataset_run"])
     if not flag.any():
         return ""
     hit = runs[flag.astype(bool)]
-    parts = []
+    parts, rest = [], []
     for name, g in runs.assign(collapsed=flag).groupby(label, sort=False):
         if g["collapsed"].any():
             accs = ", ".join(f"{100 - e:.1f}%" for e in g.loc[g["collapsed"] > 0, "test_error"])
             parts.append(f"{int(g['collapsed'].sum())} of {len(g)} {name} runs ({accs})")
+        else:
+            rest.append(str(name))
     dataset = hit["dataset_run"].iloc[0]
     chance = 100 / data_lib.NUM_CLASSES[dataset]
     return (f"Collapsed (diverged, or ended within {COLLAPSE_FACTOR:g}x chance, {chance:.0f}% on {dataset}): "
             f"{'; '.join(parts)}. Their {measures} are in the means and tests above: at this length the method "
-            "failed to train them; where longer training would end, these runs cannot say.")
+            "failed to train them; where longer training would end, these runs cannot say."
+            + (f" No run of {', '.join(rest)} collapsed." if name_the_rest and rest else ""))
 
 
 # ----------------------------------------------------------------------------- what a collapse looks like

@@ -103,7 +103,7 @@ def chapter_results(profile: str, seeds=None, backbone: str = "ResNet-32", cifar
     designs["design"] = designs["design"].map({v: k for k, v in ABLATION.items()})
     out = {"seeds": seeds, "main": main, "main_runs": per_run(main), "late": late_errors(curves(main)),
            "consistency": consistency_summary(long), "ablation": ablation_table(ablation),
-           "warmup": warmup, "warmup_runs": per_run(warmup)}
+           "warmup": warmup, "warmup_runs": per_run(warmup), "design_runs": designs}
     from ... import reference
     out["ledger"] = claims_ledger(out["main_runs"], reference.load("dks"), out["late"], long, designs,
                                   out["warmup_runs"], profile=profile)
