@@ -49,8 +49,7 @@ shown.style.format({"error": "{:.2f}", "error_std": "{:.2f}", "estimate": "{:+.2
                     "hi": "{:+.2f}", "p": "{:.3g}", "branch params": "{:,.0f}"}, na_rep="")
 
 # %% tags=["hide-input"]
-per = D.per_run(runs)
-per["design"] = per["design"].map({v: k for k, v in D.ABLATION.items()})
+per = D.design_runs(runs)
 fig, ax = plt.subplots(figsize=(6.5, 3))
 sns.barplot(data=per, y="design", x="test_error", errorbar="sd", ax=ax, color="C2", alpha=0.8)
 sns.stripplot(data=per, y="design", x="test_error", ax=ax, color="k", size=4)

@@ -12,7 +12,7 @@ from ... import data as data_lib
 from ..common import COLLAPSE_FACTOR, collapsed, per_run_frame
 from .cells import ABLATION
 
-__all__ = ["per_run", "paired_difference", "error_table", "curves", "late_errors", "gradient_consistency",
+__all__ = ["per_run", "design_runs", "paired_difference", "error_table", "curves", "late_errors", "gradient_consistency",
            "consistency_summary", "ablation_table", "collapse_note", "warmup_effect", "loss_anatomy",
            "anatomy_table", "anatomy_note"]
 
@@ -21,6 +21,12 @@ def per_run(df: pd.DataFrame) -> pd.DataFrame:
     return per_run_frame(df, lambda res: {"test_error": 100 * (1 - res.metrics["final_test_acc"]),
                                           "train_error": 100 * (1 - res.metrics["final_train_acc"])})
 
+
+def design_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """per_run of an ablation grid with each `design` named as Table 6 names it (ABLATION's keys)."""
+    pr = per_run(df)
+    pr["design"] = pr["design"].map({v: k for k, v in ABLATION.items()})
+    return pr
 
 
 def collapse_note(runs: pd.DataFrame, label: str = "method", measures: str = "errors",
@@ -212,6 +218,4 @@ def consistency_summary(long: pd.DataFrame) -> pd.DataFrame:
 def ablation_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Table 6's comparison from a DKS grid over the ABLATION designs: error per design and
     its paired difference to the original branches."""
-    pr = per_run(runs)
-    pr["design"] = pr["design"].map({v: k for k, v in ABLATION.items()})
-    return error_table(pr, by="backbone", label="design", baseline="Original")
+    return error_table(design_runs(runs), by="backbone", label="design", baseline="Original")

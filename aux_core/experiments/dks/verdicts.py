@@ -6,8 +6,9 @@ import pandas as pd
 from ... import ledger
 from ...profiles import get_profile
 from ..common import run_grid
-from .cells import ABLATION, CHAPTER, PAPER_SEEDS, WARMUP_SHARE, ablation_grid, gradient_grid, grid, warmup_grid
-from .tables import ablation_table, consistency_summary, curves, gradient_consistency, late_errors, per_run
+from .cells import CHAPTER, PAPER_SEEDS, WARMUP_SHARE, ablation_grid, gradient_grid, grid, warmup_grid
+from .tables import (ablation_table, consistency_summary, curves, design_runs, gradient_consistency, late_errors,
+                     per_run)
 
 __all__ = ["claims_ledger", "chapter_results", "chapter_ledger"]
 
@@ -19,7 +20,7 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
     """The chapter's headline claims judged by the ledger kit (aux_core.ledger) on per-seed
     data, paired by seed, Holm-corrected across them. `main_runs` is per_run of the main grid,
     `late` late_errors of its curves, `probe` gradient_consistency of Proposition 1's runs,
-    `ablation` per_run of the Table 6 runs with `design` labelled as ABLATION's keys, `warmup`
+    `ablation` design_runs of the Table 6 runs (`design` named as Table 6 names it), `warmup`
     per_run of the warm-up control (column `warmup`, the share of the run; our control, whose
     claims restate Main Table 1's for the backbones it ran)."""
     claims, judged = [], []
@@ -99,8 +100,7 @@ def chapter_results(profile: str, seeds=None, backbone: str = "ResNet-32", cifar
     warmup = run_grid(warmup_grid(profile, seeds, backbone, shares=(WARMUP_SHARE,), cifar100=cifar100), progress,
                       "DKS warm-up control")
     long = gradient_consistency(probe)
-    designs = per_run(ablation)
-    designs["design"] = designs["design"].map({v: k for k, v in ABLATION.items()})
+    designs = design_runs(ablation)
     out = {"seeds": seeds, "main": main, "main_runs": per_run(main), "late": late_errors(curves(main)),
            "consistency": consistency_summary(long), "ablation": ablation_table(ablation),
            "warmup": warmup, "warmup_runs": per_run(warmup), "design_runs": designs}
