@@ -410,3 +410,43 @@ def test_the_ablation_names_designs_as_table_6_does_and_compares_them_to_the_ori
     assert per["design"].tolist() == ["Original"] * 3 + ["Shallow"] * 3
     t = D.ablation_table(runs).set_index("design")
     assert t.loc["Shallow", "estimate"] == pytest.approx(10.0) and np.isnan(t.loc["Original", "estimate"])
+
+
+def test_the_ablation_grid_adds_the_warmup_control_and_shares_its_original_runs():
+    """Share 0 is the ablation as before (the same stored runs); with the warm-up, the original
+    design is the warm-up page's DKS run (the same stored run), the other four are new."""
+    grids = D.chapter_grids("cpu")
+    both, seeds = grids["ablation"], sorted(set(grids["ablation"]["seed"]))
+    cold = D.ablation_grid("cpu", seeds)
+    keys = lambda frame: [c.key("x") for c in frame["config"]]   # noqa: E731
+    assert set(cold["warmup"]) == {0.0} and set(both["warmup"]) == {0.0, D.WARMUP_SHARE}
+    assert keys(both[both["warmup"] == 0]) == keys(cold)
+    warm = both[both["warmup"] > 0]
+    assert all(c.warmup_epochs == D.WARMUP_SHARE * c.epochs for c in warm["config"])
+    dks_warm = grids["warmup"]
+    original = set(keys(warm[warm["design"] == "dks"]))
+    assert original == set(keys(dks_warm[dks_warm["method"] == "DKS"]))
+    assert not set(keys(warm[warm["design"] != "dks"])) & set(keys(dks_warm))
+
+
+def test_the_ledger_restates_table_6_on_the_warmed_up_designs_and_the_note_names_each_arm():
+    def designs(errors, warmup):
+        return pd.DataFrame({"design": ["Original"] * 3 + ["Shallow"] * 3, "seed": [0, 1, 2] * 2, "warmup": warmup,
+                             "dataset_run": "cifar10", "status": "ok", "test_error": errors})
+    cold = designs([88.0, 87.0, 77.0, 55.0, 56.0, 54.0], 0.0)      # the original collapses at lr 0.1 ...
+    warm = designs([45.0, 46.0, 44.0, 49.0, 50.5, 48.0], 0.1)      # ... and beats Shallow once warmed up
+    main = pd.DataFrame({"backbone": "ResNet-32", "method": ["baseline", "DKS"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+                         "dataset_run": "cifar10", "status": "ok", "test_error": [50.0] * 6})
+    table = D.claims_ledger(main, ref.load("dks"), ablation=pd.concat([cold, warm]), profile="cpu")
+    claim = "the original branches beat Shallow: error Shallow - Original"
+    table = table[table["claim"].str.endswith(claim)].set_index("claim")
+    warmed = "with a linear learning-rate warm-up over the first 10% of training (our control): " + claim
+    assert list(table.index) == [claim, warmed] and table.loc[claim, "verdict"] == "contradicted"
+    assert table.loc[warmed, "estimate"] == pytest.approx(25 / 6)   # (49 + 50.5 + 48 - 45 - 46 - 44) / 3
+    only_cold = D.claims_ledger(main, ref.load("dks"), ablation=cold.drop(columns="warmup"), profile="cpu")
+    assert claim in set(only_cold["claim"]) and not only_cold["claim"].str.contains("warm-up").any()
+    note = D.design_collapse_note(pd.concat([cold, warm]))
+    assert note.startswith("Without a warm-up: collapsed") and "2 of 3 Original runs (12.0%, 13.0%)" in note
+    assert "With a 10% warm-up" not in note and "No run of Shallow collapsed." in note
+    assert "With a 10% warm-up: collapsed" in D.design_collapse_note(warm.assign(test_error=88.0))
+    assert D.design_collapse_note(warm) == ""

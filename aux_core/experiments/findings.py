@@ -330,7 +330,7 @@ def dks(s: dict, profile: str, backbone: str) -> list[str]:
             if anatomy := D.anatomy_note(D.loss_anatomy(s["warmup"])):
                 lines[-1] += f" With the warm-up, {anatomy[0].lower()}{anatomy[1:]}"
     designs = s.get("design_runs")
-    if designs is not None and (note := D.collapse_note(designs, label="design", name_the_rest=True)):
+    if designs is not None and (note := D.design_collapse_note(designs)):
         lines.append(f"**Collapse in the design ablation** (Table 6, the ablation page; its verdicts carry these "
                      f"runs). {note}")
     unrun = ledger["reason"].str.startswith("not run")

@@ -91,7 +91,7 @@ shown
 
 # %% tags=["remove-input"]
 run = s["main_runs"]
-designs = D.collapse_note(s["design_runs"], label="design", name_the_rest=True)   # "" when none collapsed
+designs = D.design_collapse_note(s["design_runs"])   # "" when none collapsed
 Markdown(f"The ledger above ran at profile `{p.name}` on `{run['dataset_run'].iloc[0]}` with {backbone}, "
          f"{len(s['seeds'])} seeds: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(ledger)} claims. "
          + D.collapse_note(run) + (f" In the design ablation (Table 6): {designs[0].lower()}{designs[1:]}" if designs else ""))

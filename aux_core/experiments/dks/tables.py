@@ -13,7 +13,7 @@ from ..common import COLLAPSE_FACTOR, collapsed, per_run_frame
 from .cells import ABLATION
 
 __all__ = ["per_run", "design_runs", "paired_difference", "error_table", "curves", "late_errors", "gradient_consistency",
-           "consistency_summary", "ablation_table", "collapse_note", "warmup_effect", "loss_anatomy",
+           "consistency_summary", "ablation_table", "collapse_note", "design_collapse_note", "warmup_effect", "loss_anatomy",
            "anatomy_table", "anatomy_note"]
 
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
@@ -216,6 +216,22 @@ def consistency_summary(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def ablation_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Table 6's comparison from a DKS grid over the ABLATION designs: error per design and
-    its paired difference to the original branches."""
-    return error_table(design_runs(runs), by="backbone", label="design", baseline="Original")
+    """Table 6's comparison from a DKS grid over the ABLATION designs: error per warm-up share
+    and design, and its paired difference to the original branches at the same share."""
+    return error_table(_arms(design_runs(runs)), by="warmup", label="design", baseline="Original")
+
+
+def design_collapse_note(runs: pd.DataFrame) -> str:
+    """collapse_note of design_runs per warm-up share, naming the designs none of whose runs
+    collapsed: the contrast between designs is the point of Table 6. "" when none collapsed."""
+    notes = []
+    for share, g in _arms(runs).groupby("warmup", sort=True):
+        if note := collapse_note(g, label="design", name_the_rest=True):
+            notes.append((f"With a {share:.0%} warm-up: " if share > 0 else "Without a warm-up: ")
+                         + note[0].lower() + note[1:])
+    return " ".join(notes)
+
+
+def _arms(runs: pd.DataFrame) -> pd.DataFrame:
+    """`runs` with a `warmup` column (share 0 where it has none: the paper's start)."""
+    return runs if "warmup" in runs else runs.assign(warmup=0.0)
