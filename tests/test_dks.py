@@ -400,16 +400,17 @@ def test_the_loss_anatomy_tells_a_spike_and_a_consensus_on_chance_from_a_run_tha
 
 def test_the_ablation_names_designs_as_table_6_does_and_compares_them_to_the_original():
     rows = []
-    for code, acc in (("dks", 0.50), ("shallow", 0.40)):
+    for code, acc, step in (("dks", 0.50, 0.01), ("shallow", 0.40, 0.02)):
         for seed in (0, 1, 2):
-            row = _run_with_losses("DKS", seed, [1.0] * 40, [1.0] * 40, acc=acc + 0.01 * seed)
+            row = _run_with_losses("DKS", seed, [1.0] * 40, [1.0] * 40, acc=acc + step * seed)
             row["result"].metrics["final_train_acc"] = 0.6
             rows.append({**row, "backbone": "ResNet-32", "design": code})
     runs = pd.DataFrame(rows)
     per = D.design_runs(runs)
     assert per["design"].tolist() == ["Original"] * 3 + ["Shallow"] * 3
     t = D.ablation_table(runs).set_index("design")
-    assert t.loc["Shallow", "estimate"] == pytest.approx(10.0) and np.isnan(t.loc["Original", "estimate"])
+    assert np.isnan(t.loc["Original", "estimate"])
+    assert t.loc["Shallow", "estimate"] == pytest.approx(9.0)   # errors: Shallow 60, 58, 56; Original 50, 49, 48
 
 
 def test_the_ablation_grid_adds_the_warmup_control_and_shares_its_original_runs():
