@@ -10,8 +10,8 @@
 # the supplied text, so only the direction is compared.
 #
 # Our control: the same five designs with the learning rate ramped linearly from 0 over the first `warmup_shares`
-# of training (the paper has none; see {doc}`warmup`). At lr 0.1 from the first step a DKS run can collapse to
-# chance whatever its branches, and a design comparison on collapsed runs measures which runs collapsed.
+# of training (the paper has none; see {doc}`warmup`). A run that collapses to chance says nothing of its branches,
+# so a design comparison on collapsed runs measures which runs collapsed; the note under the figure names any.
 
 # %% tags=["parameters"]
 profile: str = "smoke"            # smoke | cpu | gpu | paper: sizes of data, epochs and seeds (aux_core.profiles)
