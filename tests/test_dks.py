@@ -441,7 +441,7 @@ def test_the_ledger_restates_table_6_on_the_warmed_up_designs_and_the_note_names
     table = D.claims_ledger(main, ref.load("dks"), ablation=pd.concat([cold, warm]), profile="cpu")
     claim = "the original branches beat Shallow: error Shallow - Original"
     table = table[table["claim"].str.endswith(claim)].set_index("claim")
-    warmed = "with a linear learning-rate warm-up over the first 10% of training (our control): " + claim
+    warmed = "With a linear learning-rate warm-up over the first 10% of training (our control): " + claim
     assert list(table.index) == [claim, warmed] and table.loc[claim, "verdict"] == "contradicted"
     assert table.loc[warmed, "estimate"] == pytest.approx(25 / 6)   # (49 + 50.5 + 48 - 45 - 46 - 44) / 3
     only_cold = D.claims_ledger(main, ref.load("dks"), ablation=cold.drop(columns="warmup"), profile="cpu")

@@ -84,7 +84,7 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
         for share, g in ablation.groupby(shares, sort=True):
             # with a warm-up (our control), a design's claim no longer rests on which runs collapsed
             cid, lead = (("ablation", "") if share == 0 else
-                         ("ablation-warmup", f"with a linear learning-rate warm-up over the first {share:.0%} of "
+                         ("ablation-warmup", f"With a linear learning-rate warm-up over the first {share:.0%} of "
                                              "training (our control): "))
             for design in (d for d in dict.fromkeys(g["design"]) if d != "Original"):
                 add(f"{cid}-{design}", f"{lead}the original branches beat {design}: error {design} - Original",
