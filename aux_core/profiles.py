@@ -24,8 +24,8 @@ A notebook takes `profile` as a parameter and caps its paper's protocol with it:
          DenseNet-DS 45%, ResNet-DS 50%, MLP 47% (a check of the pipeline, with no claims to decide).
          Measured wall time of the
          stored runs on 2 EPYC cores (2026-12-06): bench 1.1 h (60 runs), LION-DG 2.0 h (44),
-         DKS 2.4 h for its first 18 two-epoch runs of 54 (ResNet-32 alone: a baseline 160 s, DS or DKS
-         335 s; up to 3x that beside other work), WAMAL
+         DKS 6.1 h for its 66 two-epoch runs (median a baseline 163 s, DS 355 s, DKS 239 s; up to 3x
+         that beside other work), WAMAL
          4.4 h for 63, asymmetric 5.6 h for 227 records (a ViT-6L run 260 s, a CNN-6 run 90 s, an
          MLP run 12 s): above the 2 core-hours once hoped for, so the campaign fills it over many
          sessions in the background, claims first.
