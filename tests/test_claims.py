@@ -36,6 +36,8 @@ def test_the_findings_are_generated_from_the_verdicts():
     c = claims.findings(_frame({"WAMAL": ["not decidable"]}), missing=["dks"])
     assert "1 claims could not be decided: 1 because too few seeds" in c[-2] and "DKS" in c[-1]
     assert claims.findings(_frame({})) == ["No chapter has a claims ledger in the results store yet."]
+    collapsed = _frame({"DKS": ["contradicted"]}).assign(data="cifar10, 3 seeds; collapsed: 2 of 3 Original runs")
+    assert "Contradicted: DKS claim 0 (collapsed: 2 of 3 Original runs)." in claims.findings(collapsed)[1]
 
 
 def test_the_page_resolves_each_chapters_profile_itself():

@@ -111,8 +111,12 @@ def findings(frame: pd.DataFrame, missing=()) -> list[str]:
         prof = ", ".join(sorted(set(g["profile"].astype(str))))
         line = f"**{paper}** (at {prof}): {_count(g['verdict'])} of {len(g)}."
         for verdict in ("reproduced", "contradicted"):
-            named = g[g["verdict"] == verdict]["claim"]
-            if len(named):
+            hit = g[g["verdict"] == verdict]
+            # a verdict whose arms hold collapsed runs says so (the ledger's data column counts them)
+            data = hit["data"].astype(str) if "data" in hit else pd.Series("", index=hit.index)
+            named = [c + (f" ({d.split('; ', 1)[1]})" if "; collapsed:" in d else "")
+                     for c, d in zip(hit["claim"], data)]
+            if named:
                 line += f" {verdict.capitalize()}: " + "; ".join(named) + "."
         lines.append(line)
     undecided = frame[frame["verdict"] == "not decidable"]

@@ -5,7 +5,7 @@ import pandas as pd
 
 from ... import ledger
 from ...profiles import get_profile
-from ..common import run_grid
+from ..common import collapsed, run_grid
 from .cells import CHAPTER, PAPER_SEEDS, WARMUP_SHARE, ablation_grid, gradient_grid, grid, warmup_grid
 from .tables import (ablation_table, consistency_summary, curves, design_runs, gradient_consistency, late_errors,
                      per_run)
@@ -39,9 +39,22 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
     def arm(frame, method, metric, key=("seed",), col="method"):
         return frame[frame[col] == method].sort_values(list(key))[metric].to_numpy(float)
 
-    def on_of(frame):
-        return (f"{frame['dataset_run'].iloc[0]}, {frame['seed'].nunique()} seeds"
-                if len(frame) and "dataset_run" in frame else "")
+    def on_of(frame, col=None, arms=()):
+        """The data a claim ran on and, where its arms hold collapsed runs, how many: a verdict
+        on collapsed runs says which runs collapsed, and the ledger's summary must say so too."""
+        if not len(frame) or "dataset_run" not in frame:
+            return ""
+        text = f"{frame['dataset_run'].iloc[0]}, {frame['seed'].nunique()} seeds"
+        if col is None or "test_error" not in frame:
+            return text
+        sub = frame[frame[col].isin(arms)]
+        flag = collapsed(sub["status"], 1 - sub["test_error"] / 100, sub["dataset_run"]).astype(bool)
+        hits = []
+        for a in arms:
+            mask = (sub[col] == a).to_numpy()
+            if flag[mask].any():
+                hits.append(f"{int(flag[mask].sum())} of {int(mask.sum())} {a}")
+        return text + (f"; collapsed: {', '.join(hits)} runs" if hits else "")
 
     main_ref = reference[reference["table"] == "Main Table 1"]
     warmed = warmup[warmup["warmup"] > 0] if warmup is not None and len(warmup) else None
@@ -53,7 +66,8 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
                 change = round(float(paper["DKS"] - paper[other]), 2)
                 add(f"main-{backbone}-{other}",
                     f"{backbone}: DKS changes top-1 error vs {other} by {change:+.2f} points",
-                    "Main Table 1", change, arm(g, "DKS", "test_error"), arm(g, other, "test_error"), on_of(g),
+                    "Main Table 1", change, arm(g, "DKS", "test_error"), arm(g, other, "test_error"),
+                    on_of(g, "method", ("DKS", other)),
                     rests_on=(("Main Table 1", backbone),))
                 # the same claim where the learning rate starts low (a DKS run that stalls in the
                 # first steps at lr 0.1 says nothing of the method once it trains)
@@ -62,7 +76,8 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
                     add(f"warmup-{backbone}-{other}",
                         f"{backbone} with a linear learning-rate warm-up over the first {share:.0%} of training "
                         f"(our control): DKS changes top-1 error vs {other} by {change:+.2f} points",
-                        "Main Table 1", change, arm(w, "DKS", "test_error"), arm(w, other, "test_error"), on_of(w),
+                        "Main Table 1", change, arm(w, "DKS", "test_error"), arm(w, other, "test_error"),
+                        on_of(w, "method", ("DKS", other)),
                         rests_on=(("Main Table 1", backbone),))
     if late is not None and len(late):
         on = on_of(main_runs)
@@ -89,7 +104,8 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
             for design in (d for d in dict.fromkeys(g["design"]) if d != "Original"):
                 add(f"{cid}-{design}", f"{lead}the original branches beat {design}: error {design} - Original",
                     "Table 6", 1.0, arm(g, design, "test_error", col="design"),
-                    arm(g, "Original", "test_error", col="design"), on_of(g), magnitude=False)
+                    arm(g, "Original", "test_error", col="design"), on_of(g, "design", (design, "Original")),
+                    magnitude=False)
     return ledger.table(claims, ledger.correct(judged, alpha))
 
 
