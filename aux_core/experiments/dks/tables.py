@@ -12,9 +12,9 @@ from ... import data as data_lib
 from ..common import COLLAPSE_FACTOR, collapsed, per_run_frame
 from .cells import ABLATION
 
-__all__ = ["per_run", "design_runs", "paired_difference", "error_table", "curves", "late_errors", "gradient_consistency",
-           "consistency_summary", "ablation_table", "collapse_note", "design_collapse_note", "warmup_effect", "loss_anatomy",
-           "anatomy_table", "anatomy_note"]
+__all__ = ["per_run", "design_runs", "paired_difference", "error_table", "curves", "late_errors",
+           "gradient_consistency", "consistency_summary", "ablation_table", "collapse_note", "design_collapse_note",
+           "warmup_effect", "loss_anatomy", "anatomy_table", "anatomy_note"]
 
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: final top-1 test error and training error of C1 (percent), status."""
