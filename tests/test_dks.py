@@ -445,10 +445,10 @@ def test_the_ledger_restates_table_6_on_the_warmed_up_designs_and_the_note_names
     table = table[table["claim"].str.endswith(claim)].set_index("claim")
     warmed = "With a linear learning-rate warm-up over the first 10% of training (our control): " + claim
     assert list(table.index) == [claim, warmed] and table.loc[claim, "verdict"] == "contradicted"
-    assert table.loc[warmed, "estimate"] == pytest.approx(25 / 6)
+    assert table.loc[warmed, "estimate"] == pytest.approx(25 / 6)   # (49 + 50.5 + 48 - 45 - 46 - 44) / 3
     # the data column says which runs a verdict rests on collapsed (12% and 13%: within 1.5x chance)
     assert table.loc[claim, "data"] == "cifar10, 3 seeds; collapsed: 2 of 3 Original runs"
-    assert table.loc[warmed, "data"] == "cifar10, 3 seeds"   # (49 + 50.5 + 48 - 45 - 46 - 44) / 3
+    assert table.loc[warmed, "data"] == "cifar10, 3 seeds"
     only_cold = D.claims_ledger(main, ref.load("dks"), ablation=cold.drop(columns="warmup"), profile="cpu")
     assert claim in set(only_cold["claim"]) and not only_cold["claim"].str.contains("warm-up").any()
     note = D.design_collapse_note(pd.concat([cold, warm]))

@@ -113,9 +113,8 @@ def findings(frame: pd.DataFrame, missing=()) -> list[str]:
         for verdict in ("reproduced", "contradicted"):
             hit = g[g["verdict"] == verdict]
             # a verdict whose arms hold collapsed runs says so (the ledger's data column counts them)
-            data = hit["data"].astype(str) if "data" in hit else pd.Series("", index=hit.index)
             named = [c + (f" ({d.split('; ', 1)[1]})" if "; collapsed:" in d else "")
-                     for c, d in zip(hit["claim"], data)]
+                     for c, d in zip(hit["claim"], hit["data"].astype(str))]
             if named:
                 line += f" {verdict.capitalize()}: " + "; ".join(named) + "."
         lines.append(line)

@@ -45,8 +45,8 @@ params = params.groupby("design")["value"].sum().rename("branch params")
 # ## Ours
 #
 # Error of $C_1$ under DKS with each design and warm-up share (mean ± std over seeds), its paired difference to the
-# original design at the same share with 95% interval (positive: worse than the original), and the parameters of the two branches together
-# (training only; the deployed network is the same ResNet-32 for every design).
+# original design at the same share with 95% interval (positive: worse than the original), and the parameters of
+# the two branches together (training only; the deployed network is the same ResNet-32 for every design).
 
 # %% tags=["hide-input"]
 shown = table.join(params, on="design").set_index(["warmup", "design"])[

@@ -12,14 +12,19 @@ from ... import data as data_lib
 from ..common import COLLAPSE_FACTOR, collapsed, per_run_frame
 from .cells import ABLATION
 
-__all__ = ["per_run", "design_runs", "paired_difference", "error_table", "curves", "late_errors",
-           "gradient_consistency", "consistency_summary", "ablation_table", "collapse_note", "design_collapse_note",
-           "warmup_effect", "loss_anatomy", "anatomy_table", "anatomy_note"]
+__all__ = ["per_run", "design_runs", "run_collapsed", "with_warmup", "paired_difference", "error_table", "curves",
+           "late_errors", "gradient_consistency", "consistency_summary", "ablation_table", "collapse_note",
+           "design_collapse_note", "warmup_effect", "loss_anatomy", "anatomy_table", "anatomy_note"]
 
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: final top-1 test error and training error of C1 (percent), status."""
     return per_run_frame(df, lambda res: {"test_error": 100 * (1 - res.metrics["final_test_acc"]),
                                           "train_error": 100 * (1 - res.metrics["final_train_acc"])})
+
+
+def run_collapsed(runs: pd.DataFrame) -> np.ndarray:
+    """common.collapsed for each row of a per_run frame (1.0 where the run collapsed)."""
+    return collapsed(runs["status"], 1 - runs["test_error"] / 100, runs["dataset_run"])
 
 
 def design_runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +41,7 @@ def collapse_note(runs: pd.DataFrame, label: str = "method", measures: str = "er
     the means and the tests: a collapse is what the method did at this length, and the sentence
     says so beside them. `name_the_rest`: also name the `label` values none of whose runs
     collapsed (where the contrast between them is the point, as among the ablation's designs)."""
-    flag = collapsed(runs["status"], 1 - runs["test_error"] / 100, runs["dataset_run"])
+    flag = run_collapsed(runs)
     if not flag.any():
         return ""
     hit = runs[flag.astype(bool)]
@@ -79,7 +84,7 @@ def loss_anatomy(cells: pd.DataFrame, early: float = 0.25, late: float = 0.1) ->
             out.update(synergy_peak=head["synergy"].max(), end_synergy=tail["synergy"].mean())
         return out
     frame = per_run_frame(cells, measures)
-    frame["collapsed"] = collapsed(frame["status"], 1 - frame["test_error"] / 100, frame["dataset_run"]) > 0
+    frame["collapsed"] = run_collapsed(frame) > 0
     return frame
 
 
@@ -218,20 +223,20 @@ def consistency_summary(long: pd.DataFrame) -> pd.DataFrame:
 def ablation_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Table 6's comparison from a DKS grid over the ABLATION designs: error per warm-up share
     and design, and its paired difference to the original branches at the same share."""
-    return error_table(_arms(design_runs(runs)), by="warmup", label="design", baseline="Original")
+    return error_table(with_warmup(design_runs(runs)), by="warmup", label="design", baseline="Original")
 
 
 def design_collapse_note(runs: pd.DataFrame) -> str:
     """collapse_note of design_runs per warm-up share, naming the designs none of whose runs
     collapsed: the contrast between designs is the point of Table 6. "" when none collapsed."""
     notes = []
-    for share, g in _arms(runs).groupby("warmup", sort=True):
+    for share, g in with_warmup(runs).groupby("warmup", sort=True):
         if note := collapse_note(g, label="design", name_the_rest=True):
             notes.append((f"With a {share:.0%} warm-up: " if share > 0 else "Without a warm-up: ")
                          + note[0].lower() + note[1:])
     return " ".join(notes)
 
 
-def _arms(runs: pd.DataFrame) -> pd.DataFrame:
+def with_warmup(runs: pd.DataFrame) -> pd.DataFrame:
     """`runs` with a `warmup` column (share 0 where it has none: the paper's start)."""
     return runs if "warmup" in runs else runs.assign(warmup=0.0)

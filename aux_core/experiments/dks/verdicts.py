@@ -5,10 +5,10 @@ import pandas as pd
 
 from ... import ledger
 from ...profiles import get_profile
-from ..common import collapsed, run_grid
+from ..common import run_grid
 from .cells import CHAPTER, PAPER_SEEDS, WARMUP_SHARE, ablation_grid, gradient_grid, grid, warmup_grid
 from .tables import (ablation_table, consistency_summary, curves, design_runs, gradient_consistency, late_errors,
-                     per_run)
+                     per_run, run_collapsed, with_warmup)
 
 __all__ = ["claims_ledger", "chapter_results", "chapter_ledger"]
 
@@ -48,7 +48,7 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
         if col is None or "test_error" not in frame:
             return text
         sub = frame[frame[col].isin(arms)]
-        flag = collapsed(sub["status"], 1 - sub["test_error"] / 100, sub["dataset_run"]).astype(bool)
+        flag = run_collapsed(sub).astype(bool)
         hits = []
         for a in arms:
             mask = (sub[col] == a).to_numpy()
@@ -95,8 +95,7 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
                 "Proposition 1", 1.0, arm(g, "DKS", "cosine"), arm(g, "DS", "cosine"), on_of(main_runs),
                 magnitude=False)
     if ablation is not None and len(ablation):
-        shares = ablation["warmup"] if "warmup" in ablation else pd.Series(0.0, index=ablation.index)
-        for share, g in ablation.groupby(shares, sort=True):
+        for share, g in with_warmup(ablation).groupby("warmup", sort=True):
             # with a warm-up (our control), a design's claim no longer rests on which runs collapsed
             cid, lead = (("ablation", "") if share == 0 else
                          ("ablation-warmup", f"With a linear learning-rate warm-up over the first {share:.0%} of "
