@@ -127,7 +127,7 @@ def test_attention_table_reads_the_last_block_at_the_paper_epochs():
 def test_claims_ledger_judges_per_seed_relative_gains_with_the_kit():
     from aux_core import ledger, reference as ref
     paper = ref.value("asymmetric", "Table 1", "N=1|CNN", "improvement_pct")
-    rows = [{"arch": arch, "n": n, "arm": arm, "seed": s, "status": "ok",
+    rows = [{"arch": arch, "n": n, "arm": arm, "seed": s, "status": "ok", "dataset_run": "cifar10",
              "test_acc": 0.5 * (1 + (paper / 100 if arm == "asymmetric" and arch == "CNN" else 0)) + 0.001 * s
                          + (0.0005 * s * s if arm == "asymmetric" else 0)}
             for arch, n in (("ViT-6L", 20), ("CNN", 1), ("MLP", 1))
@@ -148,6 +148,14 @@ def test_claims_ledger_judges_per_seed_relative_gains_with_the_kit():
     linked = audit.linked(table, "asymmetric")["audit"]
     assert linked[vit.name] == "Table 1: plain ViT-6L across N" and linked[cnn.name] == ""
     assert table.filter(like="cosine", axis=0)["verdict"].eq("not decidable").all()   # nothing measured
+    assert "collapsed" not in cnn["data"]
+    # a run at chance (or diverged) is named beside the verdict that rests on it, and only there
+    runs.loc[(runs["arch"] == "CNN") & (runs["arm"] == "plain") & (runs["seed"] == 0), "test_acc"] = 0.11
+    runs.loc[(runs["arch"] == "MLP") & (runs["arm"] == "asymmetric") & (runs["seed"] == 1), "status"] = "diverged"
+    named = A.claims_ledger(runs, empty, empty, empty, {"table1": "test"}, profile="smoke").set_index("claim")
+    assert named.filter(like="CNN at N = 1", axis=0).iloc[0]["data"] == "test; collapsed: 1 of 4 plain runs"
+    assert named.filter(like="MLP at N = 1", axis=0).iloc[0]["data"] == "test; collapsed: 1 of 4 asymmetric runs"
+    assert "collapsed" not in named.filter(like="ViT-6L at N = 20", axis=0).iloc[0]["data"]
 
 
 def test_sweep_fields_and_grid():
@@ -196,7 +204,8 @@ def test_the_heterogeneity_claim_compares_asymmetric_with_the_symmetric_control_
             base = 0.4 + 0.01 * s
             for arm, acc in (("plain", base), ("asymmetric", base + 0.002 * (s % 2)),
                              ("symmetric", base + 0.002 * (s % 2) - vit_sym_shift + 0.001 * (s % 3))):
-                rows.append({"arch": "ViT-6L", "n": 20, "arm": arm, "seed": s, "status": "ok", "test_acc": acc})
+                rows.append({"arch": "ViT-6L", "n": 20, "arm": arm, "seed": s, "status": "ok", "test_acc": acc,
+                             "dataset_run": "cifar10"})
         empty = pd.DataFrame()
         return A.claims_ledger(pd.DataFrame(rows), empty, empty, empty, {"table1": "test"}, profile="smoke")
 

@@ -46,7 +46,8 @@ def _runs(gain: float, agg_gain: float) -> pd.DataFrame:
                           ("DS (He heads)", "sum", 50 + noise * 0.9),
                           ("asymmetric", "pcgrad", 50 + gain + agg_gain + noise)):
             rows.append({"backbone": "CNN", "method": m, "aggregator": a, "seed": s, "status": "ok",
-                         "test_acc": acc, "acc_at_plain_time": acc - 1, "cosine": -0.1, "train_time_s": 1.0})
+                         "dataset_run": "cifar10", "test_acc": acc, "acc_at_plain_time": acc - 1, "cosine": -0.1,
+                         "train_time_s": 1.0})
     return pd.DataFrame(rows)
 
 
@@ -72,6 +73,25 @@ def test_ledger_and_sentences_follow_the_numbers():
     assert "asymmetric has the highest" in text and "asymmetric has the highest" not in text2
     assert text != text2
     assert "supports the gradient-conflict explanation" in text and "supports" not in text2
+    assert led["data"].eq("cifar10, 4 seeds").all()
+
+
+def test_a_verdict_names_the_runs_at_chance_it_rests_on():
+    runs = _runs(2.0, 1.0)
+    pcgrad = (runs["method"] == "asymmetric") & (runs["aggregator"] == "pcgrad")
+    runs.loc[pcgrad & (runs["seed"] < 2), "test_acc"] = 10.5
+    runs.loc[(runs["method"] == "plain") & (runs["seed"] == 3), "status"] = "diverged"
+    led = B.claims_ledger(runs[runs["aggregator"] == "sum"], runs, profile="smoke")
+    assert led.loc["asymmetric-vs-plain-CNN", "data"] == "cifar10, 4 seeds; collapsed: 1 of 4 plain runs"
+    assert led.loc["pcgrad-asymmetric", "data"] == "cifar10, 4 seeds; collapsed: 2 of 4 pcgrad runs"
+    assert led.loc["rank-CNN", "data"].endswith("; collapsed: 1 of 4 plain runs")
+    table = B.method_table(runs).set_index(["method", "aggregator"])
+    assert table.loc[("asymmetric", "pcgrad"), "collapsed"] == 2 and table.loc[("plain", "sum"), "collapsed"] == 1
+    text = " ".join(B.findings(B.method_table(runs), led))
+    assert "Runs that collapsed (diverged or within 1.5x chance): plain 1 of 4." in text
+    assert "pcgrad " in text and "; 2 of 4 runs collapsed)" in text
+    clean = " ".join(B.findings(B.method_table(_runs(2.0, 1.0)), led))
+    assert "collapsed" not in clean
 
 
 def test_the_intervention_reading_separates_conflict_removal_from_reweighting():

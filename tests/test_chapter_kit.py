@@ -78,3 +78,13 @@ def test_a_sweeps_line_gives_its_learning_rates_range_when_only_the_rate_differs
     assert "· lr 0.0001-0.01 constant ·" in describe([result(lr) for lr in (1e-3, 1e-4, 1e-2)])
     assert "· lr 0.001 constant; lr 0.01, cosine to 0 ·" in describe([result(1e-3), result(1e-2, "cosine")])
     assert "· 3 lr schedules ·" in describe([result(1e-3), result(1e-2, "cosine"), result(1e-4)])
+
+
+def test_a_collapse_note_counts_the_collapsed_runs_of_each_arm_in_order():
+    from aux_core.experiments.common import collapse_note, collapsed
+    labels = ["DKS", "DKS", "DS", "DS", "plain"]
+    flags = collapsed(["ok", "ok", "diverged", "ok", "ok"], [0.11, 0.5, np.nan, 0.6, 0.14], "cifar10")
+    assert list(flags) == [1.0, 0.0, 1.0, 0.0, 1.0]          # 1.5 x chance (15%) or diverged
+    assert collapse_note(labels, flags, ("DS", "DKS")) == "; collapsed: 1 of 2 DS, 1 of 2 DKS runs"
+    assert collapse_note(labels, flags) == "; collapsed: 1 of 2 DKS, 1 of 2 DS, 1 of 1 plain runs"
+    assert collapse_note(labels, np.zeros(5)) == ""

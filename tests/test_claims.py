@@ -38,6 +38,8 @@ def test_the_findings_are_generated_from_the_verdicts():
     assert claims.findings(_frame({})) == ["No chapter has a claims ledger in the results store yet."]
     collapsed = _frame({"DKS": ["contradicted"]}).assign(data="cifar10, 3 seeds; collapsed: 2 of 3 Original runs")
     assert "Contradicted: DKS claim 0 (collapsed: 2 of 3 Original runs)." in claims.findings(collapsed)[1]
+    longer = collapsed.assign(data="cifar10, 3 seeds, 500 images; MLP 3 epochs; collapsed: 1 of 3 plain runs")
+    assert "Contradicted: DKS claim 0 (collapsed: 1 of 3 plain runs)." in claims.findings(longer)[1]
 
 
 def test_the_page_resolves_each_chapters_profile_itself():

@@ -22,7 +22,7 @@ from .. import ledger, stats
 from ..config import RunConfig
 from ..methods.aggregation import AGGREGATORS
 from ..profiles import get_profile
-from .common import Cell, grid_frame, per_run_frame, run_grid
+from .common import Cell, collapse_note, collapsed, grid_frame, per_run_frame, run_grid
 
 CHAPTER = "bench"
 BACKBONES = {"MLP": "mlp6", "CNN": "cnn6", "ViT-6L": "vit6"}
@@ -104,7 +104,7 @@ def per_run(df: pd.DataFrame) -> pd.DataFrame:
     def measures(res) -> dict:
         ok, nan = res.status == "ok", float("nan")
         d = res.diagnostics
-        return {"test_acc": 100 * res.metrics["final_test_acc"] if ok else nan,
+        return {"dataset_run": res.config["dataset"], "test_acc": 100 * res.metrics["final_test_acc"] if ok else nan,
                 "cosine": float(d["cosine"].mean()) if len(d) and d["cosine"].notna().any() else nan,
                 "norm_ratio": float(d["norm_ratio"].mean()) if len(d) and d["norm_ratio"].notna().any() else nan,
                 "train_time_s": res.metrics["train_time_s"], "steps": res.metrics["steps"],
@@ -125,8 +125,9 @@ def _acc_at(curve, seconds: float) -> float:
 
 
 def method_table(runs: pd.DataFrame, baseline: str = "plain") -> pd.DataFrame:
-    """Per (backbone, method, aggregator): accuracy mean ± std, cost, gradient cosine, and the
-    paired comparison with `baseline` (stats.comparison) at equal steps and at equal time."""
+    """Per (backbone, method, aggregator): accuracy mean ± std, how many runs diverged or collapsed
+    (`common.collapsed`: diverged or within 1.5x chance), cost, gradient cosine, and the paired
+    comparison with `baseline` (stats.comparison) at equal steps and at equal time."""
     rows = []
     for (b, m, a), g in runs.groupby(["backbone", "method", "aggregator"], sort=False):
         base = runs[(runs["backbone"] == b) & (runs["method"] == baseline)].set_index("seed")
@@ -134,6 +135,7 @@ def method_table(runs: pd.DataFrame, baseline: str = "plain") -> pd.DataFrame:
         seeds = sorted(set(g.index) & set(base.index))
         row = {"backbone": b, "method": m, "aggregator": a, "seeds": len(g),
                "diverged": int((g["status"] != "ok").sum()),
+               "collapsed": int(collapsed(g["status"], g["test_acc"] / 100, g["dataset_run"]).sum()),
                "acc": g["test_acc"].mean(), "acc_std": g["test_acc"].std(ddof=1), "cosine": g["cosine"].mean(),
                "seconds": g["train_time_s"].mean(), "acc_at_plain_time": g["acc_at_plain_time"].mean()}
         same = (m, a) == (baseline, "sum")
@@ -162,21 +164,28 @@ def claims_ledger(bench: pd.DataFrame, intervention: pd.DataFrame | None = None,
         claims.append(ledger.Claim(cid, text, "this chapter", kind, paper, profile=profile, data=data))
         judged.append(judgement)
 
-    def data_of(runs):
-        return f"CIFAR-10, {runs['seed'].nunique()} seeds" if len(runs) else ""
+    def data_of(runs, col, arms):
+        """What a claim ran on, with the collapsed runs among its arms named (`collapse_note`)."""
+        if not len(runs):
+            return ""
+        sub = runs[runs[col].isin(arms)]
+        flags = collapsed(sub["status"], sub["test_acc"] / 100, sub["dataset_run"])
+        return f"{runs['dataset_run'].iloc[0]}, {runs['seed'].nunique()} seeds" + collapse_note(sub[col], flags, arms)
 
     for b in dict.fromkeys(bench["backbone"]):
         arms = {m: v for m in dict.fromkeys(bench["method"]) if len(v := acc(bench, b, m))}
         best = max(arms, key=lambda m: arms[m].mean()) if arms else None
         add(f"rank-{b}", f"{b}: {best} ranks first of the {len(arms)} methods", "rank", [best],
             ledger.judge("rank", arms, paper=[best]) if len(arms) > 1 else
-            ledger.undecidable("rank", 0, "fewer than two methods ran"), data_of(bench))
+            ledger.undecidable("rank", 0, "fewer than two methods ran"),
+            data_of(bench[(bench["backbone"] == b) & (bench["aggregator"] == "sum")], "method",
+                    list(dict.fromkeys(bench["method"]))))
         for m in ("DS (zero heads)", "asymmetric", "WAMAL"):
             x, p = acc(bench, b, m), acc(bench, b, "plain")
             add(f"{m}-vs-plain-{b}", f"{b}: {m} beats plain training at equal steps", "difference", 1.0,
                 ledger.judge("difference", x, p, paper=1.0, paired=True, alpha=alpha, magnitude=False)
                 if len(x) == len(p) > 1 else ledger.undecidable("difference", 0, f"{m} or plain did not run"),
-                data_of(bench))
+                data_of(bench[(bench["backbone"] == b) & (bench["aggregator"] == "sum")], "method", (m, "plain")))
     if intervention is not None and len(intervention):
         b = CONFLICT_BACKBONE
         for m in INTERVENED:
@@ -187,7 +196,8 @@ def claims_ledger(bench: pd.DataFrame, intervention: pd.DataFrame | None = None,
                     "difference", 1.0,
                     ledger.judge("difference", x, base, paper=1.0, paired=True, alpha=alpha, magnitude=False)
                     if len(x) == len(base) > 1 else ledger.undecidable("difference", 0, "not run"),
-                    data_of(intervention))
+                    data_of(intervention[(intervention["backbone"] == b) & (intervention["method"] == m)],
+                            "aggregator", (a, "sum")))
     out = ledger.table(claims, ledger.correct(judged, alpha))
     out.index = pd.Index([c.id for c in claims], name="id")   # the ids the page's sentences look up
     return out
@@ -219,17 +229,27 @@ def findings(table: pd.DataFrame, ledger_table: pd.DataFrame) -> list[str]:
         text = (f"On the {b}, {top['method']} has the highest mean test accuracy ({top['acc']:.1f}%){against}; "
                 f"its first rank is {verdict}. Mean main/auxiliary gradient cosine over the methods with auxiliary "
                 f"losses: {g['cosine'].mean():+.3f}.")
+        fell = [f"{r['method']} {r['collapsed']} of {r['seeds']}" for _, r in g.iterrows() if r["collapsed"]]
+        if fell:   # an arm's mean over runs that never trained ranks the runs, not the method
+            text += f" Runs that collapsed (diverged or within 1.5x chance): {', '.join(fell)}."
         lines.append(text)
     inter = table[(table["aggregator"] != "sum") & (table["backbone"] == CONFLICT_BACKBONE)]
+
+    def fell(row) -> str:
+        return f"{row['collapsed']} of {row['seeds']} runs collapsed" if row.get("collapsed", 0) else ""
+
     if len(inter):
         led = ledger_table
         for m, g in inter.groupby("method", sort=False):
-            parts = [f"{r['aggregator']} {r['acc']:.1f}% ({led['verdict'].get(f'{r.aggregator}-{m}', 'not judged')})"
-                     for _, r in g.iterrows()]
+            parts = [f"{r['aggregator']} {r['acc']:.1f}% ("
+                     + "; ".join(filter(None, (led["verdict"].get(f"{r.aggregator}-{m}", "not judged"), fell(r))))
+                     + ")" for _, r in g.iterrows()]
             base = table[(table["backbone"] == CONFLICT_BACKBONE) & (table["method"] == m)
                          & (table["aggregator"] == "sum")]
             lines.append(f"On the {CONFLICT_BACKBONE}, {m} with summed gradients reaches "
-                         f"{base['acc'].iloc[0]:.1f}%; with aggregated gradients " + ", ".join(parts) + ".")
+                         f"{base['acc'].iloc[0]:.1f}%" + (f" ({note})" if (note := fell(base.iloc[0])) else "")
+                         + "; with aggregated gradients "
+                         + ", ".join(parts) + ".")
             verdict = {a: led["verdict"].get(f"{a}-{m}", "not decidable") for a in g["aggregator"]}
             mean_cos = base["cosine"].iloc[0]
             lines.append(f"With a mean main/auxiliary cosine of {mean_cos:+.3f} under summed gradients"

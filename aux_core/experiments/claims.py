@@ -113,7 +113,7 @@ def findings(frame: pd.DataFrame, missing=()) -> list[str]:
         for verdict in ("reproduced", "contradicted"):
             hit = g[g["verdict"] == verdict]
             # a verdict whose arms hold collapsed runs says so (the ledger's data column counts them)
-            named = [c + (f" ({d.split('; ', 1)[1]})" if "; collapsed:" in d else "")
+            named = [c + (f" ({d[d.index('collapsed:'):]})" if "; collapsed:" in d else "")
                      for c, d in zip(hit["claim"], hit["data"].astype(str))]
             if named:
                 line += f" {verdict.capitalize()}: " + "; ".join(named) + "."

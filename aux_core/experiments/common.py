@@ -3,8 +3,9 @@ which data a paper row runs on (`dataset_for`), a grid's typed cells (`Cell`, `g
 running a grid of cells through the results cache (`run_grid`), one row per run with the
 cell's labels, status, the paper's measures and the run's cost (`per_run_frame`), what a
 table's numbers rest on (`describe`), an analysis's rows as one cached record
-(`analysis_rows`), when a run counts as collapsed (`collapsed`), and a diverged run's score
-where a claim ranks settings (`accuracy_or_chance`)."""
+(`analysis_rows`), when a run counts as collapsed (`collapsed`) and how a verdict names the
+collapsed runs it rests on (`collapse_note`), and a diverged run's score where a claim ranks
+settings (`accuracy_or_chance`)."""
 from __future__ import annotations
 
 import numbers
@@ -33,6 +34,20 @@ def collapsed(status, accuracy, dataset) -> np.ndarray:
     status, accuracy = np.asarray(status), np.asarray(accuracy, float)
     chance = _chance(dataset, status.shape)
     return ((status != "ok") | ~(accuracy > COLLAPSE_FACTOR * chance)).astype(float)
+
+
+def collapse_note(labels, flags, arms=None) -> str:
+    """"; collapsed: 2 of 3 DKS runs, ..." for each arm (a value of `labels`, in the order of
+    `arms`; None: every label) whose runs hold a collapsed one (`flags`, from `collapsed`), or ""
+    where none collapsed. A ledger appends it to a claim's data column, so a verdict resting on
+    runs that never trained says so wherever the verdict is shown."""
+    labels, flags = np.asarray(labels, dtype=object), np.asarray(flags, float) > 0
+    hits = []
+    for arm in (dict.fromkeys(labels) if arms is None else arms):
+        mask = labels == arm
+        if flags[mask].any():
+            hits.append(f"{int(flags[mask].sum())} of {int(mask.sum())} {arm}")
+    return f"; collapsed: {', '.join(hits)} runs" if hits else ""
 
 
 def accuracy_or_chance(status, accuracy, dataset, scale: float = 1.0) -> np.ndarray:

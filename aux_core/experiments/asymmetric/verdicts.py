@@ -9,7 +9,7 @@ import pandas as pd
 from ... import reference as ref
 from ... import ledger
 from ...profiles import get_profile
-from ..common import run_grid
+from ..common import collapse_note, collapsed, run_grid
 from .cells import ATTENTION_FRACTIONS, CHAPTER, PAPER_EPOCHS, PAPER_SEEDS, table1_cells
 from .landscape import landscape_changes, landscape_grid, landscape_size, total_loss_control, TOTAL_LOSS_KIND
 from .tables import attention_table, compare, cosine_curves, cosine_summary, history, per_run
@@ -41,10 +41,17 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
         judged.append(ledger.judge("difference", values, paper=paper, magnitude=magnitude, alpha=alpha) if len(values)
                       else ledger.undecidable("difference", 0, "not measured at this profile"))
 
+    def ran(arch, n, arms):
+        """Table 1's data line, with the collapsed runs of the claim's arms named (`collapse_note`)."""
+        g = runs[(runs["arch"] == arch) & (runs["n"] == n) & runs["arm"].isin(arms)] if len(runs) else runs
+        note = collapse_note(g["arm"], collapsed(g["status"], g["test_acc"], g["dataset_run"]), arms) if len(g) else ""
+        return where.get("table1", "") + note
+
     for arch, n in (("ViT-6L", 20), ("CNN", 1), ("MLP", 1)):
         paper = ref.value("asymmetric", "Table 1", f"N={n}|{arch}", "improvement_pct")
         add(f"table1-{arch}-{n}", f"{arch} at N = {n}: asymmetric training changes test accuracy by {paper:+.1f}% "
-            "(relative, paired by seed)", "Table 1", paper, relative_gains(runs, arch, n), where.get("table1", ""),
+            "(relative, paired by seed)", "Table 1", paper, relative_gains(runs, arch, n),
+            ran(arch, n, ("asymmetric", "plain")),
             rests_on=(("Table 1", f"N={n}|{arch}"), ("Table 1", f"plain|{arch}"))
             + ((("Abstract", "N=20|ViT-6L"),) if (arch, n) == ("ViT-6L", 20) else ()))   # "up to 25% gains"
     for arch in ("ViT-6L", "CNN"):
@@ -55,7 +62,8 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
         add(f"heterogeneity-{arch}", f"{arch} at N = 20: the effect needs heterogeneous losses: asymmetric "
             f"{'beats' if sign > 0 else 'trails'} the same branches trained with softmax cross-entropy (relative, "
             "paired by seed; our control)", "Sections 1 and 3 (the thesis)", float(sign),
-            relative_gains(runs, arch, 20, baseline="symmetric"), where.get("table1", ""), magnitude=False,
+            relative_gains(runs, arch, 20, baseline="symmetric"), ran(arch, 20, ("asymmetric", "symmetric")),
+            magnitude=False,
             rests_on=(("Table 1", f"N=20|{arch}"),))
     for arch in ("ViT-6L", "CNN"):
         paper = ref.value("asymmetric", "Table 2", arch, "avg_sim")

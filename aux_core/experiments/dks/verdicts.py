@@ -5,7 +5,7 @@ import pandas as pd
 
 from ... import ledger
 from ...profiles import get_profile
-from ..common import run_grid
+from ..common import collapse_note, run_grid
 from .cells import CHAPTER, PAPER_SEEDS, WARMUP_SHARE, ablation_grid, gradient_grid, grid, warmup_grid
 from .tables import (ablation_table, consistency_summary, curves, design_runs, gradient_consistency, late_errors,
                      per_run, run_collapsed, with_warmup)
@@ -48,13 +48,7 @@ def claims_ledger(main_runs: pd.DataFrame, reference: pd.DataFrame, late: pd.Dat
         if col is None or "test_error" not in frame:
             return text
         sub = frame[frame[col].isin(arms)]
-        flag = run_collapsed(sub).astype(bool)
-        hits = []
-        for a in arms:
-            mask = (sub[col] == a).to_numpy()
-            if flag[mask].any():
-                hits.append(f"{int(flag[mask].sum())} of {int(mask.sum())} {a}")
-        return text + (f"; collapsed: {', '.join(hits)} runs" if hits else "")
+        return text + collapse_note(sub[col], run_collapsed(sub), arms)
 
     main_ref = reference[reference["table"] == "Main Table 1"]
     warmed = warmup[warmup["warmup"] > 0] if warmup is not None and len(warmup) else None
