@@ -158,6 +158,33 @@ def test_claims_ledger_judges_per_seed_relative_gains_with_the_kit():
     assert "collapsed" not in named.filter(like="ViT-6L at N = 20", axis=0).iloc[0]["data"]
 
 
+def test_the_few_shot_claims_are_table_7s_significant_rows_judged_on_its_runs():
+    from aux_core import reference as ref
+    levels = A.few_shot_claim_levels()
+    assert levels == [100, 1000]              # the rows of Table 7 with the paper's p < 0.05
+    empty = pd.DataFrame()
+
+    def ledger_for(scale):
+        rows = []
+        for k in (10, 100, 1000):
+            gain = ref.value("asymmetric", "Table 7", f"samples={k}|MLP", "improvement_pct") / 100 * scale
+            for s in range(4):
+                base = 0.3 + 0.002 * s
+                for arm, acc in (("plain", base), ("asymmetric", base * (1 + gain) + 0.0004 * (s % 2))):
+                    rows.append({"table": "Table 7", "samples": k, "arch": "MLP", "n": 1, "arm": arm, "seed": s,
+                                 "status": "ok", "test_acc": acc, "dataset_run": "cifar10", "epochs_run": 40.0})
+        return A.claims_ledger(empty, empty, empty, empty, {}, pd.DataFrame(rows), profile="smoke")
+
+    def few(t):
+        return t[t["source"] == "Table 7"]
+    same = few(ledger_for(1.0))
+    assert list(same["verdict"]) == ["reproduced", "reproduced"]
+    assert same["data"].iloc[0] == "cifar10, 4 seeds, 100 images per class, 40 epochs"
+    assert list(few(ledger_for(-1.0))["verdict"]) == ["contradicted", "contradicted"]
+    unrun = few(A.claims_ledger(empty, empty, empty, empty, {}, profile="smoke"))
+    assert len(unrun) == 2 and unrun["verdict"].eq("not decidable").all()
+
+
 def test_sweep_fields_and_grid():
     base = RunConfig(model="mlp6", method="asymmetric", method_options={"alpha": 1.0, "n_branches": 2})
     grid = sweep.expand(base, lr=[1e-3, 1e-2], **{"method_options.alpha": [0.1, 1.0, 10.0]})

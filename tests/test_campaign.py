@@ -45,6 +45,17 @@ def test_fit_takes_items_in_order_and_cuts_the_one_that_does_not_fit():
         plan_lib.fit(items, 0)
 
 
+def test_a_result_two_grids_share_is_planned_once_in_the_first_item_that_needs_it():
+    shared = unit(10, n=2)
+    table = plan_lib.Item("a", "few_shot", "cpu", 1, [shared, unit(7)])
+    claims = plan_lib.Item("a", "few_shot_claims", "cpu", 0, [plan_lib.Unit([object()], shared.keys[:1], 5.0, "test")])
+    again = plan_lib.Item("a", "copy", "cpu", 2, [plan_lib.Unit([object()], shared.keys[:1], 5.0, "test")])
+    out = plan_lib.without_repeats([claims, table, again])
+    assert [it.grid for it in out] == ["few_shot_claims", "few_shot"]          # nothing new left in the copy
+    assert out[1].runs == 2 and out[1].est_s == pytest.approx(5 + 7)          # the shared key's share left
+    assert [k for u in out[1].units for k in u.keys] == [shared.keys[1], "k7-0"]
+
+
 @needs_cifar10
 def test_the_queue_orders_claims_then_tables_then_figures_with_costs_from_the_table(monkeypatch):
     toy.install(monkeypatch)

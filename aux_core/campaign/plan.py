@@ -121,7 +121,30 @@ def queue(device: str, profile: str | None = None, chapters=chapters_lib.CHAPTER
             units = missing_units(grid, have, costs, device)
             if units:
                 items.append(Item(chapter, name, profile, tier_of(chapter, name, grid), units))
-    return sorted(items, key=lambda it: (it.tier, it.est_s))
+    def order(it):
+        return it.tier, it.est_s
+
+    return sorted(without_repeats(sorted(items, key=order)), key=order)
+
+
+def without_repeats(items: list[Item]) -> list[Item]:
+    """`items` (in priority order) with each result in the first item that needs it only: grids
+    share runs (a ledger's grid and the table page showing the same runs), and a result planned
+    twice would be costed twice. An item left with nothing is dropped."""
+    seen, out = set(), []
+    for item in items:
+        units = []
+        for u in item.units:
+            keep = [i for i, k in enumerate(u.keys) if k not in seen]
+            if len(keep) == len(u.keys):
+                units.append(u)
+            elif keep:
+                units.append(Unit([u.configs[i] for i in keep], [u.keys[i] for i in keep],
+                                  u.est_s * len(keep) / len(u.keys), u.source))
+            seen.update(u.keys)
+        if units:
+            out.append(Item(item.chapter, item.grid, item.profile, item.tier, units, item.part))
+    return out
 
 
 def unpublished(profile: str, chapters=chapters_lib.CHAPTERS, cache=None) -> set[str]:

@@ -237,6 +237,21 @@ def asymmetric(s: dict, profile: str) -> list[str]:
                           for n in a["n"])
         lines.append(f"**{arch}, Table 1.** Ours: {ours} ({int((a['p'] < 0.05).sum())} of {len(a)} with p < 0.05, "
                      f"uncorrected). The paper: {paper}.")
+    few = s.get("few_shot_table", pd.DataFrame())
+    if len(few):
+        arch, paper_ds = A.FEW_SHOT[A.FEW_SHOT_CLAIMS][:2]
+        few = few[few["arm"] == "asymmetric"].sort_values("samples")
+        ours = ", ".join(f"{r.estimate:+.1f}% at {r.samples}" for r in few.itertuples())
+        paper = ", ".join(
+            f"{ref.value('asymmetric', A.FEW_SHOT_CLAIMS, f'samples={k}|{arch}', 'improvement_pct'):+.2f}%"
+            for k in few["samples"])
+        # the ledger's rows from this table, one per level the paper found significant, in order
+        judged = [f"{k}: {v}" for k, v in zip(A.few_shot_claim_levels(),
+                                              ledger.loc[ledger["source"] == A.FEW_SHOT_CLAIMS, "verdict"])]
+        lines.append(f"**{arch} few-shot on {paper_ds}, {A.FEW_SHOT_CLAIMS} (the paper's own data).** Ours, by "
+                     f"training images per class: {ours} ({int((few['p'] < 0.05).sum())} of {len(few)} with "
+                     f"p < 0.05, uncorrected). The paper: {paper}. The ledger judges the rows the paper found "
+                     f"significant: " + ("; ".join(judged) if judged else "none ran at this profile") + ".")
     runs = s["runs"]
     vs = A.compare(runs[runs["arm"].isin(["symmetric", "asymmetric"])], ["arch", "n"], baseline="symmetric")
     if len(vs):

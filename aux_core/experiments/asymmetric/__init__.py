@@ -40,7 +40,7 @@ from .landscape import (landscape_size, landscape_batch, landscape, landscape_co
 from .tables import (per_run, compare, identical_to, cosine_curves, cosine_summary, history, at_fraction, dynamics,
                      attention_table, beside_paper)
 from ..presentation import mean_std_text
-from .verdicts import (relative_gains, claims_ledger, summary, chapter_ledger)
+from .verdicts import (relative_gains, claims_ledger, summary, chapter_ledger, FEW_SHOT_CLAIMS, few_shot_claim_levels)
 
 
 def chapter_grids(profile: str) -> dict[str, pd.DataFrame | list[dict]]:
@@ -49,14 +49,17 @@ def chapter_grids(profile: str) -> dict[str, pd.DataFrame | list[dict]]:
     seeds = get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
     return {"table1": table1_cells(profile, seeds), "cifar10": cifar10_cells(profile, seeds),
             "few_shot": few_shot_cells(profile, seeds), "noise": noise_cells(profile, seeds),
+            # the few-shot table the ledger reads (its runs are also the few-shot page's)
+            "few_shot_claims": few_shot_cells(profile, seeds, tables=(FEW_SHOT_CLAIMS,)),
             "all_active": all_active_cells(profile, seeds),
             "landscapes": landscape_configs(profile, seeds) + landscape_configs(profile, seeds, **TOTAL_LOSS_CONTROL)}
 
 
 NOTEBOOK_GRIDS = {"table1": ("table1",), "gradients": ("table1",), "dynamics": ("table1",), "attention": ("table1",),
                   "few_shot": ("few_shot",), "noise": ("noise",), "cifar10": ("cifar10",),
-                  "all_active": ("all_active",), "landscape": ("landscapes",), "overview": ("table1", "landscapes"),
-                  "findings": ("table1", "landscapes"),
+                  "all_active": ("all_active",), "landscape": ("landscapes",),
+                  "overview": ("table1", "landscapes", "few_shot_claims"),
+                  "findings": ("table1", "landscapes", "few_shot_claims"),
                   "statistics": ("table1", "cifar10", "few_shot", "noise", "all_active", "landscapes")}
 LEDGER_NOTEBOOKS = ("overview", "findings")   # the notebooks that show the claims ledger (a test checks)
 
@@ -67,7 +70,8 @@ ANALYSES = {"landscape": landscape_from_config}   # analysis name -> compute(con
 __all__ = ["all_active_cells", "ALL_ARMS", "ALPHA_GRID", "ANALYSES", "ARMS", "at_fraction", "ATTENTION_FRACTIONS",
            "attention_table", "BATCH", "BRANCHES", "CHAPTER", "chapter_grids", "chapter_ledger", "check_arch",
            "cifar10_cells", "claims_ledger", "compare", "cosine_curves", "cosine_summary", "dynamics", "FEW_SHOT",
-           "few_shot_cells", "GAP_FRACTIONS", "history", "identical_to", "landscape", "landscape_batch",
+           "few_shot_cells", "FEW_SHOT_CLAIMS", "few_shot_claim_levels", "GAP_FRACTIONS", "history", "identical_to",
+           "landscape", "landscape_batch",
            "LANDSCAPE_BRANCHES", "landscape_changes", "landscape_config", "landscape_configs",
            "landscape_from_config", "landscape_grid", "landscape_size", "LANDSCAPE_SIZE", "LEDGER_NOTEBOOKS",
            "LR_GRID", "mean_std_text", "MODELS", "NOISE", "noise_cells", "NOISE_RATES", "NOTEBOOK_GRIDS",
