@@ -33,14 +33,16 @@ from ..common import run_grid
 from .cells import (MODELS, CHAPTER, PAPER_SEEDS, PAPER_EPOCHS, SEARCH_EPOCHS, BRANCHES, LANDSCAPE_BRANCHES, LR_GRID,
                     WD_GRID, ALPHA_GRID, SEARCH_WD, BATCH, VAL_FRACTION, ARMS, ALL_ARMS, GAP_FRACTIONS,
                     ATTENTION_FRACTIONS, FEW_SHOT, NOISE, NOISE_RATES, LANDSCAPE_SIZE, table13, check_arch, protocol,
-                    table1_cells, cifar10_cells, all_active_cells, few_shot_cells, noise_cells, search_hparams)
+                    table1_cells, cifar10_cells, all_active_cells, few_shot_cells, noise_cells, search_hparams,
+                    SAME_DATA_TABLES, same_data_cells, paper_row)
 from .landscape import (landscape_size, landscape_batch, landscape, landscape_config, TOTAL_LOSS_CONTROL,
                         TOTAL_LOSS_KIND, landscape_configs, landscape_grid, total_loss_control, landscape_changes,
                         landscape_from_config)
 from .tables import (per_run, compare, identical_to, cosine_curves, cosine_summary, history, at_fraction, dynamics,
                      attention_table, beside_paper)
 from ..presentation import mean_std_text
-from .verdicts import (relative_gains, claims_ledger, summary, chapter_ledger, FEW_SHOT_CLAIMS, few_shot_claim_levels)
+from .verdicts import (relative_gains, claims_ledger, same_data_ledger, summary, chapter_ledger, significant_rows,
+                       row_text)
 
 
 def chapter_grids(profile: str) -> dict[str, pd.DataFrame | list[dict]]:
@@ -49,8 +51,9 @@ def chapter_grids(profile: str) -> dict[str, pd.DataFrame | list[dict]]:
     seeds = get_profile(profile, CHAPTER).seeds(PAPER_SEEDS)
     return {"table1": table1_cells(profile, seeds), "cifar10": cifar10_cells(profile, seeds),
             "few_shot": few_shot_cells(profile, seeds), "noise": noise_cells(profile, seeds),
-            # the few-shot table the ledger reads (its runs are also the few-shot page's)
-            "few_shot_claims": few_shot_cells(profile, seeds, tables=(FEW_SHOT_CLAIMS,)),
+            # the appendix tables on the paper's own data, judged on the findings page (the few-shot and
+            # noise pages' runs too)
+            **{SAME_DATA_TABLES[t]: c for t, c in same_data_cells(profile, seeds).items()},
             "all_active": all_active_cells(profile, seeds),
             "landscapes": landscape_configs(profile, seeds) + landscape_configs(profile, seeds, **TOTAL_LOSS_CONTROL)}
 
@@ -58,8 +61,8 @@ def chapter_grids(profile: str) -> dict[str, pd.DataFrame | list[dict]]:
 NOTEBOOK_GRIDS = {"table1": ("table1",), "gradients": ("table1",), "dynamics": ("table1",), "attention": ("table1",),
                   "few_shot": ("few_shot",), "noise": ("noise",), "cifar10": ("cifar10",),
                   "all_active": ("all_active",), "landscape": ("landscapes",),
-                  "overview": ("table1", "landscapes", "few_shot_claims"),
-                  "findings": ("table1", "landscapes", "few_shot_claims"),
+                  "overview": ("table1", "landscapes", *SAME_DATA_TABLES.values()),   # summary() reads them all
+                  "findings": ("table1", "landscapes", *SAME_DATA_TABLES.values()),
                   "statistics": ("table1", "cifar10", "few_shot", "noise", "all_active", "landscapes")}
 LEDGER_NOTEBOOKS = ("overview", "findings")   # the notebooks that show the claims ledger (a test checks)
 
@@ -70,11 +73,12 @@ ANALYSES = {"landscape": landscape_from_config}   # analysis name -> compute(con
 __all__ = ["all_active_cells", "ALL_ARMS", "ALPHA_GRID", "ANALYSES", "ARMS", "at_fraction", "ATTENTION_FRACTIONS",
            "attention_table", "BATCH", "BRANCHES", "CHAPTER", "chapter_grids", "chapter_ledger", "check_arch",
            "cifar10_cells", "claims_ledger", "compare", "cosine_curves", "cosine_summary", "dynamics", "FEW_SHOT",
-           "few_shot_cells", "FEW_SHOT_CLAIMS", "few_shot_claim_levels", "GAP_FRACTIONS", "history", "identical_to",
+           "few_shot_cells", "GAP_FRACTIONS", "history", "identical_to",
            "landscape", "landscape_batch",
            "LANDSCAPE_BRANCHES", "landscape_changes", "landscape_config", "landscape_configs",
            "landscape_from_config", "landscape_grid", "landscape_size", "LANDSCAPE_SIZE", "LEDGER_NOTEBOOKS",
            "LR_GRID", "mean_std_text", "MODELS", "NOISE", "noise_cells", "NOISE_RATES", "NOTEBOOK_GRIDS",
-           "PAPER_EPOCHS", "PAPER_SEEDS", "per_run", "protocol", "relative_gains", "run_grid", "SEARCH_EPOCHS",
-           "search_hparams", "SEARCH_WD", "beside_paper", "summary", "table13", "table1_cells",
+           "PAPER_EPOCHS", "PAPER_SEEDS", "paper_row", "per_run", "protocol", "relative_gains", "run_grid",
+           "SEARCH_EPOCHS", "row_text", "SAME_DATA_TABLES", "same_data_cells", "same_data_ledger", "search_hparams",
+           "SEARCH_WD", "beside_paper", "significant_rows", "summary", "table13", "table1_cells",
            "TOTAL_LOSS_CONTROL", "total_loss_control", "TOTAL_LOSS_KIND", "VAL_FRACTION", "WD_GRID"]

@@ -187,6 +187,31 @@ def noise_cells(profile: str, seeds, *, tables=tuple(NOISE), rates=NOISE_RATES, 
 
 
 
+# ----------------------------------------------------------------------------- the paper's own data
+
+# The tables the paper ran on CIFAR-10 (its others are CIFAR-100's): offline they run on the
+# paper's own data, so the ledger judges their rows beside Table 1's (verdicts.py)
+SAME_DATA_TABLES = {"Table 7": "table7", "Table 10": "cifar10", "Table 11": "table11"}   # table: its grid's name
+
+
+def same_data_cells(profile: str, seeds, *, epochs: int = PAPER_EPOCHS) -> dict[str, pd.DataFrame]:
+    """SAME_DATA_TABLES's grids, by table (the same cells as the few-shot, CIFAR-10 and noise pages')."""
+    return {"Table 7": few_shot_cells(profile, seeds, tables=("Table 7",), epochs=epochs),
+            "Table 10": cifar10_cells(profile, seeds, epochs=epochs),
+            "Table 11": noise_cells(profile, seeds, tables=("Table 11",), epochs=epochs)}
+
+
+def paper_row(table: str, run) -> str:
+    """The paper's row key (aux_core.reference) of a per-run row of a SAME_DATA_TABLES table."""
+    if table in FEW_SHOT:
+        return f"samples={run['samples']}|{run['arch']}"
+    if table in NOISE:
+        return f"noise={100 * run['noise']:.0f}%|{run['arch']}"
+    if table == "Table 10":
+        return f"N=1|{run['arch']}"
+    raise ValueError(f"no row key for {table!r}; known: {', '.join(SAME_DATA_TABLES)}")
+
+
 # ----------------------------------------------------------------------------- search (C.1)
 
 def search_hparams(profile: str, seed: int = PAPER_SEEDS[0], *, archs=tuple(MODELS), branches=BRANCHES,

@@ -10,7 +10,8 @@ from ... import reference as ref
 from ... import ledger
 from ...profiles import get_profile
 from ..common import collapse_note, collapsed, run_grid
-from .cells import ATTENTION_FRACTIONS, CHAPTER, FEW_SHOT, PAPER_EPOCHS, PAPER_SEEDS, few_shot_cells, table1_cells
+from .cells import (ATTENTION_FRACTIONS, CHAPTER, PAPER_EPOCHS, PAPER_SEEDS, SAME_DATA_TABLES, paper_row,
+                    same_data_cells, table1_cells)
 from .landscape import landscape_changes, landscape_grid, landscape_size, total_loss_control, TOTAL_LOSS_KIND
 from .tables import attention_table, compare, cosine_curves, cosine_summary, history, per_run
 
@@ -28,25 +29,31 @@ def relative_gains(runs: pd.DataFrame, arch: str, n: int, arm: str = "asymmetric
     return (100 * (pair[arm] - pair[baseline]) / pair[baseline].mean()).to_numpy() if len(pair) else np.array([])
 
 
-# The few-shot table the ledger reads: Table 7 runs on CIFAR-10, the paper's own data (Tables 8-9
-# are CIFAR-100's), and its claims are the rows the paper found significant (paired t, p < 0.05)
-FEW_SHOT_CLAIMS = "Table 7"
+# What a row of a SAME_DATA_TABLES table is, in words (from its key's fields)
+ROW_TEXT = {"Table 7": "{arch} with {samples} training images per class", "Table 10": "{arch} at N = {N}",
+            "Table 11": "{arch} with {noise} of its training labels flipped"}
 
 
-def few_shot_claim_levels() -> list[int]:
-    """The images per class of FEW_SHOT_CLAIMS's rows with the paper's p < 0.05."""
-    arch, _, n, levels = FEW_SHOT[FEW_SHOT_CLAIMS]
-    return [k for k in levels if ref.value("asymmetric", FEW_SHOT_CLAIMS, f"samples={k}|{arch}", "p_value") < 0.05]
+def significant_rows(table: str) -> list[str]:
+    """The rows of `table` with the paper's p < 0.05 (its paired t-test over 10 seeds), in printed order:
+    the rows it reports as an effect."""
+    p = ref.wide("asymmetric", table)["p_value"]
+    return [row for row, v in p.items() if v < 0.05]
+
+
+def row_text(table: str, row: str) -> str:
+    """ROW_TEXT for a row key such as 'noise=30%|MLP'."""
+    level, arch = row.split("|")
+    name, value = level.split("=")
+    return ROW_TEXT[table].format(arch=arch, **{name: value})
 
 
 def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFrame, attention: pd.DataFrame,
-                  where: dict[str, str], few_shot: pd.DataFrame | None = None, *, profile: str = "",
-                  alpha: float = 0.05) -> pd.DataFrame:
+                  where: dict[str, str], *, profile: str = "", alpha: float = 0.05) -> pd.DataFrame:
     """The paper's headline claims judged by the ledger kit (aux_core.ledger) on per-seed values,
     Holm-corrected across them. Inputs: `per_run()` of Table 1's runs, `cosine_summary()` of its
     N = 20 runs, `landscape_changes()`, `attention_table()` of the ViT-6L N = 20 runs; `where`
-    says what each kind of measurement ran on ("table1", "gradients", "landscape", "attention");
-    `few_shot` is `per_run()` of FEW_SHOT_CLAIMS's runs (None: its claims are not decidable)."""
+    says what each kind of measurement ran on ("table1", "gradients", "landscape", "attention")."""
     claims, judged = [], []
 
     def add(cid, text, source, paper, values, on, magnitude=True, rests_on=()):
@@ -96,19 +103,6 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
         add(f"landscape-{kind.split(',')[0]}", text, "Table 5", paper, v,
             where.get("landscape", "") + f", {kind} directions", magnitude=kind == "paper",
             rests_on=(("Table 5", "N=300|MLP"),))
-    arch, paper_ds, n, _ = FEW_SHOT[FEW_SHOT_CLAIMS]
-    for k in few_shot_claim_levels():
-        row = f"samples={k}|{arch}"
-        paper = ref.value("asymmetric", FEW_SHOT_CLAIMS, row, "improvement_pct", dataset=paper_ds)
-        g = few_shot[few_shot["samples"] == k] if few_shot is not None and len(few_shot) else pd.DataFrame()
-        on = ""
-        if len(g):
-            flags = collapsed(g["status"], g["test_acc"], g["dataset_run"])
-            on = (f"{g['dataset_run'].iloc[0]}, {g['seed'].nunique()} seeds, {k} images per class, "
-                  f"{g['epochs_run'].max():.0f} epochs" + collapse_note(g["arm"], flags, ("asymmetric", "plain")))
-        add(f"few-shot-{arch}-{k}", f"{arch} on {paper_ds} with {k} training images per class: asymmetric training "
-            f"changes test accuracy by {paper:+.2f}% (relative, paired by seed)", FEW_SHOT_CLAIMS, paper,
-            relative_gains(g, arch, n) if len(g) else [], on, rests_on=((FEW_SHOT_CLAIMS, row),))
     plain_cov = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_plain")
     asym_cov = ref.value("asymmetric", "Section 4.4.3", "N=20|ViT-6L", "object_coverage_asymmetric")
     diff = []
@@ -124,12 +118,40 @@ def claims_ledger(runs: pd.DataFrame, cosines: pd.DataFrame, changes: pd.DataFra
     return ledger.table(claims, ledger.correct(judged, alpha))
 
 
+def same_data_ledger(same_data: dict[str, pd.DataFrame], *, profile: str = "", alpha: float = 0.05) -> pd.DataFrame:
+    """The appendix tables the paper ran on CIFAR-10 (SAME_DATA_TABLES), judged where it reports an
+    effect (`significant_rows`): a second family beside the headline ledger, Holm-corrected among
+    themselves, so that appendix rows neither dilute the abstract's claims nor borrow their
+    correction. `same_data` is `per_run()` of each table's runs (a table missing: its claims are
+    not decidable)."""
+    claims, judged = [], []
+    for table in SAME_DATA_TABLES:
+        rt = same_data.get(table, pd.DataFrame())
+        keys = [paper_row(table, r) for _, r in rt.iterrows()]
+        for row in significant_rows(table):
+            paper = ref.value("asymmetric", table, row, "improvement_pct")
+            g = rt[[k == row for k in keys]] if len(rt) else rt
+            on, values = "", np.array([])
+            if len(g):
+                flags = collapsed(g["status"], g["test_acc"], g["dataset_run"])
+                on = (f"{g['dataset_run'].iloc[0]}, {g['seed'].nunique()} seeds, {g['train_images'].iloc[0]} training "
+                      f"images, {g['epochs_run'].max():.0f} epochs"
+                      + collapse_note(g["arm"], flags, ("asymmetric", "plain")))
+                values = relative_gains(g, g["arch"].iloc[0], g["n"].iloc[0])
+            claims.append(ledger.Claim(f"{table}-{row}", f"{table}, {row_text(table, row)} on CIFAR-10: asymmetric "
+                                       f"training changes test accuracy by {paper:+g}% (relative, paired by seed)",
+                                       table, "difference", paper, profile=profile, data=on, rests_on=((table, row),)))
+            judged.append(ledger.judge("difference", values, paper=paper, alpha=alpha) if len(values)
+                          else ledger.undecidable("difference", 0, "not measured at this profile"))
+    return ledger.table(claims, ledger.correct(judged, alpha))
+
+
 def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = "auto", n_branches: int = 20,
             grid: int = 51, samples: int = 500, progress: bool = True) -> dict:
     """Everything the claims ledger reads, computed (or fetched from the cache) exactly as the
     chapter's table notebooks do: Table 1's comparison, the gradient cosines and attention
-    metrics of its N = `n_branches` runs, the MLP's landscapes and the few-shot runs of
-    FEW_SHOT_CLAIMS."""
+    metrics of its N = `n_branches` runs, the MLP's landscapes and the runs of the tables on the
+    paper's own data (SAME_DATA_TABLES)."""
     cells = table1_cells(profile, seeds, cifar100=cifar100, epochs=epochs)
     trained = run_grid(cells, progress, "Table 1 runs")
     runs = per_run(trained)
@@ -142,8 +164,8 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
                            progress=progress)
     total = total_loss_control(profile, seeds, cifar100=cifar100, grid=grid, samples=samples, progress=progress)
     changes = landscape_changes(pd.concat([lands, total], ignore_index=True))
-    few = per_run(run_grid(few_shot_cells(profile, seeds, tables=(FEW_SHOT_CLAIMS,), cifar100=cifar100, epochs=epochs),
-                           progress, f"{FEW_SHOT_CLAIMS} runs"))
+    same = {t: per_run(run_grid(c, progress, f"{t} runs"))
+            for t, c in same_data_cells(profile, seeds, epochs=epochs).items()}
     first = trained["result"].iloc[0]
     lengths: dict[str, dict] = {}   # epochs -> the networks trained that long (the profile caps images, not epochs)
     for arch, res in zip(trained["arch"], trained["result"]):
@@ -155,8 +177,8 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
              "landscape": f"{lands['dataset_run'].iloc[0]}, {len(seeds)} seeds, {g}x{g} grid, {s} images",
              "attention": f"{ran}, N = {n_branches}, last block at the run's end"}
     return {"runs": runs, "table1": table1, "cosines": cosines, "attention": attn, "landscapes": lands,
-            "changes": changes, "few_shot": few, "few_shot_table": compare(few, ["table", "samples"]),
-            "ledger": claims_ledger(runs, cosines, changes, attn, where, few, profile=profile),
+            "changes": changes, "same_data": same, "same_data_ledger": same_data_ledger(same, profile=profile),
+            "ledger": claims_ledger(runs, cosines, changes, attn, where, profile=profile),
             "where": where}
 
 
