@@ -70,6 +70,25 @@ def test_grids_share_configurations_and_respect_the_profile():
         A.table1_cells("smoke", [42], cifar100="imagenet")
 
 
+def test_the_tables_on_the_papers_own_data_give_the_cheap_mlp_rows_more_seeds_where_the_profile_affords_them():
+    from aux_core.profiles import get_profile
+    paper = list(A.PAPER_SEEDS)
+    cpu, smoke = get_profile("cpu", "asymmetric"), get_profile("smoke", "asymmetric")
+    assert cpu.seeds(paper) == paper[:3] and cpu.seeds(paper, cheap=True) == paper    # the paper's 10
+    assert smoke.seeds(paper, cheap=True) == smoke.seeds(paper) == paper[:2]          # no cheap seeds: max_seeds
+    grids = A.same_data_cells("cpu", paper)
+    assert {t: g["seed"].nunique() for t, g in grids.items()} == {"Table 7": 10, "Table 10": 10, "Table 11": 10}
+    t10 = grids["Table 10"].groupby("arch")["seed"].nunique().to_dict()
+    assert t10 == {"MLP": 10, "CNN": 3, "ViT-6L": 3}                                  # only the MLP is cheap
+    assert set(grids["Table 11"]["table"]) == {"Table 11"} and set(grids["Table 7"]["table"]) == {"Table 7"}
+    # the pages' cells are among them: the noise page's 3 seeds are the first 3 of the family's 10
+    page = A.noise_cells("cpu", cpu.seeds(paper), tables=("Table 11",))
+    assert {repr(c) for c in page["config"]} <= {repr(c) for c in grids["Table 11"]["config"]}
+    # the findings page reads them; the overview's headline ledger does not
+    assert set(A.SAME_DATA_TABLES.values()) <= set(A.NOTEBOOK_GRIDS["findings"])
+    assert not set(A.SAME_DATA_TABLES.values()) & set(A.NOTEBOOK_GRIDS["overview"])
+
+
 def _runs(plain, asym, arm="asymmetric"):
     seeds = range(len(plain))
     rows = [{"arch": "ViT-6L", "n": 20, "arm": "plain", "seed": s, "test_acc": v, "status": "ok"}

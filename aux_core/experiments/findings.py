@@ -248,8 +248,12 @@ def asymmetric(s: dict, profile: str) -> list[str]:
         judged = judged[judged["source"] == table]   # the rows the paper reports as an effect, in order
         verdicts = "; ".join(f"{A.row_text(table, row)}: {v}"
                              for row, v in zip(A.significant_rows(table), judged["verdict"]))
-        lines.append(f"**{table} on CIFAR-10 (the paper's own data).** Ours against the paper, relative change in test "
-                     f"accuracy: {ours} ({int((rows['p'] < 0.05).sum())} of {len(rows)} with p < 0.05, uncorrected). "
+        per_arch = rt.groupby("arch", sort=False)["seed"].nunique()
+        seeds = (f"{per_arch.iloc[0]} seeds" if per_arch.nunique() == 1
+                 else ", ".join(f"{a} {n} seeds" for a, n in per_arch.items()))
+        lines.append(f"**{table} on CIFAR-10 (the paper's own data), {seeds}.** Ours against the paper, relative "
+                     f"change in test accuracy: {ours} ({int((rows['p'] < 0.05).sum())} of {len(rows)} with p < 0.05, "
+                     "uncorrected). "
                      f"Judged where the paper reports p < 0.05 (a second family beside the headline ledger, "
                      f"Holm-corrected among themselves): {verdicts or 'none'}.")
     runs = s["runs"]

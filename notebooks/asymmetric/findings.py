@@ -22,7 +22,8 @@ from aux_core.experiments import asymmetric as A
 from aux_core.experiments import findings
 
 p = nb.setup(globals(), "asymmetric", "findings")
-s = A.summary(profile, p.seeds(seeds), epochs=epochs, cifar100=cifar100, grid=grid, samples=samples, progress=False)   # runs, landscapes, claims ledger
+s = A.summary(profile, seeds, epochs=epochs, cifar100=cifar100, grid=grid, samples=samples, same_data=True,
+              progress=False)   # runs, landscapes, claims ledger, the tables on the paper's own data
 text = "\n\n".join(findings.asymmetric(s, p.name))
 glue("asym_findings", Markdown(text), display=False)
 Markdown(text)

@@ -147,11 +147,14 @@ def same_data_ledger(same_data: dict[str, pd.DataFrame], *, profile: str = "", a
 
 
 def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = "auto", n_branches: int = 20,
-            grid: int = 51, samples: int = 500, progress: bool = True) -> dict:
+            grid: int = 51, samples: int = 500, same_data: bool = False, progress: bool = True) -> dict:
     """Everything the claims ledger reads, computed (or fetched from the cache) exactly as the
     chapter's table notebooks do: Table 1's comparison, the gradient cosines and attention
-    metrics of its N = `n_branches` runs, the MLP's landscapes and the runs of the tables on the
-    paper's own data (SAME_DATA_TABLES)."""
+    metrics of its N = `n_branches` runs and the MLP's landscapes; with `same_data`, also the
+    runs of the tables on the paper's own data (SAME_DATA_TABLES) and their family of claims.
+    `seeds`: the paper's list (the profile takes what it affords: fewer for most grids, more for
+    the cheap MLP rows of `same_data`)."""
+    paper_seeds, seeds = seeds, get_profile(profile, CHAPTER).seeds(seeds)
     cells = table1_cells(profile, seeds, cifar100=cifar100, epochs=epochs)
     trained = run_grid(cells, progress, "Table 1 runs")
     runs = per_run(trained)
@@ -164,8 +167,6 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
                            progress=progress)
     total = total_loss_control(profile, seeds, cifar100=cifar100, grid=grid, samples=samples, progress=progress)
     changes = landscape_changes(pd.concat([lands, total], ignore_index=True))
-    same = {t: per_run(run_grid(c, progress, f"{t} runs"))
-            for t, c in same_data_cells(profile, seeds, epochs=epochs).items()}
     first = trained["result"].iloc[0]
     lengths: dict[str, dict] = {}   # epochs -> the networks trained that long (the profile caps images, not epochs)
     for arch, res in zip(trained["arch"], trained["result"]):
@@ -176,10 +177,14 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
     where = {"table1": ran, "gradients": f"{ran}, N = {n_branches}",
              "landscape": f"{lands['dataset_run'].iloc[0]}, {len(seeds)} seeds, {g}x{g} grid, {s} images",
              "attention": f"{ran}, N = {n_branches}, last block at the run's end"}
-    return {"runs": runs, "table1": table1, "cosines": cosines, "attention": attn, "landscapes": lands,
-            "changes": changes, "same_data": same, "same_data_ledger": same_data_ledger(same, profile=profile),
-            "ledger": claims_ledger(runs, cosines, changes, attn, where, profile=profile),
-            "where": where}
+    out = {"runs": runs, "table1": table1, "cosines": cosines, "attention": attn, "landscapes": lands,
+           "changes": changes, "ledger": claims_ledger(runs, cosines, changes, attn, where, profile=profile),
+           "where": where}
+    if same_data:
+        out["same_data"] = {t: per_run(run_grid(c, progress, f"{t} runs"))
+                            for t, c in same_data_cells(profile, paper_seeds, epochs=epochs).items()}
+        out["same_data_ledger"] = same_data_ledger(out["same_data"], profile=profile)
+    return out
 
 
 def chapter_ledger(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
