@@ -29,7 +29,8 @@ A notebook takes `profile` as a parameter and caps its paper's protocol with it:
          4.4 h for 63, asymmetric 5.6 h for 227 records (a ViT-6L run 260 s, a CNN-6 run 90 s, an
          MLP run 12 s): above the 2 core-hours once hoped for, so the campaign fills it over many
          sessions in the background, claims first. Three seeds, except the asymmetric MLP rows of the
-         tables the paper ran on CIFAR-10 (Tables 7, 10, 11: 11-25 s a run), which take its 10.
+         tables the paper ran on CIFAR-10 (Tables 7, 10, 11), which take its 10: their 238 runs beyond
+         the first 3 seeds took 65 minutes on 2 Xeon cores (2026-12-07).
   gpu    full datasets with reduced epochs and seeds, sized per chapter for about 10 minutes of
          one H200 each (CHAPTER_SIZES: by FLOPs estimates until CUDA runs are measured)
   paper  each paper's full protocol
