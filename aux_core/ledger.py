@@ -178,7 +178,10 @@ def _difference(a, b, paper: float, paired: bool, alpha: float, magnitude: bool 
     if lo > 0 or hi < 0:
         return Judgement("difference", "contradicted", est, lo, hi, p, n,
                          "the interval excludes 0 on the side opposite the paper's", significance=True)
-    return Judgement("difference", "inconclusive", est, lo, hi, p, n, "the interval straddles 0")
+    # an interval that straddles 0 may still rule out the paper's size: say so (the verdict stays)
+    beyond = magnitude and side != 0 and not lo <= paper <= hi
+    return Judgement("difference", "inconclusive", est, lo, hi, p, n, "the interval straddles 0"
+                     + (f"; it excludes the paper's {paper:+.4g}" if beyond else ""))
 
 
 def _no_effect(a, b, paired: bool, margin: float, alpha: float) -> Judgement:

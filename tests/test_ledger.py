@@ -33,6 +33,15 @@ def test_a_clear_effect_of_the_papers_size_is_reproduced_and_one_far_from_it_dir
     assert single.verdict == "reproduced"
 
 
+def test_an_interval_straddling_zero_says_when_it_rules_out_the_papers_size():
+    small = draws(5, 10, 0.0, 0.5)                       # about 0 +- 0.35: straddles 0
+    j = L.judge("difference", small, paper=2.3)
+    assert j.verdict == "inconclusive" and j.reason == "the interval straddles 0; it excludes the paper's +2.3"
+    near = L.judge("difference", small, paper=0.1)         # the paper's size inside the interval
+    assert near.verdict == "inconclusive" and near.reason == "the interval straddles 0"
+    assert L.judge("difference", small, paper=2.3, magnitude=False).reason == "the interval straddles 0"
+
+
 def test_no_effect_needs_an_interval_inside_the_margin():
     wide = L.judge("no_effect", draws(5, 2), draws(6, 2), margin=0.5)
     assert wide.verdict != "reproduced"      # n = 2: far too wide to show equivalence
