@@ -75,6 +75,25 @@ def test_packing_is_lossless_and_compaction_keeps_what_chapters_read():
     assert len(kept["steps"]["step"]) == 2000 and "compacted" not in kept
 
 
+def test_a_large_shard_is_cut_into_parts_that_read_back_as_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(S, "PART_BYTES", 600)             # a few records a part
+    store = S.Store(tmp_path)
+    store.add([(str(i), run_record(seed=i, steps=40)) for i in range(6)])
+    parts = store.shard_parts("lion_dg/cpu")
+    assert [p.name for p in parts][:2] == ["cpu.jsonl.gz", "cpu-2.jsonl.gz"] and len(parts) >= 3
+    assert [p.name for p in store.shards()] == sorted(p.name for p in parts)
+    assert {store.shard_name(p) for p in parts} == {"lion_dg/cpu"}
+    keys = [R.record_key(run_record(seed=i, steps=40)) for i in range(6)]
+    fresh = S.Store(tmp_path)
+    assert sorted(fresh.keys()) == sorted(keys) and {fresh.shard_for(k) for k in keys} == {"lion_dg/cpu"}
+    assert all(fresh.get(k) is not None for k in keys)
+    first = parts[0].read_bytes()
+    store.add([("late", run_record(seed=9, steps=40))])     # an append leaves the earlier parts' bytes alone
+    assert store.shard_parts("lion_dg/cpu")[0].read_bytes() == first
+    assert store.remove(keys + [R.record_key(run_record(seed=9, steps=40))]) == 7
+    assert store.shard_parts("lion_dg/cpu") == [] and store.shards() == []   # no part left behind
+
+
 def test_a_record_that_fails_its_checksum_is_not_served(tmp_path):
     store = S.Store(tmp_path)
     store.add([("a", run_record())])

@@ -3,10 +3,13 @@ Its files are read and written here; `exchange` moves records in and out (merge,
 `cli` is `python -m aux_core.store`.
 
 Layout: one gzip JSON-lines shard per chapter and profile, `<chapter>/<profile>.jsonl.gz`, one
-record a line (`aux_core.records`), the key first. Long lists of float32 numbers (the per-step
-logs, per-image weights) are packed as base64 float32, which loses nothing: they were float32
-on the device. Per-step logs are kept whole where a chapter reads them (runs with a convergence
-threshold: LION-DG's steps-to-threshold) and thinned to at most `STEP_ROWS` rows otherwise.
+record a line (`aux_core.records`), the key first. A shard larger than `PART_BYTES` continues in
+parts `<profile>-2.jsonl.gz`, `-3`, ..., cut at record boundaries in the shard's order, so no
+committed file grows past a few MB and an append rewrites only the last part. Long lists of
+float32 numbers (the per-step logs, per-image weights) are packed as base64 float32, which loses
+nothing: they were float32 on the device. Per-step logs are kept whole where a chapter reads them
+(runs with a convergence threshold: LION-DG's steps-to-threshold) and thinned to at most
+`STEP_ROWS` rows otherwise.
 
 A record's key is derived from its content when it is added, never taken from its maker. The
 same key with the same numbers is skipped; with other numbers it is a conflict, reported and
@@ -21,7 +24,9 @@ import gzip
 import io
 import json
 import os
+import re
 import tempfile
+import zlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +39,8 @@ from .. import settings
 STEP_ROWS = 512            # per-step log rows kept where no chapter reads every step
 PACK_MIN = 32              # lists at least this long are packed
 SIZE_LIMIT = 30 * 2 ** 20  # the whole store, in bytes (a test holds it to this)
+PART_BYTES = 4 * 2 ** 20   # a shard's file, compressed, at most about this (a new part begins past it)
+_PART = re.compile(r"-(\d+)$")  # the part number that follows a profile in a file's name
 UNLABELLED = ("unlabelled", "any")
 _INDEXES: dict[Path, tuple[tuple, dict]] = {}   # root -> (the shards' paths, mtimes and sizes, index)
 
@@ -152,8 +159,44 @@ class Store:
     def shards(self) -> list[Path]:
         return sorted(self.root.glob("*/*.jsonl.gz")) if self.root.is_dir() else []
 
-    def shard_path(self, shard: str) -> Path:
-        return self.root / f"{shard}.jsonl.gz"
+    def shard_path(self, shard: str, part: int = 1) -> Path:
+        return self.root / (f"{shard}.jsonl.gz" if part == 1 else f"{shard}-{part}.jsonl.gz")
+
+    def shard_parts(self, shard: str) -> list[Path]:
+        """The files of `shard` in order: its first part, then -2, -3, ..."""
+        parts, part = [], 1
+        while (path := self.shard_path(shard, part)).exists():
+            parts.append(path)
+            part += 1
+        return parts
+
+    def shard_name(self, path: Path) -> str:
+        """The shard ("<chapter>/<profile>") a file of the store belongs to."""
+        return _PART.sub("", str(path.relative_to(self.root)).removesuffix(".jsonl.gz"))
+
+    def _lines(self, shard: str) -> list[str]:
+        return [ln for path in self.shard_parts(shard)
+                for ln in gzip.decompress(path.read_bytes()).decode().splitlines() if ln.strip()]
+
+    def _rewrite(self, shard: str, lines: list[str]) -> None:
+        """`shard` as `lines`, in parts of at most about PART_BYTES compressed (estimated line by line,
+        so the cut does not depend on what was written before); an unchanged part keeps its bytes."""
+        parts, size = [[]], 0
+        for line in lines:
+            cost = len(zlib.compress(line.encode(), 6))
+            if parts[-1] and size + cost > PART_BYTES:
+                parts.append([])
+                size = 0
+            parts[-1].append(line)
+            size += cost
+        old = self.shard_parts(shard)
+        if lines:
+            for n, part in enumerate(parts, start=1):
+                path, data = self.shard_path(shard, n), gzip_text("\n".join(part) + "\n")
+                if not (path.exists() and path.read_bytes() == data):
+                    write_atomically(path, data)
+        for path in old[len(parts) if lines else 0:]:
+            path.unlink()
 
     def _load(self) -> dict[str, tuple[str, str]]:
         if self._index is None:
@@ -162,7 +205,7 @@ class Store:
             if _INDEXES.get(self.root) is None or _INDEXES[self.root][0] != state:
                 index = {}
                 for path in self.shards():
-                    shard = str(path.relative_to(self.root).with_suffix("").with_suffix(""))
+                    shard = self.shard_name(path)
                     for line in gzip.decompress(path.read_bytes()).decode().splitlines():
                         if line.strip():
                             index.setdefault(_line_key(line), (shard, line))
@@ -260,27 +303,16 @@ class Store:
         return report
 
     def _write(self, shard: str, batch: list[dict]) -> None:
-        path = self.shard_path(shard)
         new = {r["key"] for r in batch}
-        with self._locked(path):
-            kept = []
-            if path.exists():
-                kept = [ln for ln in gzip.decompress(path.read_bytes()).decode().splitlines()
-                        if ln.strip() and _line_key(ln) not in new]
+        with self._locked(self.shard_path(shard)):
+            kept = [ln for ln in self._lines(shard) if _line_key(ln) not in new]
             # keys found in other shards (a replaced record) leave those shards
             for other in {self._load()[k][0] for k in new if k in self._load()} - {shard}:
                 self._drop(other, new)
-            lines = kept + [to_line(r) for r in sorted(batch, key=lambda r: r["key"])]
-            write_atomically(path, gzip_text("\n".join(lines) + "\n"))
+            self._rewrite(shard, kept + [to_line(r) for r in sorted(batch, key=lambda r: r["key"])])
 
     def _drop(self, shard: str, keys: set[str]) -> None:
-        path = self.shard_path(shard)
-        lines = [ln for ln in gzip.decompress(path.read_bytes()).decode().splitlines()
-                 if ln.strip() and _line_key(ln) not in keys]
-        if lines:
-            write_atomically(path, gzip_text("\n".join(lines) + "\n"))
-        else:
-            path.unlink()
+        self._rewrite(shard, [ln for ln in self._lines(shard) if _line_key(ln) not in keys])
 
     def remove(self, keys) -> int:
         """Take the records of `keys` out of the store (a profile resized: its old runs no
