@@ -229,9 +229,9 @@ def findings(table: pd.DataFrame, ledger_table: pd.DataFrame) -> list[str]:
         text = (f"On the {b}, {top['method']} has the highest mean test accuracy ({top['acc']:.1f}%){against}; "
                 f"its first rank is {verdict}. Mean main/auxiliary gradient cosine over the methods with auxiliary "
                 f"losses: {g['cosine'].mean():+.3f}.")
-        fell = [f"{r['method']} {r['collapsed']} of {r['seeds']}" for _, r in g.iterrows() if r["collapsed"]]
-        if fell:   # an arm's mean over runs that never trained ranks the runs, not the method
-            text += f" Runs that collapsed (diverged or within 1.5x chance): {', '.join(fell)}."
+        arms_fell = [f"{r['method']} {r['collapsed']} of {r['seeds']}" for _, r in g.iterrows() if r["collapsed"]]
+        if arms_fell:   # an arm's mean over runs that never trained ranks the runs, not the method
+            text += f" Runs that collapsed (diverged or within 1.5x chance): {', '.join(arms_fell)}."
         lines.append(text)
     inter = table[(table["aggregator"] != "sum") & (table["backbone"] == CONFLICT_BACKBONE)]
 
@@ -248,8 +248,7 @@ def findings(table: pd.DataFrame, ledger_table: pd.DataFrame) -> list[str]:
                          & (table["aggregator"] == "sum")]
             lines.append(f"On the {CONFLICT_BACKBONE}, {m} with summed gradients reaches "
                          f"{base['acc'].iloc[0]:.1f}%" + (f" ({note})" if (note := fell(base.iloc[0])) else "")
-                         + "; with aggregated gradients "
-                         + ", ".join(parts) + ".")
+                         + "; with aggregated gradients " + ", ".join(parts) + ".")
             verdict = {a: led["verdict"].get(f"{a}-{m}", "not decidable") for a in g["aggregator"]}
             mean_cos = base["cosine"].iloc[0]
             lines.append(f"With a mean main/auxiliary cosine of {mean_cos:+.3f} under summed gradients"
