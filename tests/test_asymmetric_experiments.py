@@ -185,8 +185,14 @@ def test_the_appendix_tables_on_the_papers_own_data_are_judged_as_a_second_famil
     assert A.significant_rows("Table 11") == ["noise=30%|MLP", "noise=40%|MLP", "noise=70%|MLP"]
     assert A.row_text("Table 11", "noise=30%|MLP") == "MLP with 30% of its training labels flipped"
     assert A.paper_row("Table 11", {"noise": 0.3, "arch": "MLP"}) == "noise=30%|MLP"
-    with pytest.raises(ValueError, match="known: Table 7, Table 10, Table 11"):
-        A.paper_row("Table 1", {})
+    assert A.paper_row("Table 9", {"samples": 20}) == "samples=20|ViT-6L"   # the table fixes the network
+    assert A.paper_row("Table 1", {"n": 5, "arch": "CNN"}) == "N=5|CNN"
+    for table in ("Table 1", *A.FEW_SHOT, "Table 10", *A.NOISE):   # every key names a row the paper printed
+        rows = set(ref.wide("asymmetric", table).index)
+        assert {A.paper_row(table, {"samples": k, "noise": k, "n": k, "arch": a})
+                for k in (1, 0.3, 10, 5) for a in ("MLP", "CNN", "ViT-6L")} & rows, table
+    with pytest.raises(ValueError, match="known: Table 1, Table 7, Table 8, Table 9, Table 10, Table 11, Table 12"):
+        A.paper_row("Table 16", {})
 
     def family(scale):
         rows = []

@@ -14,6 +14,8 @@ epochs: int = 200               # the paper's training length (C.2); profiles ca
 dataset: str = "cifar10"        # the paper's CIFAR-10 here; any of aux_core.data.DATASETS
 
 # %% tags=["hide-input"]
+from functools import partial
+
 import pandas as pd
 from myst_nb import glue
 
@@ -35,7 +37,7 @@ print(f"profile {p.name}: {len(cells)} runs on {dataset}; {cells['config'].iloc[
 # ## Table 10 (= Table 17), ours beside the paper's
 
 # %% tags=["hide-input"]
-t10 = A.beside_paper(table, "Table 10", lambda r: f"N=1|{r['arch']}", ["arch"])
+t10 = A.beside_paper(table, "Table 10", partial(A.paper_row, "Table 10"), ["arch"])
 t10["ran on"] = dataset
 t10.index.name = "network"
 glue("asym_table10", t10, display=False)

@@ -19,6 +19,8 @@ cifar100: str = "auto"          # data for Tables 8 and 9 (the paper's CIFAR-100
 tables: list = ["Table 7", "Table 8", "Table 9"]  # which of the three tables to run
 
 # %% tags=["hide-input"]
+from functools import partial
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -50,7 +52,7 @@ for t in tables:
     sub = table[table["table"] == t]
     if sub.empty:
         continue
-    s = A.beside_paper(sub, t, lambda r, arch=arch: f"samples={r['samples']}|{arch}", ["samples"], digits=4)
+    s = A.beside_paper(sub, t, partial(A.paper_row, t), ["samples"], digits=4)
     s["ran on"] = cells[cells["table"] == t]["dataset_run"].iloc[0]
     shown[t] = s
     glue(f"asym_{t.replace(' ', '').lower()}", s, display=False)

@@ -19,6 +19,8 @@ cifar100: str = "auto"          # data for Table 12 (the paper's CIFAR-100): aut
 rates: list = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # label noise rates (Tables 11, 12), each in [0, 1)
 
 # %% tags=["hide-input"]
+from functools import partial
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -44,7 +46,7 @@ print(f"profile {p.name}: {len(cells)} runs; {cfg.epochs} epochs (the paper: {ep
 # %% tags=["hide-input"]
 for t in A.NOISE:
     sub = table[table["table"] == t]
-    s = A.beside_paper(sub, t, lambda r: f"noise={100 * r['noise']:.0f}%|MLP", ["noise"], digits=4)
+    s = A.beside_paper(sub, t, partial(A.paper_row, t), ["noise"], digits=4)
     s["ran on"] = cells[cells["table"] == t]["dataset_run"].iloc[0]
     glue(f"asym_{t.replace(' ', '').lower()}", s, display=False)
     display(s.style.set_caption(f"{t}: MLP, the paper's {A.NOISE[t][1]}"))

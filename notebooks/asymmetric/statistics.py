@@ -21,6 +21,8 @@ grid: int = 51                  # loss-landscape grid points per axis (A.1); pro
 samples: int = 500              # loss-landscape training images per point (A.1); profiles cap it
 
 # %% tags=["hide-input"]
+from functools import partial
+
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
@@ -49,13 +51,13 @@ def _paper_p(table, key):
 
 parts = [
     family(A.table1_cells(profile, run_seeds, **kw), ["arch", "n"], "Table 1", lambda r: "Table 1",
-           lambda r: f"N={r['n']}|{r['arch']}" if r["arm"] == "asymmetric" else ""),
+           lambda r: A.paper_row("Table 1", r) if r["arm"] == "asymmetric" else ""),
     family(A.cifar10_cells(profile, run_seeds, epochs=epochs), ["arch"], "Table 10", lambda r: "Table 10",
-           lambda r: f"N=1|{r['arch']}"),
+           partial(A.paper_row, "Table 10")),
     family(A.few_shot_cells(profile, run_seeds, **kw), ["table", "samples"], "Tables 7-9", lambda r: r["table"],
-           lambda r: f"samples={r['samples']}|{A.FEW_SHOT[r['table']][0]}"),
+           lambda r: A.paper_row(r["table"], r)),
     family(A.noise_cells(profile, run_seeds, **kw), ["table", "noise"], "Tables 11-12", lambda r: r["table"],
-           lambda r: f"noise={100 * r['noise']:.0f}%|MLP"),
+           lambda r: A.paper_row(r["table"], r)),
     family(A.all_active_cells(profile, run_seeds, **kw), ["arch"], "Table 16", lambda r: "Table 16",
            lambda r: f"N=3|{'all-active' if r['variant'] == 'all active' else 'one-active'}|{r['arch']}", arm_col="variant"),
 ]

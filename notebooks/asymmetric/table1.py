@@ -31,6 +31,8 @@ hparams: str = "table13"        # table13: the paper's Table 13 | search: the th
 search_epochs: int = 150        # training length of each search run (C.1); profiles cap it
 
 # %% tags=["hide-input"]
+from functools import partial
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -100,7 +102,7 @@ print(f"{sum(r.cached for r in trained['result'])} of {len(trained)} runs came f
 
 # %% tags=["hide-input"]
 asym = table[table["arm"] == "asymmetric"]
-shown = A.beside_paper(asym, "Table 1", lambda r: f"N={r['n']}|{r['arch']}", ["n", "arch"])
+shown = A.beside_paper(asym, "Table 1", partial(A.paper_row, "Table 1"), ["n", "arch"])
 ctrl = table[table["arm"] == "symmetric"].set_index(["n", "arch"])
 shown["symmetric"] = [A.mean_std_text(ctrl.loc[i, "arm_mean"], ctrl.loc[i, "arm_std"], 3) for i in shown.index]
 shown["ran on"] = cells.drop_duplicates(["arch", "n"]).set_index(["n", "arch"]).loc[shown.index, "dataset_run"]

@@ -208,14 +208,17 @@ def same_data_cells(profile: str, seeds, *, epochs: int = PAPER_EPOCHS) -> dict[
 
 
 def paper_row(table: str, run) -> str:
-    """The paper's row key (aux_core.reference) of a per-run row of a SAME_DATA_TABLES table."""
+    """The paper's row key (aux_core.reference) of a per-run or compared row of Table 1, 7-9, 10 or 11-12.
+    The few-shot and noise tables fix their architecture, so their rows need not carry it."""
     if table in FEW_SHOT:
-        return f"samples={run['samples']}|{run['arch']}"
+        return f"samples={run['samples']}|{FEW_SHOT[table][0]}"
     if table in NOISE:
-        return f"noise={100 * run['noise']:.0f}%|{run['arch']}"
+        return f"noise={100 * run['noise']:.0f}%|{NOISE[table][0]}"
     if table == "Table 10":
         return f"N=1|{run['arch']}"
-    raise ValueError(f"no row key for {table!r}; known: {', '.join(SAME_DATA_TABLES)}")
+    if table == "Table 1":
+        return f"N={run['n']}|{run['arch']}"
+    raise ValueError(f"no row key for {table!r}; known: Table 1, {', '.join(FEW_SHOT)}, Table 10, {', '.join(NOISE)}")
 
 
 # ----------------------------------------------------------------------------- search (C.1)
