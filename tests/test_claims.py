@@ -47,3 +47,9 @@ def test_the_page_resolves_each_chapters_profile_itself():
     assert claims.profiles("tiny") == {c: "tiny" for c in claims.PAPERS}
     shown = claims.shown(_frame({"LION-DG": ["reproduced"], "WAMAL": ["inconclusive"]}))
     assert list(shown.index.names) == ["study", "claim"] and list(shown["verdict"]) == ["reproduced", "inconclusive"]
+
+
+def test_each_study_has_its_own_glue_name():
+    names = [claims.glue_name(s) for s in [*claims.PAPERS.values(), claims.GPU_ROWS, claims.APPENDIX_ROWS]]
+    assert names[:2] == ["claims_asymmetric_training", "claims_lion_dg"] and len(set(names)) == len(names)
+    assert claims.glue_name(claims.GPU_ROWS) == "claims_wamal_gpu"

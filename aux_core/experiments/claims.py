@@ -21,6 +21,9 @@ CHAPTER = "claims"
 PUBLISHED = "published"
 PAPERS = {"asymmetric": "Asymmetric training", "lion_dg": "LION-DG", "wamal": "WAMAL", "dks": "DKS"}
 GPU_ROWS = "WAMAL (H100 runs)"   # the committed H100 runs, judged by the same ledger
+# the asymmetric paper's appendix tables on CIFAR-10, its own data: a second family, corrected among themselves
+APPENDIX_ROWS = "Asymmetric training (appendix on CIFAR-10)"
+APPENDIX_NOTEBOOK = "findings"   # the page that shows that family; its published profile judges it here
 
 NOTEBOOK_GRIDS = {"summary": ()}
 LEDGER_NOTEBOOKS = ("summary",)   # the notebooks that show a claims ledger (a test checks)
@@ -44,16 +47,24 @@ def profiles(profile: str = PUBLISHED, store=None) -> dict[str, str | None]:
     return {ch: profile for ch in PAPERS}
 
 
-def ledgers(profile: str = PUBLISHED, progress: bool = False, gpu: bool = True, store=None) -> pd.DataFrame:
+def ledgers(profile: str = PUBLISHED, progress: bool = False, gpu: bool = True, appendix: bool = True,
+            store=None) -> pd.DataFrame:
     """The four chapters' ledgers stacked, with a `study` column (the paper's name; the kit's
-    `paper` column is the paper's value), and the WAMAL H100 runs' rows where the store holds
-    them and `gpu`. A chapter without a published profile is left out."""
+    `paper` column is the paper's value); with `gpu`, the WAMAL H100 runs' rows where the store
+    holds them; with `appendix`, the asymmetric paper's second family (its findings page's). A
+    chapter or family without a published profile is left out."""
     frames = []
     for ch, prof in profiles(profile, store).items():
         if prof is None:
             continue
         settings.set_labels(ch, prof)   # what a chapter trains here is labelled as its overview's
         frames.append(chapters.module(ch).chapter_ledger(prof, progress=progress).assign(study=PAPERS[ch]))
+    if appendix:
+        prof = chapters.published_profile("asymmetric", APPENDIX_NOTEBOOK, store) if profile == PUBLISHED else profile
+        if prof is not None:
+            settings.set_labels("asymmetric", prof)
+            frames.append(chapters.module("asymmetric").appendix_ledger(prof, progress=progress)
+                          .assign(study=APPENDIX_ROWS))
     if gpu:
         g = wamal_h100.ledger(store)
         if len(g):
@@ -61,6 +72,12 @@ def ledgers(profile: str = PUBLISHED, progress: bool = False, gpu: bool = True, 
     if not frames:
         return pd.DataFrame(columns=["study", *ledger.COLUMNS])
     return pd.concat(frames, ignore_index=True)[["study", *ledger.COLUMNS]]
+
+
+def glue_name(study: str) -> str:
+    """The page's glue name for a study's sentence (the book's introduction quotes them)."""
+    special = {GPU_ROWS: "wamal_gpu", APPENDIX_ROWS: "asymmetric_appendix"}
+    return "claims_" + special.get(study, study.lower().replace(" ", "_").replace("-", "_"))
 
 
 def tally(frame: pd.DataFrame) -> pd.DataFrame:
@@ -79,7 +96,7 @@ def audited(frame: pd.DataFrame, checks: pd.DataFrame | None = None) -> pd.DataF
     (aux_core.audit) flags inconsistent among the paper's numbers each claim rests on (its
     `rests_on` rows), empty where none. `checks`: the audit's rows (all papers' by default)."""
     checks = audit.checks() if checks is None else checks
-    paper = {name: ch for ch, name in PAPERS.items()} | {GPU_ROWS: "wamal"}
+    paper = {name: ch for ch, name in PAPERS.items()} | {GPU_ROWS: "wamal", APPENDIX_ROWS: "asymmetric"}
     parts = [audit.linked(g, paper[s], checks) if s in paper else g.assign(audit="")
              for s, g in frame.groupby("study", sort=False)]
     return pd.concat(parts).loc[frame.index] if parts else frame.assign(audit=[])

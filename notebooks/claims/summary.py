@@ -2,8 +2,9 @@
 # # Every claim of the four papers, one table
 #
 # Each paper chapter judges the paper's headline claims in its own claims ledger (on its overview page); this
-# page stacks the four ledgers, and the WAMAL chapter's ledger of the committed H100 runs, so that every claim can be
-# read with its verdict in one place. The rules are the ledger kit's (`aux_core.ledger`), the same in every chapter:
+# page stacks the four ledgers, the WAMAL chapter's ledger of the committed H100 runs, and the asymmetric paper's
+# appendix rows on CIFAR-10 (its findings page's second family), so that every claim can be read with its verdict in
+# one place. The rules are the ledger kit's (`aux_core.ledger`), the same in every chapter:
 #
 # - *reproduced*: the 95% interval excludes zero on the paper's side and holds the paper's number (or, where the paper
 #   states only a direction, the side alone); for a claim of no effect, the interval lies inside a stated margin;
@@ -15,7 +16,7 @@
 # - *not decidable*: too little data (no runs at this profile, one seed, zero variance, arms too small for any outcome
 #   to be significant) or a paper number that cannot be right as printed; the reason says which.
 #
-# p-values are Holm-corrected across each chapter's claims, and the verdicts use the corrected ones. Each row names the
+# p-values are Holm-corrected across each ledger's claims, and the verdicts use the corrected ones. Each row names the
 # profile and the data it ran on: the book's profiles are far smaller than the papers' runs (see {doc}`../pipeline/store`),
 # so a verdict holds at that scale only. The `audit` column names the printed numbers each claim rests on (its rows
 # of the paper's tables) that the paper's own other numbers contradict ({doc}`../audit/summary`).
@@ -56,8 +57,7 @@ lines = claims.findings(frame, missing=[c for c, p in at.items() if p is None])
 glue("claims_findings", Markdown("\n\n".join(lines)), display=False)
 glue("claims_headline", lines[0], display=False)   # the book's introduction quotes these
 for study, line in zip(dict.fromkeys(frame["study"]), lines[1:]):
-    glue(f"claims_{study.split(' (')[0].lower().replace(' ', '_').replace('-', '_')}{'_gpu' if '(' in study else ''}",
-         line.replace("**", ""), display=False)
+    glue(claims.glue_name(study), line.replace("**", ""), display=False)
 Markdown("\n\n".join(lines))
 
 # %% [markdown] tags=[]

@@ -42,7 +42,7 @@ from .tables import (per_run, compare, identical_to, cosine_curves, cosine_summa
                      attention_table, beside_paper)
 from ..presentation import mean_std_text
 from .verdicts import (relative_gains, claims_ledger, same_data_ledger, summary, chapter_ledger, significant_rows,
-                       row_text)
+                       row_text, same_data_runs, appendix_ledger)
 
 
 def chapter_grids(profile: str) -> dict[str, pd.DataFrame | list[dict]]:
@@ -79,6 +79,7 @@ __all__ = ["all_active_cells", "ALL_ARMS", "ALPHA_GRID", "ANALYSES", "ARMS", "at
            "landscape_from_config", "landscape_grid", "landscape_size", "LANDSCAPE_SIZE", "LEDGER_NOTEBOOKS",
            "LR_GRID", "mean_std_text", "MODELS", "NOISE", "noise_cells", "NOISE_RATES", "NOTEBOOK_GRIDS",
            "PAPER_EPOCHS", "PAPER_SEEDS", "paper_row", "per_run", "protocol", "relative_gains", "run_grid",
-           "SEARCH_EPOCHS", "row_text", "SAME_DATA_TABLES", "same_data_cells", "same_data_ledger", "search_hparams",
+           "SEARCH_EPOCHS", "row_text", "SAME_DATA_TABLES", "same_data_cells", "same_data_ledger", "same_data_runs",
+           "appendix_ledger", "search_hparams",
            "SEARCH_WD", "beside_paper", "significant_rows", "summary", "table13", "table1_cells",
            "TOTAL_LOSS_CONTROL", "total_loss_control", "TOTAL_LOSS_KIND", "VAL_FRACTION", "WD_GRID"]

@@ -181,10 +181,21 @@ def summary(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, cifar100: str = 
            "changes": changes, "ledger": claims_ledger(runs, cosines, changes, attn, where, profile=profile),
            "where": where}
     if same_data:
-        out["same_data"] = {t: per_run(run_grid(c, progress, f"{t} runs"))
-                            for t, c in same_data_cells(profile, paper_seeds, epochs=epochs).items()}
+        out["same_data"] = same_data_runs(profile, paper_seeds, epochs=epochs, progress=progress)
         out["same_data_ledger"] = same_data_ledger(out["same_data"], profile=profile)
     return out
+
+
+def same_data_runs(profile: str, seeds, *, epochs: int = PAPER_EPOCHS, progress: bool = False) -> dict:
+    """{table: per_run() of its runs} for the tables on the paper's own data; `seeds`: the paper's list."""
+    cells = same_data_cells(profile, seeds, epochs=epochs)
+    return {t: per_run(run_grid(c, progress, f"{t} runs")) for t, c in cells.items()}
+
+
+def appendix_ledger(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
+    """The second family (`same_data_ledger`) at `profile` with the findings page's defaults."""
+    runs = same_data_runs(profile, list(seeds) if seeds else PAPER_SEEDS, progress=progress)
+    return same_data_ledger(runs, profile=profile)
 
 
 def chapter_ledger(profile: str, seeds=None, progress: bool = False) -> pd.DataFrame:
